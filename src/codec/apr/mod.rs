@@ -1,0 +1,1 @@
+//! The Adaptive Particle Representation pipeline (LibAPR semantics).
