@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything the demo and the tests need on a fresh Debian machine. Idempotent.
+# - Debian packages: HDF5 tools and library (system HDF5, 1.10.x on Debian 12), a C compiler,
+#   pkg-config, valgrind, python venv support.
+# - A Python virtualenv in .venv with h5py/numpy (pip wheels bundle their own libhdf5).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PKGS=(hdf5-tools libhdf5-dev pkg-config gcc valgrind python3-venv)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import h5py, numpy, pytest" 2>/dev/null; then
+  echo "setup: installing Python packages into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+fi
