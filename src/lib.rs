@@ -7,6 +7,7 @@
 
 pub mod codec;
 pub mod error;
+pub mod npy;
 
 pub use codec::{
     compress, compress_into, decompress, decompress_into, max_compressed_len, read_header, Config,
