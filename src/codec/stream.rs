@@ -19,6 +19,121 @@ pub enum Method {
     Pyramid = 2,
     /// Adaptive Particle Representation (apr mode).
     Apr = 3,
+    /// Sorted table of the distinct values, then pyramid coding of the value indices.
+    PalettePyramid = 4,
+}
+
+/// Distinct values of a small-integer chunk when they are sparse in their range
+/// (e.g. 12-bit data rescaled to 16 bits): coding indices into this table saves bits.
+fn sparse_palette(dtype: DType, v: &[i64]) -> Option<Vec<i64>> {
+    if dtype.size() > 2 || v.len() < 64 {
+        return None;
+    }
+    let (lo, _) = dtype.int_range();
+    let mut seen = vec![false; 1 << 16];
+    for &x in v {
+        seen[(x - lo) as usize] = true;
+    }
+    let pal: Vec<i64> = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, &s)| s)
+        .map(|(i, _)| i as i64 + lo)
+        .collect();
+    let span = pal[pal.len() - 1] - pal[0] + 1;
+    (pal.len() as i64 * 2 <= span).then_some(pal)
+}
+
+/// Largest index half-width k such that indices within k of each other map to values within `b`.
+fn palette_bound(pal: &[i64], b: i64) -> i64 {
+    let mut k = 0usize;
+    while k + 1 < pal.len() && pal.windows(k + 2).all(|w| w[k + 1] - w[0] <= b) {
+        k += 1;
+    }
+    k as i64
+}
+
+fn encode_palette(
+    pal: &[i64],
+    v: &[i64],
+    b: i64,
+    bs: [usize; 3],
+    nblocks: usize,
+    out: &mut Vec<u8>,
+) {
+    use super::bits::put_varint;
+    put_varint(out, pal.len() as u64);
+    let mut prev = 0i64;
+    for (i, &p) in pal.iter().enumerate() {
+        let d = if i == 0 {
+            ((p << 1) ^ (p >> 63)) as u64
+        } else {
+            (p - prev) as u64
+        };
+        put_varint(out, d);
+        prev = p;
+    }
+    let mut index = vec![0i64; 1 << 16];
+    let lo = pal[0];
+    for (i, &p) in pal.iter().enumerate() {
+        index[(p - lo) as usize] = i as i64;
+    }
+    let idx: Vec<i64> = v.iter().map(|&x| index[(x - lo) as usize]).collect();
+    let d = IntDomain {
+        b: palette_bound(pal, b),
+        lo: 0,
+        hi: pal.len() as i64 - 1,
+    };
+    interp::encode(&d, &idx, bs, nblocks, out);
+}
+
+fn decode_palette(
+    cur: &mut Cursor,
+    dtype: DType,
+    b: i64,
+    bs: [usize; 3],
+    nblocks: usize,
+    out: &mut [u8],
+) -> Result<()> {
+    let k = cur.varint()?;
+    if k == 0 || k > 1 << 16 {
+        return Err(Error::corrupt("palette size out of range"));
+    }
+    let (lo, hi) = dtype.int_range();
+    let mut pal = Vec::with_capacity(k as usize);
+    let mut prev = 0i64;
+    for i in 0..k {
+        let d = cur.varint()?;
+        let p = if i == 0 {
+            ((d >> 1) as i64) ^ -((d & 1) as i64)
+        } else {
+            if d == 0 || d > (hi - lo) as u64 {
+                return Err(Error::corrupt("palette not strictly increasing"));
+            }
+            prev + d as i64
+        };
+        if p < lo || p > hi {
+            return Err(Error::corrupt("palette value outside the dtype range"));
+        }
+        pal.push(p);
+        prev = p;
+    }
+    let d = IntDomain {
+        b: palette_bound(&pal, b),
+        lo: 0,
+        hi: pal.len() as i64 - 1,
+    };
+    let mut idx = vec![0i64; out.len() / dtype.size()];
+    interp::decode(&d, cur, bs, nblocks, &mut idx)?;
+    let mut vals = Vec::with_capacity(idx.len());
+    for i in idx {
+        vals.push(
+            *pal.get(i as usize)
+                .ok_or_else(|| Error::corrupt("palette index out of range"))?,
+        );
+    }
+    from_ints(dtype, &vals, out);
+    Ok(())
 }
 
 /// Splits shape into the 3-D block shape (z, x, y) and the number of stacked blocks.
@@ -219,11 +334,27 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
     let body_start = out.len();
     let (bs, nblocks) = block_shape(shape);
 
-    let lossless_pyramid = |out: &mut Vec<u8>| {
-        out.push(Method::Pyramid as u8);
+    // Integer domain (integers, or floats as ordered integers when lossless).
+    let int_pyramid = |out: &mut Vec<u8>, b: i64| {
         let v = to_ints(dtype, data);
-        interp::encode(&int_domain(dtype, 0), &v, bs, nblocks, out);
+        // With a bound, the palette only pays when quantisation bins of the value domain
+        // could not merge distinct values anyway (every gap wider than the bin).
+        let pal = (!dtype.is_float())
+            .then(|| sparse_palette(dtype, &v))
+            .flatten()
+            .filter(|p| p.windows(2).all(|w| w[1] - w[0] > 2 * b));
+        match pal {
+            Some(pal) => {
+                out.push(Method::PalettePyramid as u8);
+                encode_palette(&pal, &v, b, bs, nblocks, out);
+            }
+            None => {
+                out.push(Method::Pyramid as u8);
+                interp::encode(&int_domain(dtype, b), &v, bs, nblocks, out);
+            }
+        }
     };
+    let lossless_pyramid = |out: &mut Vec<u8>| int_pyramid(out, 0);
     match cfg.mode {
         Mode::Lossless => {
             lossless_pyramid(&mut out);
@@ -250,15 +381,7 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
                     interp::encode(&d, &v, bs, nblocks, &mut out);
                 }
             } else {
-                out.push(Method::Pyramid as u8);
-                let v = to_ints(dtype, data);
-                interp::encode(
-                    &int_domain(dtype, int_bound(dtype, bound)),
-                    &v,
-                    bs,
-                    nblocks,
-                    &mut out,
-                );
+                int_pyramid(&mut out, int_bound(dtype, bound));
             }
         }
         Mode::Apr(e) => {
@@ -337,6 +460,10 @@ pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
                 interp::decode(&int_domain(h.dtype, b), &mut cur, bs, nblocks, &mut v)?;
                 from_ints(h.dtype, &v, out);
             }
+        }
+        (4, Mode::Lossless) | (4, Mode::Abs(_)) if !h.dtype.is_float() => {
+            let b = int_bound(h.dtype, h.mode.param());
+            decode_palette(&mut cur, h.dtype, b, bs, nblocks, out)?;
         }
         (3, Mode::Apr(e)) => {
             aprmode::decode(&mut cur, h.dtype, bs, nblocks, e, out)?;
