@@ -23,7 +23,7 @@ pub const ESC: usize = 150;
 
 /// Bucketed representation of a zigzagged residual: symbol + raw extra bits.
 #[inline]
-pub fn bucket(u: u64) -> (usize, u32, u64) {
+pub(crate) fn bucket(u: u64) -> (usize, u32, u64) {
     if u < 32 {
         (u as usize, 0, 0)
     } else {
@@ -34,7 +34,7 @@ pub fn bucket(u: u64) -> (usize, u32, u64) {
 }
 
 #[inline]
-fn unbucket(sym: usize, bits: &mut BitReader) -> Result<u64> {
+pub(crate) fn unbucket(sym: usize, bits: &mut BitReader) -> Result<u64> {
     if sym < 32 {
         return Ok(sym as u64);
     }
@@ -48,11 +48,11 @@ fn unbucket(sym: usize, bits: &mut BitReader) -> Result<u64> {
 }
 
 #[inline]
-fn zigzag(d: i64) -> u64 {
+pub(crate) fn zigzag(d: i64) -> u64 {
     ((d << 1) ^ (d >> 63)) as u64
 }
 #[inline]
-fn unzigzag(u: u64) -> i64 {
+pub(crate) fn unzigzag(u: u64) -> i64 {
     ((u >> 1) as i64) ^ -((u & 1) as i64)
 }
 
