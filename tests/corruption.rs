@@ -8,21 +8,36 @@ fn sample_streams() -> Vec<(String, Vec<u8>)> {
     let shape = [6, 20, 17];
     let n: usize = shape.iter().product();
     let u16s: Vec<u8> = (0..n)
-        .flat_map(|i| ((((i as f64) * 0.05).sin() * 900.0 + 1000.0 + (i % 7) as f64) as u16).to_le_bytes())
+        .flat_map(|i| {
+            ((((i as f64) * 0.05).sin() * 900.0 + 1000.0 + (i % 7) as f64) as u16).to_le_bytes()
+        })
         .collect();
     let f32s: Vec<u8> = (0..n)
         .flat_map(|i| (((i as f32) * 0.031).cos() * 3.0 + (i % 5) as f32 * 0.01).to_le_bytes())
         .collect();
-    let sparse: Vec<u8> = (0..n).flat_map(|i| (((i % 40) as u16 / 3) * 47).to_le_bytes()).collect();
+    let sparse: Vec<u8> = (0..n)
+        .flat_map(|i| (((i % 40) as u16 / 3) * 47).to_le_bytes())
+        .collect();
     let cfgs = [
         ("lossless", Config::lossless()),
         ("abs", Config::abs(2.0)),
         ("apr", Config::apr(0.1)),
     ];
     for (name, cfg) in &cfgs {
-        for (dname, dt, data) in [("u16", DType::U16, &u16s), ("f32", DType::F32, &f32s), ("pal", DType::U16, &sparse)] {
-            let cfg = if dt == DType::F32 && *name == "abs" { Config::abs(0.01) } else { cfg.clone() };
-            out.push((format!("{name}-{dname}"), compress(data, dt, &shape, &cfg).unwrap()));
+        for (dname, dt, data) in [
+            ("u16", DType::U16, &u16s),
+            ("f32", DType::F32, &f32s),
+            ("pal", DType::U16, &sparse),
+        ] {
+            let cfg = if dt == DType::F32 && *name == "abs" {
+                Config::abs(0.01)
+            } else {
+                cfg.clone()
+            };
+            out.push((
+                format!("{name}-{dname}"),
+                compress(data, dt, &shape, &cfg).unwrap(),
+            ));
         }
     }
     out
@@ -40,7 +55,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         c ^= b as u32;
         for _ in 0..8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -51,7 +70,11 @@ fn every_truncation_is_an_error() {
     for (name, s) in sample_streams() {
         for len in 0..s.len() {
             let r = decompress(&s[..len]);
-            assert!(r.is_err(), "{name}: truncation to {len} of {} decoded", s.len());
+            assert!(
+                r.is_err(),
+                "{name}: truncation to {len} of {} decoded",
+                s.len()
+            );
         }
         assert!(decompress(&s).is_ok(), "{name}");
     }
@@ -64,7 +87,10 @@ fn every_single_bit_flip_is_detected() {
             for bit in [0, 3, 7] {
                 let mut t = s.clone();
                 t[i] ^= 1 << bit;
-                assert!(decompress(&t).is_err(), "{name}: flip of bit {bit} at byte {i} decoded");
+                assert!(
+                    decompress(&t).is_err(),
+                    "{name}: flip of bit {bit} at byte {i} decoded"
+                );
             }
         }
     }
@@ -121,7 +147,10 @@ fn header_validation() {
     big.extend_from_slice(&[0u8; 4]);
     fix_crc(&mut big);
     let mut out = vec![0u8; 16];
-    assert_eq!(decompress_into(&big, &mut out).unwrap_err().kind(), ErrorKind::Corrupt);
+    assert_eq!(
+        decompress_into(&big, &mut out).unwrap_err().kind(),
+        ErrorKind::Corrupt
+    );
     assert_eq!(decompress(&big).unwrap_err().kind(), ErrorKind::Corrupt);
 }
 
@@ -129,7 +158,10 @@ fn header_validation() {
 fn wrong_output_size_is_refused() {
     let s = compress(&[9u8; 100], DType::U8, &[10, 10], &Config::lossless()).unwrap();
     let mut small = vec![0u8; 99];
-    assert_eq!(decompress_into(&s, &mut small).unwrap_err().kind(), ErrorKind::BufferTooSmall);
+    assert_eq!(
+        decompress_into(&s, &mut small).unwrap_err().kind(),
+        ErrorKind::BufferTooSmall
+    );
     let mut ok = vec![0u8; 100];
     decompress_into(&s, &mut ok).unwrap();
     assert_eq!(ok, vec![9u8; 100]);

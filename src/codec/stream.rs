@@ -539,12 +539,18 @@ pub fn stats(stream: &[u8]) -> Result<StreamStats> {
     }
     let body = &stream[..stream.len() - 4];
     if crc32(body) != u32::from_le_bytes(stream[stream.len() - 4..].try_into().expect("4")) {
-        return Err(Error::corrupt("checksum mismatch (stream damaged or truncated)"));
+        return Err(Error::corrupt(
+            "checksum mismatch (stream damaged or truncated)",
+        ));
     }
     let method = body[hlen];
     let particles = if method == Method::Apr as u8 {
         let (bs, nblocks) = block_shape(&h.shape);
-        Some(aprmode::count_particles(&mut Cursor::new(&body[hlen + 1..]), bs, nblocks)?)
+        Some(aprmode::count_particles(
+            &mut Cursor::new(&body[hlen + 1..]),
+            bs,
+            nblocks,
+        )?)
     } else {
         None
     };
