@@ -291,7 +291,12 @@ unsafe fn shape_of(shape: *const usize, rank: usize) -> Result<Vec<usize>, CErr>
     Ok(unsafe { std::slice::from_raw_parts(shape, rank) }.to_vec())
 }
 
-fn check_disjoint(a: *const c_void, a_len: usize, b: *const c_void, b_len: usize) -> Result<(), CErr> {
+fn check_disjoint(
+    a: *const c_void,
+    a_len: usize,
+    b: *const c_void,
+    b_len: usize,
+) -> Result<(), CErr> {
     let (a0, b0) = (a as usize, b as usize);
     let overlap = a0 < b0.saturating_add(b_len) && b0 < a0.saturating_add(a_len);
     if overlap && a_len > 0 && b_len > 0 {

@@ -42,29 +42,37 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Directory holding `libh5z_apr.so`: the profile directory of this test executable
-/// (`<target>/<profile>/deps/capi-<hash>` -> `<target>/<profile>`), which also honours
-/// CARGO_TARGET_DIR and `--target`.
+/// Directory holding the cdylib `libh5z_apr.so` of this build. The test executable lives in
+/// `<target>/<profile>/deps/` (this honours CARGO_TARGET_DIR and `--target`); `cargo build`
+/// puts the library in `<profile>/`, `cargo test` leaves its own copy in `<profile>/deps/`.
+/// The newer of the two is the one matching these sources.
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    let dir = exe
+    let deps = exe.parent().expect("test executable directory");
+    let profile = deps
         .parent()
-        .and_then(Path::parent)
-        .expect("test executable lives in <target>/<profile>/deps")
-        .to_path_buf();
-    let so = dir.join("libh5z_apr.so");
-    assert!(
-        so.is_file(),
-        "{} is missing: build the cdylib first with `cargo build --release` \
-         (scripts/test.sh does this before `cargo test --release`)",
-        so.display()
-    );
-    dir
+        .expect("test executable lives in <target>/<profile>/deps");
+    let newest = [profile, deps]
+        .iter()
+        .map(|d| d.join("libh5z_apr.so"))
+        .filter_map(|so| Some((std::fs::metadata(&so).ok()?.modified().ok()?, so)))
+        .max();
+    let Some((_, so)) = newest else {
+        panic!(
+            "{} is missing: build the cdylib first with `cargo build --release` \
+             (scripts/test.sh does this before `cargo test --release`)",
+            profile.join("libh5z_apr.so").display()
+        );
+    };
+    eprintln!("linking C programs to {}", so.display());
+    so.parent().expect("library directory").to_path_buf()
 }
 
 /// Scratch directory for the compiled programs and their files.
 fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("capi").join(name);
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("capi")
+        .join(name);
     std::fs::create_dir_all(&d).expect("create scratch dir");
     d
 }
@@ -83,17 +91,28 @@ fn compile(src: &Path, name: &str, extra: &[String]) -> PathBuf {
     let lib = lib_dir();
     let exe = scratch(name).join(name);
     let mut cmd = Command::new("gcc");
-    cmd.args(["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic"])
-        .arg(format!("-DEXPECTED_VERSION=\"{}\"", env!("CARGO_PKG_VERSION")))
-        .arg("-I")
-        .arg(repo().join("include"))
-        .arg(src)
-        .arg("-o")
-        .arg(&exe)
-        .args(extra)
-        .arg(format!("-L{}", lib.display()))
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .args(["-lh5z_apr", "-lm"]);
+    cmd.args([
+        "-std=c99",
+        "-O1",
+        "-g",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-pedantic",
+    ])
+    .arg(format!(
+        "-DEXPECTED_VERSION=\"{}\"",
+        env!("CARGO_PKG_VERSION")
+    ))
+    .arg("-I")
+    .arg(repo().join("include"))
+    .arg(src)
+    .arg("-o")
+    .arg(&exe)
+    .args(extra)
+    .arg(format!("-L{}", lib.display()))
+    .arg(format!("-Wl,-rpath,{}", lib.display()))
+    .args(["-lh5z_apr", "-lm"]);
     let o = cmd.output().expect("run gcc");
     assert!(
         o.status.success(),
@@ -193,7 +212,10 @@ fn hdf5_flags() -> Option<Vec<String>> {
         .spawn()
         .and_then(|mut c| {
             use std::io::Write;
-            c.stdin.take().expect("stdin").write_all(b"#include <hdf5.h>\n")?;
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(b"#include <hdf5.h>\n")?;
             c.wait()
         })
         .is_ok_and(|s| s.success());
@@ -213,7 +235,11 @@ fn c_hdf5_program_registers_filter_and_round_trips_dataset() {
     let file = scratch("capi_hdf5").join("capi_hdf5.h5");
     let _ = std::fs::remove_file(&file);
     assert_completed(&run(&exe, &[&file]));
-    assert!(file.is_file(), "the program did not write {}", file.display());
+    assert!(
+        file.is_file(),
+        "the program did not write {}",
+        file.display()
+    );
 }
 
 /// The ```c block of README.md's "C API" section, exactly as shown.
