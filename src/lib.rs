@@ -8,6 +8,7 @@
 pub mod capi;
 pub mod codec;
 pub mod error;
+pub mod h5;
 pub mod npy;
 
 pub use codec::{
