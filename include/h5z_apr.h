@@ -291,14 +291,23 @@ h5z_apr_status h5z_apr_decompress(const void *src,
                                   size_t *dst_len);
 
 /**
+ * Registers filter `H5Z_FILTER_APR` with the HDF5 library this program uses (`H5Zregister`),
+ * so datasets can be written and read with it without `HDF5_PLUGIN_PATH`. libhdf5 must already
+ * be loaded in the process (linked or dlopen'ed); h5z-apr itself does not link it. Calling it
+ * again is harmless. Returns `H5Z_APR_ERR_HDF5` when no libhdf5 is found or H5Zregister fails.
+ */
+h5z_apr_status h5z_apr_register(void);
+
+/**
  * Builds the HDF5 `cd_values` of the filter for `*params`: `{mode, mantissa, exponent}` with
  * `value = mantissa * 10^-exponent`, plus `effort` as a 4th value when it is not 0 (see
  * FORMAT.md). Examples: abs 4 -> {1,4,0}; apr E=0.1 -> {2,1,1}; abs 0.0005 -> {1,5,4}.
  * Use them as `H5Pset_filter(dcpl, H5Z_FILTER_APR, H5Z_FLAG_MANDATORY, n, cd_values)`.
  * On entry `*cd_nelmts` is the capacity of `cd_values` (`H5Z_APR_CD_NELMTS_MAX` always
  * suffices); on return it is the number of values written, or the number needed when the
- * status is `H5Z_APR_ERR_BUFFER_TOO_SMALL`. A `value` without an exact short decimal form
- * (mantissa over 32 bits, e.g. 0.1 + 0.2) gives `H5Z_APR_ERR_INVALID_ARGUMENT`.
+ * status is `H5Z_APR_ERR_BUFFER_TOO_SMALL`. `value` is written with the smallest exponent that
+ * represents it to 1e-12 relative (0.1 + 0.2 -> {.., 3, 1}); one that needs a mantissa over
+ * 32 bits or an exponent over 22 (e.g. pi) gives `H5Z_APR_ERR_INVALID_ARGUMENT`.
  *
  * # Safety
  * - `params` must be NULL or point to a valid `h5z_apr_params`;

@@ -17,6 +17,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::codec::{self, Config, DType, Mode};
 use crate::error::{Error, ErrorKind};
+use crate::h5::cd_values::{self, UserMode, UserParams};
 
 /// HDF5 filter ID of the APR filter (unregistered range 32768-65535).
 pub const H5Z_FILTER_APR: c_uint = 47815;
@@ -510,27 +511,34 @@ pub unsafe extern "C" fn h5z_apr_decompress(
     })
 }
 
-/// Decimal form `value = mantissa * 10^-exponent` with the shortest exact mantissa, as the
-/// cd_values layout needs (FORMAT.md §3). `None` if `value` is negative, not finite, or needs a
-/// mantissa of more than 32 bits.
+/// Registers filter `H5Z_FILTER_APR` with the HDF5 library this program uses (`H5Zregister`),
+/// so datasets can be written and read with it without `HDF5_PLUGIN_PATH`. libhdf5 must already
+/// be loaded in the process (linked or dlopen'ed); h5z-apr itself does not link it. Calling it
+/// again is harmless. Returns `H5Z_APR_ERR_HDF5` when no libhdf5 is found or H5Zregister fails.
+#[no_mangle]
+pub extern "C" fn h5z_apr_register() -> h5z_apr_status {
+    guard(|| crate::h5::register_filter().map_err(|e| CErr::new(St::H5Z_APR_ERR_HDF5, e)))
+}
+
+/// Decimal form `value ~= mantissa * 10^-exponent` with the smallest exponent that represents
+/// `value` to 1e-12 relative (exactly for short decimals), as the cd_values layout needs
+/// (FORMAT.md §3). Same rule as `h5z-apr cd-values`. `None` if `value` is negative, not finite,
+/// or needs a mantissa over 32 bits or an exponent over 22.
 fn decimal_of(value: f64) -> Option<(u32, u32)> {
     if !(value.is_finite() && value >= 0.0) {
         return None;
     }
-    // `Display` prints the shortest string that parses back to `value`, never in exponent form.
-    let s = format!("{value}");
-    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
-    let frac = frac.trim_end_matches('0');
-    let digits = format!("{int}{frac}");
-    let significant = digits.trim_start_matches('0');
-    let mantissa: u32 = if significant.is_empty() {
-        0
-    } else {
-        significant.parse().ok()?
-    };
-    let exponent = frac.len() as u32;
-    // 10^22 is the largest power of ten exact in f64: the decoder divides by it exactly.
-    (exponent <= 22).then_some((mantissa, exponent))
+    for exponent in 0..=cd_values::MAX_EXPONENT {
+        let p = 10f64.powi(exponent as i32);
+        let m = (value * p).round();
+        if m > f64::from(u32::MAX) {
+            break;
+        }
+        if (m / p - value).abs() <= value * 1e-12 {
+            return Some((m as u32, exponent));
+        }
+    }
+    None
 }
 
 /// Builds the HDF5 `cd_values` of the filter for `*params`: `{mode, mantissa, exponent}` with
@@ -539,8 +547,9 @@ fn decimal_of(value: f64) -> Option<(u32, u32)> {
 /// Use them as `H5Pset_filter(dcpl, H5Z_FILTER_APR, H5Z_FLAG_MANDATORY, n, cd_values)`.
 /// On entry `*cd_nelmts` is the capacity of `cd_values` (`H5Z_APR_CD_NELMTS_MAX` always
 /// suffices); on return it is the number of values written, or the number needed when the
-/// status is `H5Z_APR_ERR_BUFFER_TOO_SMALL`. A `value` without an exact short decimal form
-/// (mantissa over 32 bits, e.g. 0.1 + 0.2) gives `H5Z_APR_ERR_INVALID_ARGUMENT`.
+/// status is `H5Z_APR_ERR_BUFFER_TOO_SMALL`. `value` is written with the smallest exponent that
+/// represents it to 1e-12 relative (0.1 + 0.2 -> {.., 3, 1}); one that needs a mantissa over
+/// 32 bits or an exponent over 22 (e.g. pi) gives `H5Z_APR_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// - `params` must be NULL or point to a valid `h5z_apr_params`;
@@ -578,22 +587,43 @@ pub unsafe extern "C" fn h5z_apr_cd_values(
     })
 }
 
+/// The user cd_values for `p`, built with and checked by the plugin's own parser
+/// (`h5::cd_values::UserParams`), so the filter reads back exactly these settings.
 fn cd_values_of(p: &h5z_apr_params) -> Result<Vec<c_uint>, CErr> {
     let cfg = config_of(p)?;
-    let mut cd: Vec<c_uint> = match cfg.mode {
-        Mode::Lossless => vec![0, 0, 0],
-        m => {
-            let (mantissa, exponent) = decimal_of(m.param()).ok_or_else(|| {
-                CErr::invalid(format!(
-                    "value {} has no exact decimal form m * 10^-e with m < 2^32; round it",
-                    m.param()
-                ))
-            })?;
-            vec![c_uint::from(m.code()), mantissa, exponent]
+    let decimal = |v: f64| {
+        decimal_of(v).ok_or_else(|| {
+            CErr::invalid(format!(
+                "value {v} cannot be written as m * 10^-e with m < 2^32 and e <= {}; \
+                 use fewer significant digits",
+                cd_values::MAX_EXPONENT
+            ))
+        })
+    };
+    let mode = match cfg.mode {
+        Mode::Lossless => UserMode::Lossless,
+        Mode::Abs(v) => {
+            let (mantissa, exponent) = decimal(v)?;
+            UserMode::Abs { mantissa, exponent }
+        }
+        Mode::Apr(v) => {
+            let (mantissa, exponent) = decimal(v)?;
+            UserMode::Apr { mantissa, exponent }
         }
     };
-    if p.effort != 0 {
-        cd.push(cfg.effort as c_uint);
+    let user = UserParams {
+        mode,
+        effort: u32::try_from(cfg.effort).map_err(|_| CErr::invalid("negative effort"))?,
+    };
+    // The effort slot is written only when the caller chose one.
+    let n = if p.effort == 0 { 3 } else { 4 };
+    let cd = user.to_slots()[..n].to_vec();
+    let back = UserParams::parse(&cd).map_err(|e| CErr::invalid(e.to_string()))?;
+    if back != user {
+        return Err(CErr::new(
+            St::H5Z_APR_ERR_INTERNAL,
+            format!("cd_values {cd:?} parse back as {back:?}, not {user:?}"),
+        ));
     }
     Ok(cd)
 }
@@ -610,14 +640,49 @@ mod tests {
         assert_eq!(decimal_of(0.0), Some((0, 0)));
         assert_eq!(decimal_of(12.25), Some((1225, 2)));
         assert_eq!(decimal_of(1e-7), Some((1, 7)));
-        assert_eq!(decimal_of(0.1 + 0.2), None);
+        assert_eq!(decimal_of(0.1 + 0.2), Some((3, 1)));
         assert_eq!(decimal_of(-1.0), None);
         assert_eq!(decimal_of(f64::NAN), None);
         assert_eq!(decimal_of(1e300), None);
         assert_eq!(decimal_of(1e-23), None);
+        assert_eq!(decimal_of(std::f64::consts::PI), None);
         for v in [4.0, 0.1, 0.0005, 12.25, 1e-7, 3.3, 65535.0, 0.123456789] {
             let (m, e) = decimal_of(v).unwrap();
-            assert_eq!(m as f64 / 10f64.powi(e as i32), v, "{v}");
+            assert_eq!(cd_values::decimal_value(m, e), v, "{v}");
+        }
+    }
+
+    fn cd(mode: c_int, value: f64, effort: c_int) -> Result<Vec<c_uint>, St> {
+        cd_values_of(&h5z_apr_params {
+            mode,
+            value,
+            effort,
+        })
+        .map_err(|e| e.status)
+    }
+
+    #[test]
+    fn cd_values_examples_and_parse_back() {
+        assert_eq!(cd(H5Z_APR_MODE_ABS, 4.0, 0), Ok(vec![1, 4, 0]));
+        assert_eq!(cd(H5Z_APR_MODE_APR, 0.1, 0), Ok(vec![2, 1, 1]));
+        assert_eq!(cd(H5Z_APR_MODE_ABS, 0.0005, 0), Ok(vec![1, 5, 4]));
+        assert_eq!(cd(H5Z_APR_MODE_LOSSLESS, 7.0, 0), Ok(vec![0, 0, 0]));
+        assert_eq!(cd(H5Z_APR_MODE_APR, 0.05, 9), Ok(vec![2, 5, 2, 9]));
+        let bad = Err(St::H5Z_APR_ERR_INVALID_ARGUMENT);
+        assert_eq!(cd(H5Z_APR_MODE_ABS, std::f64::consts::PI, 0), bad);
+        assert_eq!(cd(H5Z_APR_MODE_APR, 0.0, 0), bad);
+        assert_eq!(cd(H5Z_APR_MODE_ABS, 1.0, 23), bad);
+        assert_eq!(cd(5, 1.0, 0), bad);
+        for (mode, v, effort) in [(1, 0.25, 0), (2, 0.08, 0), (1, 1234.5, 4), (2, 1e-3, 22)] {
+            let p = h5z_apr_params {
+                mode,
+                value: v,
+                effort,
+            };
+            let back = UserParams::parse(&cd_values_of(&p).ok().unwrap())
+                .unwrap()
+                .config();
+            assert_eq!(back, config_of(&p).ok().unwrap(), "{p:?}");
         }
     }
 
