@@ -8,8 +8,14 @@
 #![forbid(unsafe_code)]
 
 pub mod apr;
+mod aprmode;
+mod bits;
+mod crc32;
 mod header;
+mod interp;
 mod params;
+mod rans;
+mod stream;
 
 pub use header::{Header, FORMAT_VERSION, MAGIC};
 pub use params::AprParams;
@@ -257,10 +263,7 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
             n * dtype.size()
         )));
     }
-    Err(Error::new(
-        crate::error::ErrorKind::Unsupported,
-        "codec under construction",
-    ))
+    stream::compress(data, dtype, shape, cfg)
 }
 
 /// Like [`compress`], into a caller buffer; returns the stream length.
@@ -291,20 +294,7 @@ pub fn decompress(stream: &[u8]) -> Result<(Header, Vec<u8>)> {
 }
 
 /// Decodes a stream into `out`, which must be exactly `header.nbytes()` long.
+/// Never panics on hostile input; checks the CRC-32 before decoding.
 pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
-    let h = read_header(stream)?;
-    if out.len() != h.nbytes() {
-        return Err(Error::new(
-            crate::error::ErrorKind::BufferTooSmall,
-            format!(
-                "output buffer has {} bytes, chunk needs {}",
-                out.len(),
-                h.nbytes()
-            ),
-        ));
-    }
-    Err(Error::new(
-        crate::error::ErrorKind::Unsupported,
-        "codec under construction",
-    ))
+    stream::decompress_into(stream, out)
 }
