@@ -15,11 +15,7 @@ pub fn shape3(shape: &[usize]) -> [usize; 3] {
     match shape.len() {
         0 => [1, 1, 1],
         1 => [1, 1, shape[0]],
-        n => [
-            shape[..n - 2].iter().product(),
-            shape[n - 2],
-            shape[n - 1],
-        ],
+        n => [shape[..n - 2].iter().product(), shape[n - 2], shape[n - 1]],
     }
 }
 
@@ -286,7 +282,11 @@ pub fn otsu_threshold(x: &[f64]) -> f64 {
         hist[b] += 1;
     }
     let total: u64 = hist.iter().sum();
-    let sum_all: f64 = hist.iter().enumerate().map(|(i, &c)| i as f64 * c as f64).sum();
+    let sum_all: f64 = hist
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| i as f64 * c as f64)
+        .sum();
     let (mut w0, mut sum0) = (0u64, 0.0f64);
     let (mut best, mut best_k) = (-1.0f64, 0usize);
     for (k, &c) in hist.iter().enumerate().take(OTSU_BINS - 1) {
@@ -449,7 +449,10 @@ mod tests {
 
     #[test]
     fn to_f64_reads_little_endian() {
-        assert_eq!(to_f64(DType::I16, &[0xff, 0xff, 0x02, 0x01]), vec![-1.0, 258.0]);
+        assert_eq!(
+            to_f64(DType::I16, &[0xff, 0xff, 0x02, 0x01]),
+            vec![-1.0, 258.0]
+        );
         assert_eq!(to_f64(DType::F32, &1.5f32.to_le_bytes()), vec![1.5]);
         assert_eq!(to_f64(DType::I8, &[0x80]), vec![-128.0]);
     }
@@ -495,8 +498,8 @@ mod tests {
         let vx = n / (n - 1.0) * (mx - mx * mx);
         let vy = n / (n - 1.0) * (my - my * my);
         let vxy = n / (n - 1.0) * (0.0 - mx * my);
-        let want = (2.0 * mx * my + c1) * (2.0 * vxy + c2)
-            / ((mx * mx + my * my + c1) * (vx + vy + c2));
+        let want =
+            (2.0 * mx * my + c1) * (2.0 * vxy + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2));
         assert!(close(ssim_2d(&x, &y, 7, 7, l), want, 1e-12));
         assert!(want < -0.9);
     }
