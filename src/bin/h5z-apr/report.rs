@@ -18,6 +18,9 @@ pub fn g4(x: f64) -> String {
         return "0".into();
     }
     let a = x.abs();
+    if x.fract() == 0.0 && a < 1e6 {
+        return format!("{x:.0}");
+    }
     if !(1e-3..1e6).contains(&a) {
         return format!("{x:.3e}");
     }
@@ -64,10 +67,11 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn md_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+/// Markdown table; `numeric` right-aligns every column but the first.
+fn md_table(headers: &[&str], rows: &[Vec<String>], numeric: bool) -> String {
     let mut out = format!("| {} |\n|", headers.join(" | "));
     for (i, _) in headers.iter().enumerate() {
-        out += if i == 0 { "---|" } else { "---:|" };
+        out += if i == 0 || !numeric { "---|" } else { "---:|" };
     }
     out += "\n";
     for r in rows {
@@ -379,7 +383,7 @@ pub fn datasheet(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -
             rows.first().map(|x| x.chunk_count).unwrap_or(0)
         ),
     ]);
-    o += &md_table(&["property", "value"], &facts);
+    o += &md_table(&["property", "value"], &facts, false);
     o += "\n## Settings\n\n";
     let settings: Vec<Vec<String>> = rows
         .iter()
@@ -397,14 +401,14 @@ pub fn datasheet(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -
             vec![row.setting.label(), py, rp]
         })
         .collect();
-    o += &md_table(&["setting", "h5py", "h5repack"], &settings);
+    o += &md_table(&["setting", "h5py", "h5repack"], &settings, false);
     o += "\n## Measured quality\n\n";
-    o += &md_table(&QUALITY_HEADERS, &quality_rows(rows, r));
+    o += &md_table(&QUALITY_HEADERS, &quality_rows(rows, r), true);
     let d = downstream_rows(rows);
     if !d.is_empty() {
         o += "\n## Downstream observables\n\nOtsu threshold, then 6-connected components, applied the same way to the \
               original and to the decompressed volume.\n\n";
-        o += &md_table(&DOWNSTREAM_HEADERS, &d);
+        o += &md_table(&DOWNSTREAM_HEADERS, &d, true);
     }
     o += "\n## How to read this\n\n\
 - **ratio**: raw bytes / bytes of the compressed chunks, as HDF5 stores them with these chunks.\n\
@@ -427,6 +431,8 @@ mod tests {
     fn g4_formats() {
         assert_eq!(g4(0.0), "0");
         assert_eq!(g4(1234.5678), "1235");
+        assert_eq!(g4(104.0), "104");
+        assert_eq!(g4(-2.0), "-2");
         assert_eq!(g4(12.345678), "12.35");
         assert_eq!(g4(0.5), "0.5000");
         assert_eq!(g4(1e-5), "1.000e-5");
