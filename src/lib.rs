@@ -7,6 +7,7 @@
 
 pub mod codec;
 pub mod error;
+pub mod h5;
 pub mod metrics;
 pub mod npy;
 
