@@ -1,10 +1,11 @@
 //! Quality metrics for judging a lossy round trip: pointwise errors, PSNR, SSIM per 2-D slice,
-//! a noise-level estimate, and downstream observables (Otsu threshold, connected components,
+//! and downstream observables (Otsu threshold, connected components,
 //! Dice overlap, intensity-distribution distance).
 //!
 //! Volumes are passed as flat `f64` slices in C order with a 3-D shape `[z, y, x]`; callers
 //! fold higher ranks into `z` and treat 1-D/2-D data as `[1, 1, n]` / `[1, h, w]`
-//! (see [`shape3`]). Safe Rust, no I/O.
+//! (see [`shape3`]). The noise level comes from [`crate::codec::apr::estimate_noise_sigma`].
+//! Safe Rust, no I/O.
 #![forbid(unsafe_code)]
 
 use crate::codec::DType;
@@ -231,37 +232,6 @@ pub fn ssim_slices(a: &[f64], b: &[f64], shape: [usize; 3], data_range: f64) -> 
         worst,
         worst_slice,
     }
-}
-
-/// Standard deviation of additive noise, estimated per 2-D slice with Immerkær's method
-/// (1996: the image convolved with a Laplacian-difference mask that cancels smooth structure)
-/// and averaged over the slices. Slices smaller than 3x3 are skipped; 0 if none is usable.
-///
-/// Fallback until `codec::apr::estimate_noise_sigma` (LibAPR's estimator) is available.
-pub fn estimate_noise_sigma(x: &[f64], shape: [usize; 3]) -> f64 {
-    let [nz, h, w] = shape;
-    if h < 3 || w < 3 {
-        return 0.0;
-    }
-    let plane = h * w;
-    let mut total = 0.0;
-    for z in 0..nz {
-        let s = &x[z * plane..(z + 1) * plane];
-        let mut acc = 0.0;
-        for r in 1..h - 1 {
-            for c in 1..w - 1 {
-                let p = |dr: usize, dc: usize| s[(r + dr - 1) * w + (c + dc - 1)];
-                let v = p(0, 0) - 2.0 * p(0, 1) + p(0, 2) - 2.0 * p(1, 0) + 4.0 * p(1, 1)
-                    - 2.0 * p(1, 2)
-                    + p(2, 0)
-                    - 2.0 * p(2, 1)
-                    + p(2, 2);
-                acc += v.abs();
-            }
-        }
-        total += (std::f64::consts::PI / 2.0).sqrt() * acc / (6.0 * ((w - 2) * (h - 2)) as f64);
-    }
-    total / nz as f64
 }
 
 /// Number of histogram bins used by [`otsu_threshold`].
@@ -516,33 +486,6 @@ mod tests {
         assert_eq!(s.worst_slice, 1);
         assert!(s.worst < 0.5);
         assert!(close(s.mean, (2.0 + s.worst) / 3.0, 1e-12));
-    }
-
-    #[test]
-    fn noise_estimate_zero_on_planes_and_close_on_noise() {
-        // Immerkær's mask cancels any affine ramp exactly.
-        let (h, w) = (32, 32);
-        let ramp: Vec<f64> = (0..h * w)
-            .map(|i| 3.0 * (i / w) as f64 + 2.0 * (i % w) as f64)
-            .collect();
-        assert!(estimate_noise_sigma(&ramp, [1, h, w]).abs() < 1e-9);
-        // Deterministic pseudo-Gaussian noise (sum of 12 uniforms - 6, sigma 1) scaled by 5.
-        let mut state = 0x1234_5678_9abc_def0u64;
-        let mut uni = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
-        let (h, w) = (128, 128);
-        let noisy: Vec<f64> = (0..h * w)
-            .map(|i| {
-                let g: f64 = (0..12).map(|_| uni()).sum::<f64>() - 6.0;
-                (i % w) as f64 + 5.0 * g
-            })
-            .collect();
-        let s = estimate_noise_sigma(&noisy, [1, h, w]);
-        assert!((4.5..5.5).contains(&s), "sigma {s}");
     }
 
     #[test]

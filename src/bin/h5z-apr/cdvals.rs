@@ -3,11 +3,8 @@
 //! value = cd[1] x 10^-cd[2], optional cd[3] effort 1..=22 (default 3).
 
 use crate::args::{CdArgs, ModeArg, Setting};
+use h5z_apr::h5::cd_values::{UserParams, DEFAULT_EFFORT, MAX_EXPONENT};
 use h5z_apr::{Mode, FILTER_ID};
-
-/// Default entropy effort (omitted from the printed cd_values).
-pub const DEFAULT_EFFORT: u32 = 3;
-const MAX_EXPONENT: u32 = 22;
 
 /// Writes a positive decimal value as mantissa x 10^-exponent with the smallest exponent that
 /// represents it exactly (to 1e-12 relative), e.g. 0.5 -> (5, 1), 4 -> (4, 0), 0.0005 -> (5, 4).
@@ -46,6 +43,14 @@ pub fn for_setting(s: &Setting) -> Result<Vec<u32>, String> {
     };
     if effort != DEFAULT_EFFORT {
         cd.push(effort);
+    }
+    // The plugin must read back exactly this setting.
+    let back = decode(&cd)?;
+    if back != (s.mode, effort) {
+        return Err(format!(
+            "{} cannot be expressed exactly in cd_values",
+            s.label()
+        ));
     }
     Ok(cd)
 }
@@ -103,46 +108,10 @@ pub fn parse_list(text: &str) -> Result<Vec<u32>, String> {
     }
 }
 
-/// Meaning of user cd_values, as (mode, value, effort).
+/// Meaning of user cd_values, as (mode, effort), through the plugin's own parser.
 pub fn decode(cd: &[u32]) -> Result<(Mode, u32), String> {
-    if cd.len() > 4 {
-        return Err(format!(
-            "{} values given; the user layout has at most 4 (mode, mantissa, exponent, effort)",
-            cd.len()
-        ));
-    }
-    let mode = cd.first().copied().unwrap_or(2);
-    let m = cd.get(1).copied();
-    let e = cd.get(2).copied();
-    if e.is_some_and(|e| e > MAX_EXPONENT) {
-        return Err(format!("exponent cd[2] must be 0..={MAX_EXPONENT}"));
-    }
-    let value = |md: u32, ed: u32| {
-        let m = m.unwrap_or(md);
-        let e = e.unwrap_or(if cd.len() >= 2 { 0 } else { ed });
-        m as f64 / 10f64.powi(e as i32)
-    };
-    let mode = match mode {
-        0 => Mode::Lossless,
-        1 => Mode::Abs(value(1, 0)),
-        2 => {
-            let v = value(1, 1);
-            if v <= 0.0 {
-                return Err("apr mode needs E > 0 (cd[1] is 0)".into());
-            }
-            Mode::Apr(v)
-        }
-        x => {
-            return Err(format!(
-                "unknown mode {x} in cd[0] (0 lossless, 1 abs, 2 apr)"
-            ))
-        }
-    };
-    let effort = cd.get(3).copied().unwrap_or(DEFAULT_EFFORT);
-    if !(1..=22).contains(&effort) {
-        return Err(format!("effort cd[3] must be 1..=22, got {effort}"));
-    }
-    Ok((mode, effort))
+    let p = UserParams::parse(cd).map_err(|e| e.0)?;
+    Ok((p.config().mode, p.effort))
 }
 
 fn mode_text(m: Mode) -> String {
@@ -263,6 +232,29 @@ mod tests {
     }
 
     #[test]
+    fn settings_round_trip_through_the_plugin_parser() {
+        for (mode, effort) in [
+            (Mode::Lossless, 3),
+            (Mode::Abs(0.5), 3),
+            (Mode::Abs(4.0), 9),
+            (Mode::Abs(0.0005), 3),
+            (Mode::Apr(0.1), 1),
+            (Mode::Apr(0.25), 22),
+        ] {
+            let s = Setting { mode, effort };
+            let cd = for_setting(&s).unwrap();
+            assert_eq!(decode(&cd), Ok((mode, effort as u32)), "{cd:?}");
+        }
+        assert_eq!(
+            for_setting(&Setting {
+                mode: Mode::Abs(0.5),
+                effort: 3
+            }),
+            Ok(vec![1, 5, 1])
+        );
+    }
+
+    #[test]
     fn list_forms() {
         assert_eq!(parse_list("1,5,4"), Ok(vec![1, 5, 4]));
         assert_eq!(parse_list("(1, 5, 4)"), Ok(vec![1, 5, 4]));
@@ -280,6 +272,7 @@ mod tests {
         assert_eq!(decode(&[2, 1, 1]), Ok((Mode::Apr(0.1), 3)));
         assert_eq!(decode(&[1, 5, 4]), Ok((Mode::Abs(0.0005), 3)));
         assert_eq!(decode(&[1, 5, 1, 9]), Ok((Mode::Abs(0.5), 9)));
+        assert_eq!(decode(&[0]), Ok((Mode::Lossless, 3)));
         assert!(decode(&[3]).is_err());
         assert!(decode(&[1, 5, 1, 23]).is_err());
     }

@@ -33,7 +33,11 @@ impl Reference {
         } else {
             1.0
         };
-        let noise_sigma = metrics::estimate_noise_sigma(&values, shape3);
+        let as_f32: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+        let noise_sigma = ndarray::ArrayView3::from_shape(shape3, &as_f32)
+            .map(|v| codec::apr::estimate_noise_sigma(v) as f64)
+            .unwrap_or(0.0);
+        drop(as_f32);
         let (sorted, seg) = if downstream {
             let mut s = values.clone();
             s.sort_unstable_by(f64::total_cmp);
@@ -50,7 +54,8 @@ impl Reference {
             summary,
             data_range,
             noise_sigma,
-            noise_estimator: "Immerkaer 1996 per 2-D slice (h5z_apr::metrics fallback)",
+            noise_estimator:
+                "Immerkaer operator, robust median (h5z_apr::codec::apr::estimate_noise_sigma)",
             sorted,
             seg,
         }

@@ -118,11 +118,62 @@ pub fn load(spec: &str) -> Result<Input, String> {
     }
 }
 
-fn load_hdf5(file: PathBuf, _dataset: Option<String>) -> Result<Input, String> {
-    Err(format!(
-        "{}: HDF5 input is not available in this build yet (use a .npy file)",
-        file.display()
-    ))
+fn load_hdf5(file: PathBuf, dataset: Option<String>) -> Result<Input, String> {
+    use h5z_apr::h5::{list_datasets, read_dataset};
+    let names = list_datasets(&file)?;
+    let name = match dataset {
+        Some(d) => {
+            let d = if d.starts_with('/') {
+                d
+            } else {
+                format!("/{d}")
+            };
+            // Checked here so that a typo gives one clear line, not an HDF5 error stack.
+            if !names.contains(&d) {
+                let shown: Vec<&str> = names.iter().take(8).map(String::as_str).collect();
+                return Err(format!(
+                    "{}: no dataset {d} (the file holds: {}{})",
+                    file.display(),
+                    shown.join(", "),
+                    if names.len() > 8 { ", ..." } else { "" }
+                ));
+            }
+            d
+        }
+        None => match names.as_slice() {
+            [one] => one.clone(),
+            [] => return Err(format!("{}: the file holds no dataset", file.display())),
+            many => {
+                let shown: Vec<&str> = many.iter().take(8).map(String::as_str).collect();
+                return Err(format!(
+                    "{} holds {} datasets; choose one as FILE:/path ({}{})",
+                    file.display(),
+                    many.len(),
+                    shown.join(", "),
+                    if many.len() > 8 { ", ..." } else { "" }
+                ));
+            }
+        },
+    };
+    let d = read_dataset(&file, &name)?;
+    if d.shape.is_empty() {
+        return Err(format!(
+            "{}:{name}: scalar datasets cannot be evaluated",
+            file.display()
+        ));
+    }
+    if d.data.is_empty() {
+        return Err(format!("{}:{name}: the dataset is empty", file.display()));
+    }
+    Ok(Input {
+        file,
+        dataset: Some(name),
+        dtype: d.dtype,
+        shape: d.shape,
+        chunks: d.chunks,
+        data: d.data,
+        storage_size: Some(d.storage_size),
+    })
 }
 
 /// Default chunk shape: 16 x 256 x 256 on the last three axes, clipped to the shape,

@@ -175,7 +175,14 @@ fn describe(input: &Input, r: &Reference) -> Vec<(&'static str, String)> {
                 g4(r.summary.std)
             ),
         ),
-        ("noise sigma (est.)", g4(r.noise_sigma)),
+        (
+            "noise sigma (est.)",
+            if r.noise_sigma > 0.0 {
+                g4(r.noise_sigma)
+            } else {
+                "n/a (nothing to measure)".into()
+            },
+        ),
     ];
     if let Some(s) = input.storage_size {
         v.push((
