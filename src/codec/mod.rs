@@ -8,11 +8,18 @@
 #![forbid(unsafe_code)]
 
 pub mod apr;
+mod aprmode;
+mod bits;
+mod crc32;
 mod header;
+mod interp;
 mod params;
+mod rans;
+mod stream;
 
 pub use header::{Header, FORMAT_VERSION, MAGIC};
 pub use params::AprParams;
+pub use stream::{stats, StreamStats};
 
 use crate::error::{Error, Result};
 
@@ -257,10 +264,7 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
             n * dtype.size()
         )));
     }
-    Err(Error::new(
-        crate::error::ErrorKind::Unsupported,
-        "codec under construction",
-    ))
+    stream::compress(data, dtype, shape, cfg)
 }
 
 /// Like [`compress`], into a caller buffer; returns the stream length.
@@ -284,27 +288,14 @@ pub fn compress_into(
 
 /// Decodes a stream into its header and little-endian element bytes.
 pub fn decompress(stream: &[u8]) -> Result<(Header, Vec<u8>)> {
-    let h = read_header(stream)?;
+    let (h, _) = stream::validate(stream)?;
     let mut out = vec![0u8; h.nbytes()];
     decompress_into(stream, &mut out)?;
     Ok((h, out))
 }
 
 /// Decodes a stream into `out`, which must be exactly `header.nbytes()` long.
+/// Never panics on hostile input; checks the CRC-32 before decoding.
 pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
-    let h = read_header(stream)?;
-    if out.len() != h.nbytes() {
-        return Err(Error::new(
-            crate::error::ErrorKind::BufferTooSmall,
-            format!(
-                "output buffer has {} bytes, chunk needs {}",
-                out.len(),
-                h.nbytes()
-            ),
-        ));
-    }
-    Err(Error::new(
-        crate::error::ErrorKind::Unsupported,
-        "codec under construction",
-    ))
+    stream::decompress_into(stream, out)
 }
