@@ -245,3 +245,35 @@ fn deterministic_output() {
         );
     }
 }
+
+#[test]
+fn sparse_value_sets_use_the_palette_and_keep_the_bound() {
+    // 12-bit data rescaled to 16 bits (like the cells3d nuclei stack): only every 47th value occurs.
+    let shape = [8, 48, 40];
+    let mut rng = Rng::new(9);
+    let v: Vec<u16> = (0..shape.iter().product::<usize>())
+        .map(|i| {
+            let s = ((i % 40) as f64 * 0.2).sin() * 300.0 + 600.0 + rng.unit() * 20.0;
+            (s as u16) * 47
+        })
+        .collect();
+    let data: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let plain: Vec<u8> = v.iter().flat_map(|x| (x / 47).to_le_bytes()).collect();
+    let s = compress(&data, DType::U16, &shape, &Config::lossless()).unwrap();
+    assert_eq!(decompress(&s).unwrap().1, data);
+    // Costs about what the unscaled values cost, not log2(47) bits more per element.
+    let s_plain = compress(&plain, DType::U16, &shape, &Config::lossless()).unwrap();
+    assert!(
+        s.len() < s_plain.len() + 2000,
+        "{} vs {}",
+        s.len(),
+        s_plain.len()
+    );
+    for b in [4.0, 23.0, 47.0, 100.0, 500.0] {
+        let s = compress(&data, DType::U16, &shape, &Config::abs(b)).unwrap();
+        let back = values(DType::U16, &decompress(&s).unwrap().1);
+        for (x, y) in v.iter().zip(&back) {
+            assert!((*x as f64 - y).abs() <= b, "bound {b}: {x} -> {y}");
+        }
+    }
+}

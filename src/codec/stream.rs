@@ -7,6 +7,9 @@ use super::interp::{self, FloatDomain, IntDomain};
 use super::{aprmode, checked_len, Config, DType, Mode};
 use crate::error::{Error, ErrorKind, Result};
 
+/// Largest possible expansion of a method 1, 2 or 4 body (see `decompress_into`).
+const MAX_EXPANSION: u64 = 1 << 15;
+
 /// How the body after the header is coded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -19,6 +22,121 @@ pub enum Method {
     Pyramid = 2,
     /// Adaptive Particle Representation (apr mode).
     Apr = 3,
+    /// Sorted table of the distinct values, then pyramid coding of the value indices.
+    PalettePyramid = 4,
+}
+
+/// Distinct values of a small-integer chunk when they are sparse in their range
+/// (e.g. 12-bit data rescaled to 16 bits): coding indices into this table saves bits.
+fn sparse_palette(dtype: DType, v: &[i64]) -> Option<Vec<i64>> {
+    if dtype.size() > 2 || v.len() < 64 {
+        return None;
+    }
+    let (lo, _) = dtype.int_range();
+    let mut seen = vec![false; 1 << 16];
+    for &x in v {
+        seen[(x - lo) as usize] = true;
+    }
+    let pal: Vec<i64> = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, &s)| s)
+        .map(|(i, _)| i as i64 + lo)
+        .collect();
+    let span = pal[pal.len() - 1] - pal[0] + 1;
+    (pal.len() as i64 * 2 <= span).then_some(pal)
+}
+
+/// Largest index half-width k such that indices within k of each other map to values within `b`.
+fn palette_bound(pal: &[i64], b: i64) -> i64 {
+    let mut k = 0usize;
+    while k + 1 < pal.len() && pal.windows(k + 2).all(|w| w[k + 1] - w[0] <= b) {
+        k += 1;
+    }
+    k as i64
+}
+
+fn encode_palette(
+    pal: &[i64],
+    v: &[i64],
+    b: i64,
+    bs: [usize; 3],
+    nblocks: usize,
+    out: &mut Vec<u8>,
+) {
+    use super::bits::put_varint;
+    put_varint(out, pal.len() as u64);
+    let mut prev = 0i64;
+    for (i, &p) in pal.iter().enumerate() {
+        let d = if i == 0 {
+            ((p << 1) ^ (p >> 63)) as u64
+        } else {
+            (p - prev) as u64
+        };
+        put_varint(out, d);
+        prev = p;
+    }
+    let mut index = vec![0i64; 1 << 16];
+    let lo = pal[0];
+    for (i, &p) in pal.iter().enumerate() {
+        index[(p - lo) as usize] = i as i64;
+    }
+    let idx: Vec<i64> = v.iter().map(|&x| index[(x - lo) as usize]).collect();
+    let d = IntDomain {
+        b: palette_bound(pal, b),
+        lo: 0,
+        hi: pal.len() as i64 - 1,
+    };
+    interp::encode(&d, &idx, bs, nblocks, out);
+}
+
+fn decode_palette(
+    cur: &mut Cursor,
+    dtype: DType,
+    b: i64,
+    bs: [usize; 3],
+    nblocks: usize,
+    out: &mut [u8],
+) -> Result<()> {
+    let k = cur.varint()?;
+    if k == 0 || k > 1 << 16 {
+        return Err(Error::corrupt("palette size out of range"));
+    }
+    let (lo, hi) = dtype.int_range();
+    let mut pal = Vec::with_capacity(k as usize);
+    let mut prev = 0i64;
+    for i in 0..k {
+        let d = cur.varint()?;
+        let p = if i == 0 {
+            ((d >> 1) as i64) ^ -((d & 1) as i64)
+        } else {
+            if d == 0 || d > (hi - lo) as u64 {
+                return Err(Error::corrupt("palette not strictly increasing"));
+            }
+            prev + d as i64
+        };
+        if p < lo || p > hi {
+            return Err(Error::corrupt("palette value outside the dtype range"));
+        }
+        pal.push(p);
+        prev = p;
+    }
+    let d = IntDomain {
+        b: palette_bound(&pal, b),
+        lo: 0,
+        hi: pal.len() as i64 - 1,
+    };
+    let mut idx = vec![0i64; out.len() / dtype.size()];
+    interp::decode(&d, cur, bs, nblocks, &mut idx)?;
+    let mut vals = Vec::with_capacity(idx.len());
+    for i in idx {
+        vals.push(
+            *pal.get(i as usize)
+                .ok_or_else(|| Error::corrupt("palette index out of range"))?,
+        );
+    }
+    from_ints(dtype, &vals, out);
+    Ok(())
 }
 
 /// Splits shape into the 3-D block shape (z, x, y) and the number of stacked blocks.
@@ -219,11 +337,27 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
     let body_start = out.len();
     let (bs, nblocks) = block_shape(shape);
 
-    let lossless_pyramid = |out: &mut Vec<u8>| {
-        out.push(Method::Pyramid as u8);
+    // Integer domain (integers, or floats as ordered integers when lossless).
+    let int_pyramid = |out: &mut Vec<u8>, b: i64| {
         let v = to_ints(dtype, data);
-        interp::encode(&int_domain(dtype, 0), &v, bs, nblocks, out);
+        // With a bound, the palette only pays when quantisation bins of the value domain
+        // could not merge distinct values anyway (every gap wider than the bin).
+        let pal = (!dtype.is_float())
+            .then(|| sparse_palette(dtype, &v))
+            .flatten()
+            .filter(|p| p.windows(2).all(|w| w[1] - w[0] > 2 * b));
+        match pal {
+            Some(pal) => {
+                out.push(Method::PalettePyramid as u8);
+                encode_palette(&pal, &v, b, bs, nblocks, out);
+            }
+            None => {
+                out.push(Method::Pyramid as u8);
+                interp::encode(&int_domain(dtype, b), &v, bs, nblocks, out);
+            }
+        }
     };
+    let lossless_pyramid = |out: &mut Vec<u8>| int_pyramid(out, 0);
     match cfg.mode {
         Mode::Lossless => {
             lossless_pyramid(&mut out);
@@ -250,20 +384,19 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
                     interp::encode(&d, &v, bs, nblocks, &mut out);
                 }
             } else {
-                out.push(Method::Pyramid as u8);
-                let v = to_ints(dtype, data);
-                interp::encode(
-                    &int_domain(dtype, int_bound(dtype, bound)),
-                    &v,
-                    bs,
-                    nblocks,
-                    &mut out,
-                );
+                int_pyramid(&mut out, int_bound(dtype, bound));
             }
         }
         Mode::Apr(e) => {
             out.push(Method::Apr as u8);
             aprmode::encode(data, dtype, bs, nblocks, e, cfg, &mut out)?;
+            // Keep within the decoder's expansion limit (only huge near-constant chunks hit
+            // this); the lossless pyramid is within any error bound and always fits it.
+            let n = (data.len() / dtype.size()) as u64;
+            if n > (out.len() - body_start) as u64 * MAX_EXPANSION {
+                out.truncate(body_start);
+                lossless_pyramid(&mut out);
+            }
         }
     }
     if out.len() - body_start > 1 + data.len() {
@@ -276,18 +409,10 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
     Ok(out)
 }
 
-pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
+/// Checks header, length, checksum and that the claimed size is backed by real bytes;
+/// returns the header and its length. Nothing is allocated before this passes.
+pub fn validate(stream: &[u8]) -> Result<(Header, usize)> {
     let (h, hlen) = Header::parse(stream)?;
-    if out.len() != h.nbytes() {
-        return Err(Error::new(
-            ErrorKind::BufferTooSmall,
-            format!(
-                "output buffer has {} bytes, chunk needs {}",
-                out.len(),
-                h.nbytes()
-            ),
-        ));
-    }
     if stream.len() < hlen + 1 + 4 {
         return Err(Error::truncated("stream ends before its body"));
     }
@@ -299,7 +424,41 @@ pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
         ));
     }
     let n = checked_len(h.dtype, &h.shape)?;
+    let method = body[hlen];
+    // A claimed size must be backed by real bytes: rANS spends at least log2(4096/4095) bits
+    // per symbol and a zstd block at least 4 bytes per 128 KiB, so no valid body of methods
+    // 1, 2, 4 is more than 2^15 times smaller than the elements (or bytes) it decodes to. The
+    // encoder keeps apr bodies (method 3) within the same limit (falling back to method 2).
+    let backed = (body.len() - hlen) as u64 * MAX_EXPANSION;
+    let claimed = match method {
+        0 => 0,
+        1 => (n * h.dtype.size()) as u64,
+        _ => n as u64,
+    };
+    if claimed > backed {
+        return Err(Error::corrupt(format!(
+            "stream of {} bytes cannot hold {claimed} elements/bytes",
+            stream.len()
+        )));
+    }
+    Ok((h, hlen))
+}
+
+pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
+    let (h, hlen) = validate(stream)?;
+    if out.len() != h.nbytes() {
+        return Err(Error::new(
+            ErrorKind::BufferTooSmall,
+            format!(
+                "output buffer has {} bytes, chunk needs {}",
+                out.len(),
+                h.nbytes()
+            ),
+        ));
+    }
+    let n = h.len();
     let (bs, nblocks) = block_shape(&h.shape);
+    let body = &stream[..stream.len() - 4];
     let method = body[hlen];
     let mut cur = Cursor::new(&body[hlen + 1..]);
     match (method, h.mode) {
@@ -307,7 +466,7 @@ pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
             let raw = cur.bytes(n * h.dtype.size())?;
             out.copy_from_slice(raw);
         }
-        (1, Mode::Lossless) => {
+        (1, Mode::Lossless) | (1, Mode::Apr(_)) => {
             let mut buf = vec![0u8; out.len()];
             let got = zstd::bulk::decompress_to_buffer(cur.rest(), &mut buf)
                 .map_err(|e| Error::corrupt(format!("zstd section: {e}")))?;
@@ -317,8 +476,11 @@ pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
             cur.pos = cur.data.len();
             unshuffle(&buf, h.dtype.size(), out);
         }
-        (2, Mode::Lossless) | (2, Mode::Abs(_)) => {
-            let bound = h.mode.param();
+        (2, _) => {
+            let bound = match h.mode {
+                Mode::Abs(b) => b,
+                _ => 0.0,
+            };
             if h.dtype.is_float() && bound > 0.0 {
                 let d = FloatDomain {
                     b: bound,
@@ -338,6 +500,10 @@ pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
                 from_ints(h.dtype, &v, out);
             }
         }
+        (4, Mode::Lossless) | (4, Mode::Abs(_)) if !h.dtype.is_float() => {
+            let b = int_bound(h.dtype, h.mode.param());
+            decode_palette(&mut cur, h.dtype, b, bs, nblocks, out)?;
+        }
         (3, Mode::Apr(e)) => {
             aprmode::decode(&mut cur, h.dtype, bs, nblocks, e, out)?;
         }
@@ -352,4 +518,46 @@ pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
         return Err(Error::corrupt("trailing bytes after the last section"));
     }
     Ok(h)
+}
+
+/// What a stream holds, read without decoding the pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamStats {
+    pub header: Header,
+    /// Coding method byte (FORMAT.md §2.3).
+    pub method: u8,
+    /// Stream length in bytes.
+    pub compressed_len: usize,
+    /// Number of APR particles (apr mode only).
+    pub particles: Option<u64>,
+}
+
+pub fn stats(stream: &[u8]) -> Result<StreamStats> {
+    let (h, hlen) = Header::parse(stream)?;
+    if stream.len() < hlen + 1 + 4 {
+        return Err(Error::truncated("stream ends before its body"));
+    }
+    let body = &stream[..stream.len() - 4];
+    if crc32(body) != u32::from_le_bytes(stream[stream.len() - 4..].try_into().expect("4")) {
+        return Err(Error::corrupt(
+            "checksum mismatch (stream damaged or truncated)",
+        ));
+    }
+    let method = body[hlen];
+    let particles = if method == Method::Apr as u8 {
+        let (bs, nblocks) = block_shape(&h.shape);
+        Some(aprmode::count_particles(
+            &mut Cursor::new(&body[hlen + 1..]),
+            bs,
+            nblocks,
+        )?)
+    } else {
+        None
+    };
+    Ok(StreamStats {
+        header: h,
+        method,
+        compressed_len: stream.len(),
+        particles,
+    })
 }

@@ -1,0 +1,244 @@
+//! Codec benchmark: for each volume in ../shared/data and each mode at a few settings, prints
+//! ratio, PSNR, max error, and single-thread compress/decompress MB/s, next to zstd level 3 on
+//! the same bytes measured in the same run. Chunks (16,256,256) clipped to the volume.
+//!
+//! Run: `cargo bench --bench codec` (optional args: dataset-name filters, `--quick`).
+
+use h5z_apr::codec::{compress, decompress, Config, DType};
+use h5z_apr::npy;
+use std::path::Path;
+use std::time::Instant;
+
+struct Vol {
+    name: &'static str,
+    dtype: DType,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+fn crop_center(a: npy::NpyArray, ny: usize, nx: usize) -> npy::NpyArray {
+    let (z, y, x) = (a.shape[0], a.shape[1], a.shape[2]);
+    if y <= ny && x <= nx {
+        return a;
+    }
+    let (y0, x0) = ((y - ny) / 2, (x - nx) / 2);
+    let s = a.dtype.size();
+    let mut out = Vec::with_capacity(z * ny * nx * s);
+    for k in 0..z {
+        for j in y0..y0 + ny {
+            let off = ((k * y + j) * x + x0) * s;
+            out.extend_from_slice(&a.data[off..off + nx * s]);
+        }
+    }
+    npy::NpyArray {
+        dtype: a.dtype,
+        shape: vec![z, ny, nx],
+        data: out,
+    }
+}
+
+fn load(root: &Path) -> Vec<Vol> {
+    let list: &[(&str, &str, bool)] = &[
+        (
+            "lls_bead_psf",
+            "lls_bead_psf_pycudadecon/psf_uint16.npy",
+            false,
+        ),
+        (
+            "fluo_confocal_nuclei",
+            "fluo_confocal_nuclei_cells3d/nuclei_uint16.npy",
+            false,
+        ),
+        (
+            "ct_head_ge_crop256",
+            "ct_head_ge/ct_head_ge_uint16.npy",
+            true,
+        ),
+        (
+            "ct_headsq_vtk",
+            "ct_headsq_vtk/headsq_quarter_uint16.npy",
+            false,
+        ),
+        (
+            "fluo_2d_timelapse_u8",
+            "fluo_2d_timelapse_ctc/timelapse_uint8.npy",
+            false,
+        ),
+        (
+            "cryoet_tomogram_f32",
+            "cryoet_tomogram_hiv/tomo_float32.npy",
+            false,
+        ),
+        (
+            "stardist_3d",
+            "fluo_nuclei_stardist/img3d_uint16.npy",
+            false,
+        ),
+    ];
+    let mut v = Vec::new();
+    for &(name, rel, crop) in list {
+        let p = root.join(rel);
+        match npy::read(&p) {
+            Ok(mut a) => {
+                if crop {
+                    a = crop_center(a, 256, 256);
+                }
+                v.push(Vol {
+                    name,
+                    dtype: a.dtype,
+                    shape: a.shape,
+                    data: a.data,
+                });
+            }
+            Err(e) => eprintln!("SKIP {name}: {e}"),
+        }
+    }
+    v
+}
+
+/// Splits a 3-D volume into chunks of (16,256,256) clipped to the volume.
+fn chunks(v: &Vol) -> Vec<(Vec<usize>, Vec<u8>)> {
+    let (z, y, x) = (v.shape[0], v.shape[1], v.shape[2]);
+    let (cz, cy, cx) = (16.min(z), 256.min(y), 256.min(x));
+    let s = v.dtype.size();
+    let mut out = Vec::new();
+    for z0 in (0..z).step_by(cz) {
+        for y0 in (0..y).step_by(cy) {
+            for x0 in (0..x).step_by(cx) {
+                let (dz, dy, dx) = ((z - z0).min(cz), (y - y0).min(cy), (x - x0).min(cx));
+                let mut buf = Vec::with_capacity(dz * dy * dx * s);
+                for k in z0..z0 + dz {
+                    for j in y0..y0 + dy {
+                        let off = ((k * y + j) * x + x0) * s;
+                        buf.extend_from_slice(&v.data[off..off + dx * s]);
+                    }
+                }
+                out.push((vec![dz, dy, dx], buf));
+            }
+        }
+    }
+    out
+}
+
+fn to_f64(dt: DType, b: &[u8]) -> Vec<f64> {
+    b.chunks_exact(dt.size())
+        .map(|c| match dt {
+            DType::U8 => c[0] as f64,
+            DType::I8 => c[0] as i8 as f64,
+            DType::U16 => u16::from_le_bytes([c[0], c[1]]) as f64,
+            DType::I16 => i16::from_le_bytes([c[0], c[1]]) as f64,
+            DType::U32 => u32::from_le_bytes(c.try_into().unwrap()) as f64,
+            DType::I32 => i32::from_le_bytes(c.try_into().unwrap()) as f64,
+            DType::F32 => f32::from_le_bytes(c.try_into().unwrap()) as f64,
+            DType::F64 => f64::from_le_bytes(c.try_into().unwrap()),
+        })
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if !root.is_dir() {
+        eprintln!(
+            "SKIP: {} not found; the benchmark needs the shared data",
+            root.display()
+        );
+        return;
+    }
+    println!(
+        "| dataset | setting | ratio | PSNR dB | max err | comp MB/s | decomp MB/s | comp vs zstd-3 | decomp vs zstd-3 |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for v in load(&root) {
+        if !args.is_empty() && !args.iter().any(|a| v.name.contains(a.as_str())) {
+            continue;
+        }
+        let ch = chunks(&v);
+        let raw: usize = ch.iter().map(|c| c.1.len()).sum();
+        let mb = raw as f64 / 1e6;
+        let orig = to_f64(v.dtype, &v.data);
+        let range = orig.iter().cloned().fold(f64::MIN, f64::max)
+            - orig.iter().cloned().fold(f64::MAX, f64::min);
+        // zstd-3 baseline
+        let t = Instant::now();
+        let zs: Vec<Vec<u8>> = ch
+            .iter()
+            .map(|c| zstd::bulk::compress(&c.1, 3).unwrap())
+            .collect();
+        let zc = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for (z, c) in zs.iter().zip(&ch) {
+            let d = zstd::bulk::decompress(z, c.1.len()).unwrap();
+            assert_eq!(d.len(), c.1.len());
+        }
+        let zd = t.elapsed().as_secs_f64();
+        let zsize: usize = zs.iter().map(|z| z.len()).sum();
+        println!(
+            "| {} | zstd-3 | {:.2} | inf | 0 | {:.0} | {:.0} | 1.00 | 1.00 |",
+            v.name,
+            raw as f64 / zsize as f64,
+            mb / zc,
+            mb / zd
+        );
+        let settings: Vec<(String, Config)> = vec![
+            ("lossless".into(), Config::lossless()),
+            ("abs 1".into(), Config::abs(1.0)),
+            (
+                "abs 4".into(),
+                Config::abs(if v.dtype.is_float() { 0.004 } else { 4.0 }),
+            ),
+            ("apr E=0.1".into(), Config::apr(0.1)),
+        ];
+        for (label, cfg) in settings {
+            let t = Instant::now();
+            let mut streams = Vec::new();
+            let mut failed = None;
+            for c in &ch {
+                match compress(&c.1, v.dtype, &c.0, &cfg) {
+                    Ok(s) => streams.push(s),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            if let Some(e) = failed {
+                println!("| {} | {label} | n/a ({e}) | | | | | | |", v.name);
+                continue;
+            }
+            let ct = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let decoded: Vec<Vec<u8>> = streams.iter().map(|s| decompress(s).unwrap().1).collect();
+            let dt = t.elapsed().as_secs_f64();
+            let size: usize = streams.iter().map(|s| s.len()).sum();
+            let (mut se, mut maxe, mut n) = (0.0f64, 0.0f64, 0usize);
+            for (c, d) in ch.iter().zip(&decoded) {
+                for (a, b) in to_f64(v.dtype, &c.1).iter().zip(to_f64(v.dtype, d)) {
+                    let e = (a - b).abs();
+                    se += e * e;
+                    maxe = maxe.max(e);
+                    n += 1;
+                }
+            }
+            let psnr = if se == 0.0 {
+                f64::INFINITY
+            } else {
+                10.0 * (range * range / (se / n as f64)).log10()
+            };
+            println!(
+                "| {} | {label} | {:.2} | {:.1} | {} | {:.0} | {:.0} | {:.2} | {:.2} |",
+                v.name,
+                raw as f64 / size as f64,
+                psnr,
+                maxe,
+                mb / ct,
+                mb / dt,
+                zc / ct,
+                zd / dt
+            );
+        }
+    }
+}
