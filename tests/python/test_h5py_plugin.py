@@ -234,3 +234,25 @@ with h5py.File({str(tmp_path / 'p.h5')!r}, 'r') as f:
     assert r.returncode == 0, r.stderr
     err = int(r.stdout.split()[-1])
     assert 0 < err <= 4
+
+
+def test_apr_mode_through_h5py(tmp_path):
+    a = ct_head_crop()
+    sizes, chunks = {}, {}
+    for tag, opts in [("apr", (2, 1, 1)), ("apr_again", (2, 1, 1)), ("lossless", (0,))]:
+        with h5py.File(tmp_path / f"{tag}.h5", "w") as f:
+            d = f.create_dataset("x", data=a, chunks=(16, 128, 128), compression=FILTER_ID, compression_opts=opts)
+            assert all(d.id.get_chunk_info(i).filter_mask == 0 for i in range(d.id.get_num_chunks()))
+            sizes[tag] = d.id.get_storage_size()
+            chunks[tag] = [d.id.read_direct_chunk(o)[1] for o in [(0, 0, 0), (0, 128, 128)]]
+    head = chunks["apr"][0]
+    assert head[:4] == b"APRZ" and head[6] == 2  # stream mode byte: apr
+    assert np.frombuffer(head[8:16], "<f8")[0] == 0.1  # E = 1 x 10^-1
+    assert chunks["apr"] == chunks["apr_again"], "encoding is not deterministic"
+    assert sizes["apr"] < sizes["lossless"]
+    with h5py.File(tmp_path / "apr.h5", "r") as f:
+        b = f["x"][...]
+    assert b.dtype == a.dtype and b.shape == a.shape
+    mse = np.mean((b.astype(np.float64) - a.astype(np.float64)) ** 2)
+    psnr = 10 * np.log10(float(a.max() - a.min()) ** 2 / mse)
+    assert psnr > 30, psnr
