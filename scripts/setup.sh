@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(hdf5-tools libhdf5-dev pkg-config gcc valgrind python3-venv)
+APT_PKGS=(hdf5-tools libhdf5-dev pkg-config gcc binutils valgrind python3-venv)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
