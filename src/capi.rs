@@ -115,7 +115,7 @@ pub struct h5z_apr_info {
     /// Number of dimensions, 1..H5Z_APR_MAX_RANK.
     pub rank: usize,
     /// Dimensions, C order (last axis fastest); entries from `rank` on are 0.
-    pub shape: [usize; 32],
+    pub shape: [usize; H5Z_APR_MAX_RANK],
     /// Number of elements of the decoded chunk.
     pub nelems: usize,
     /// Bytes of the decoded chunk: the `dst_cap` `h5z_apr_decompress` needs.
@@ -701,6 +701,26 @@ mod tests {
         seen.dedup();
         assert_eq!(seen.len(), kinds.len(), "two kinds share a status");
         assert!(!seen.contains(&St::H5Z_APR_OK));
+    }
+
+    fn last_error() -> String {
+        // SAFETY: h5z_apr_last_error returns a valid NUL-terminated string.
+        unsafe { std::ffi::CStr::from_ptr(h5z_apr_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn last_error_is_per_thread() {
+        guard(|| Err(CErr::invalid("failure on the first thread")));
+        std::thread::spawn(|| {
+            assert_eq!(last_error(), "");
+            guard(|| Err(CErr::null("x")));
+            assert_eq!(last_error(), "argument `x` is NULL");
+        })
+        .join()
+        .unwrap();
+        assert_eq!(last_error(), "failure on the first thread");
     }
 
     #[test]
