@@ -53,6 +53,16 @@ pub const H5Z_APR_CD_NELMTS_MAX: usize = 4;
 
 const _: () = assert!(H5Z_FILTER_APR == crate::FILTER_ID);
 const _: () = assert!(H5Z_APR_MAX_RANK == codec::MAX_RANK);
+const _: () = assert!(
+    H5Z_APR_DTYPE_U8 == DType::U8 as c_int
+        && H5Z_APR_DTYPE_I8 == DType::I8 as c_int
+        && H5Z_APR_DTYPE_U16 == DType::U16 as c_int
+        && H5Z_APR_DTYPE_I16 == DType::I16 as c_int
+        && H5Z_APR_DTYPE_U32 == DType::U32 as c_int
+        && H5Z_APR_DTYPE_I32 == DType::I32 as c_int
+        && H5Z_APR_DTYPE_F32 == DType::F32 as c_int
+        && H5Z_APR_DTYPE_F64 == DType::F64 as c_int
+);
 
 /// Status returned by every fallible function. 0 is success; the others name the failure,
 /// and `h5z_apr_last_error()` describes it.
@@ -684,6 +694,13 @@ mod tests {
                 .config();
             assert_eq!(back, config_of(&p).ok().unwrap(), "{p:?}");
         }
+    }
+
+    #[test]
+    fn mode_codes_match_the_codec() {
+        assert_eq!(mode_code(Mode::Lossless), H5Z_APR_MODE_LOSSLESS);
+        assert_eq!(mode_code(Mode::Abs(1.0)), H5Z_APR_MODE_ABS);
+        assert_eq!(mode_code(Mode::Apr(0.1)), H5Z_APR_MODE_APR);
     }
 
     #[test]
