@@ -9,6 +9,7 @@ pub mod capi;
 pub mod codec;
 pub mod error;
 pub mod h5;
+pub mod metrics;
 pub mod npy;
 
 pub use codec::{

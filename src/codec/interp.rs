@@ -23,7 +23,7 @@ pub const ESC: usize = 150;
 
 /// Bucketed representation of a zigzagged residual: symbol + raw extra bits.
 #[inline]
-pub fn bucket(u: u64) -> (usize, u32, u64) {
+pub(crate) fn bucket(u: u64) -> (usize, u32, u64) {
     if u < 32 {
         (u as usize, 0, 0)
     } else {
@@ -34,7 +34,7 @@ pub fn bucket(u: u64) -> (usize, u32, u64) {
 }
 
 #[inline]
-fn unbucket(sym: usize, bits: &mut BitReader) -> Result<u64> {
+pub(crate) fn unbucket(sym: usize, bits: &mut BitReader) -> Result<u64> {
     if sym < 32 {
         return Ok(sym as u64);
     }
@@ -48,11 +48,11 @@ fn unbucket(sym: usize, bits: &mut BitReader) -> Result<u64> {
 }
 
 #[inline]
-fn zigzag(d: i64) -> u64 {
+pub(crate) fn zigzag(d: i64) -> u64 {
     ((d << 1) ^ (d >> 63)) as u64
 }
 #[inline]
-fn unzigzag(u: u64) -> i64 {
+pub(crate) fn unzigzag(u: u64) -> i64 {
     ((u >> 1) as i64) ^ -((u & 1) as i64)
 }
 
@@ -259,8 +259,8 @@ fn passes(shape: [usize; 3]) -> Vec<Pass> {
     let mut h = m.next_power_of_two() / 2;
     let mut v = Vec::new();
     while h >= 1 {
-        for axis in 0..3 {
-            if shape[axis] > h {
+        for (axis, &n) in shape.iter().enumerate() {
+            if n > h {
                 v.push(Pass { h, axis });
             }
         }
@@ -300,17 +300,18 @@ fn for_each_point(shape: [usize; 3], pass: Pass, mut f: impl FnMut(usize, usize)
     }
 }
 
-#[inline]
-fn predict<D: Domain>(
-    d: &D,
-    v: &[D::V],
-    idx: usize,
-    c: usize,
+/// Geometry of one pass: axis length, index stride of one step h, the step, predictor choice.
+#[derive(Clone, Copy)]
+struct Line {
     n: usize,
     st: usize,
     h: usize,
     cubic: bool,
-) -> (D::V, usize) {
+}
+
+#[inline]
+fn predict<D: Domain>(d: &D, v: &[D::V], idx: usize, c: usize, g: Line) -> (D::V, usize) {
+    let Line { n, st, h, cubic } = g;
     let a0 = v[idx - st];
     if c + h < n {
         let b0 = v[idx + st];
@@ -372,11 +373,15 @@ pub fn encode<D: Domain>(d: &D, x: &[D::V], shape: [usize; 3], nblocks: usize, o
         for &pass in &ps {
             let cubic = choose_cubic(d, xb, shape, pass);
             choice.push(cubic);
-            let st = str3[pass.axis] * pass.h;
-            let n = shape[pass.axis];
+            let g = Line {
+                n: shape[pass.axis],
+                st: str3[pass.axis] * pass.h,
+                h: pass.h,
+                cubic,
+            };
             let fine = if pass.h == 1 { NB } else { 0 };
             for_each_point(shape, pass, |idx, c| {
-                let (p, act) = predict(d, &v, idx, c, n, st, pass.h, cubic);
+                let (p, act) = predict(d, &v, idx, c, g);
                 v[idx] = d.encode(xb[idx], p, fine + act, &mut enc, &mut bits);
             });
         }
@@ -419,15 +424,19 @@ pub fn decode<D: Domain>(
         for &pass in &ps {
             let cubic = choice[k];
             k += 1;
-            let st = str3[pass.axis] * pass.h;
-            let n = shape[pass.axis];
+            let g = Line {
+                n: shape[pass.axis],
+                st: str3[pass.axis] * pass.h,
+                h: pass.h,
+                cubic,
+            };
             let fine = if pass.h == 1 { NB } else { 0 };
             let mut err = None;
             for_each_point(shape, pass, |idx, c| {
                 if err.is_some() {
                     return;
                 }
-                let (p, act) = predict(d, vb, idx, c, n, st, pass.h, cubic);
+                let (p, act) = predict(d, vb, idx, c, g);
                 match d.decode(p, fine + act, &mut dec, &mut bits) {
                     Ok(r) => vb[idx] = r,
                     Err(e) => err = Some(e),

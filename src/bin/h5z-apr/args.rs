@@ -1,0 +1,190 @@
+//! Command-line arguments (clap derive) and their checks beyond what clap validates.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use h5z_apr::Mode;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "h5z-apr",
+    version,
+    about = "Evaluate the APR HDF5 compression filter (ID 47815) on your own data, and build its cd_values."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Compress a dataset chunk by chunk and report size, quality, speed and downstream effects.
+    #[command(
+        after_help = "Examples:\n  h5z-apr eval nuclei.npy --mode abs --bound 1,10,100\n  \
+                      h5z-apr eval scan.h5:/entry/data --mode lossless,abs,apr --bound 4 --rel-error 0.1 --json\n  \
+                      h5z-apr eval psf.npy --rel-error 0.05,0.1,0.2 --datasheet psf.md"
+    )]
+    Eval(EvalArgs),
+    /// Print the h5py compression_opts and h5repack -f arguments for some settings (or decode them).
+    #[command(
+        after_help = "cd_values layout: cd[0] mode (0 lossless, 1 abs, 2 apr); value = cd[1] x 10^-cd[2];\n\
+                      optional cd[3] entropy effort 1..22 (default 3).\n\
+                      Examples:\n  h5z-apr cd-values --mode abs --bound 0.5\n  \
+                      h5z-apr cd-values --mode apr --rel-error 0.1 --effort 9\n  \
+                      h5z-apr cd-values --decode 1,5,4"
+    )]
+    CdValues(CdArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModeArg {
+    /// bit-exact
+    Lossless,
+    /// pointwise absolute error bound (--bound)
+    Abs,
+    /// LibAPR relative error E (--rel-error)
+    Apr,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// FILE.npy, or an HDF5 FILE[:/path/to/dataset] (the dataset may be omitted when the file holds only one)
+    #[arg(value_name = "FILE[:/dataset]")]
+    pub input: String,
+    /// Modes to evaluate, comma-separated or repeated [default: abs if --bound is given, apr if
+    /// --rel-error is given, else lossless]
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub mode: Vec<ModeArg>,
+    /// Absolute error bound(s) for --mode abs, comma-separated (one row each)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "B[,B..]",
+        allow_negative_numbers = true
+    )]
+    pub bound: Vec<f64>,
+    /// Relative error(s) E for --mode apr, comma-separated (one row each)
+    #[arg(
+        long = "rel-error",
+        value_delimiter = ',',
+        value_name = "E[,E..]",
+        allow_negative_numbers = true
+    )]
+    pub rel_error: Vec<f64>,
+    /// Entropy-coder effort 1..22
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=22))]
+    pub effort: i32,
+    /// Chunk shape, comma-separated, one entry per axis [default: the dataset's HDF5 chunks, else
+    /// 16,256,256 on the last three axes clipped to the shape, 1 on leading axes]
+    #[arg(long, value_delimiter = ',', value_name = "N,N,..")]
+    pub chunks: Vec<usize>,
+    /// Print JSON instead of tables
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a Markdown datasheet of the dataset and the results to this file
+    #[arg(long, value_name = "OUT.md")]
+    pub datasheet: Option<PathBuf>,
+    /// Skip the segmentation-based (downstream) observables
+    #[arg(long)]
+    pub no_downstream: bool,
+    /// Count only objects of at least this many voxels in the downstream segmentation
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub min_object_voxels: usize,
+    /// No progress bar on stderr
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CdArgs {
+    /// Compression mode
+    #[arg(long, value_enum, required_unless_present = "decode")]
+    pub mode: Option<ModeArg>,
+    /// Absolute error bound (abs mode), as a decimal number, e.g. 0.5
+    #[arg(long, value_name = "B")]
+    pub bound: Option<String>,
+    /// Relative error E (apr mode), as a decimal number, e.g. 0.1
+    #[arg(long = "rel-error", value_name = "E")]
+    pub rel_error: Option<String>,
+    /// Entropy-coder effort 1..22 (written to cd[3]; omitted means 3)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=22))]
+    pub effort: Option<u32>,
+    /// Decode cd_values instead, e.g. "1,5,4", "(1, 5, 4)" or "UD=47815,0,3,1,5,4"
+    #[arg(long, value_name = "CD", conflicts_with_all = ["mode", "bound", "rel_error", "effort"])]
+    pub decode: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One evaluated setting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    pub mode: Mode,
+    pub effort: i32,
+}
+
+impl Setting {
+    pub fn label(&self) -> String {
+        match self.mode {
+            Mode::Lossless => "lossless".into(),
+            Mode::Abs(b) => format!("abs {b}"),
+            Mode::Apr(e) => format!("apr E={e}"),
+        }
+    }
+}
+
+/// Expands modes x values into the list of settings; errors are usage errors (exit code 2).
+pub fn settings(a: &EvalArgs) -> Result<Vec<Setting>, String> {
+    let mut modes = a.mode.clone();
+    if modes.is_empty() {
+        if !a.bound.is_empty() {
+            modes.push(ModeArg::Abs);
+        }
+        if !a.rel_error.is_empty() {
+            modes.push(ModeArg::Apr);
+        }
+        if modes.is_empty() {
+            modes.push(ModeArg::Lossless);
+        }
+    }
+    let has = |m| modes.contains(&m);
+    if has(ModeArg::Abs) && a.bound.is_empty() {
+        return Err("--mode abs needs --bound B[,B..]".into());
+    }
+    if has(ModeArg::Apr) && a.rel_error.is_empty() {
+        return Err("--mode apr needs --rel-error E[,E..]".into());
+    }
+    if !has(ModeArg::Abs) && !a.bound.is_empty() {
+        return Err("--bound is only used with --mode abs".into());
+    }
+    if !has(ModeArg::Apr) && !a.rel_error.is_empty() {
+        return Err("--rel-error is only used with --mode apr".into());
+    }
+    if let Some(b) = a.bound.iter().find(|b| !(b.is_finite() && **b >= 0.0)) {
+        return Err(format!("--bound must be finite and >= 0, got {b}"));
+    }
+    if let Some(e) = a.rel_error.iter().find(|e| !(e.is_finite() && **e > 0.0)) {
+        return Err(format!("--rel-error must be finite and > 0, got {e}"));
+    }
+    if a.chunks.contains(&0) {
+        return Err("--chunks entries must be >= 1".into());
+    }
+    let mut out: Vec<Setting> = Vec::new();
+    let mut push = |mode| {
+        let s = Setting {
+            mode,
+            effort: a.effort,
+        };
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    };
+    for m in &modes {
+        match m {
+            ModeArg::Lossless => push(Mode::Lossless),
+            ModeArg::Abs => a.bound.iter().for_each(|&b| push(Mode::Abs(b))),
+            ModeArg::Apr => a.rel_error.iter().for_each(|&e| push(Mode::Apr(e))),
+        }
+    }
+    Ok(out)
+}

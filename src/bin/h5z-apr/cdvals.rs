@@ -1,0 +1,279 @@
+//! `h5z-apr cd-values`: settings <-> the filter's user cd_values (h5py `compression_opts`,
+//! h5repack `-f UD=47815,0,<n>,<c1>,...`). Layout: cd[0] mode (0 lossless, 1 abs, 2 apr),
+//! value = cd[1] x 10^-cd[2], optional cd[3] effort 1..=22 (default 3).
+
+use crate::args::{CdArgs, ModeArg, Setting};
+use h5z_apr::h5::cd_values::{UserParams, DEFAULT_EFFORT, MAX_EXPONENT};
+use h5z_apr::{Mode, FILTER_ID};
+
+/// Writes a positive decimal value as mantissa x 10^-exponent with the smallest exponent that
+/// represents it exactly (to 1e-12 relative), e.g. 0.5 -> (5, 1), 4 -> (4, 0), 0.0005 -> (5, 4).
+pub fn decimal(v: f64) -> Result<(u32, u32), String> {
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(format!("value must be finite and >= 0, got {v}"));
+    }
+    for e in 0..=MAX_EXPONENT {
+        let p = 10f64.powi(e as i32);
+        let m = (v * p).round();
+        if m > u32::MAX as f64 {
+            break;
+        }
+        if (m / p - v).abs() <= v * 1e-12 {
+            return Ok((m as u32, e));
+        }
+    }
+    Err(format!(
+        "{v} cannot be written as m x 10^-e with m < 2^32 and e <= {MAX_EXPONENT}; use fewer significant digits"
+    ))
+}
+
+/// User cd_values of an eval setting (effort slot only when not the default).
+pub fn for_setting(s: &Setting) -> Result<Vec<u32>, String> {
+    let effort = s.effort as u32;
+    let mut cd = match s.mode {
+        Mode::Lossless => vec![0, 0, 0],
+        Mode::Abs(b) => {
+            let (m, e) = decimal(b)?;
+            vec![1, m, e]
+        }
+        Mode::Apr(x) => {
+            let (m, e) = decimal(x)?;
+            vec![2, m, e]
+        }
+    };
+    if effort != DEFAULT_EFFORT {
+        cd.push(effort);
+    }
+    // The plugin must read back exactly this setting.
+    let back = decode(&cd)?;
+    if back != (s.mode, effort) {
+        return Err(format!(
+            "{} cannot be expressed exactly in cd_values",
+            s.label()
+        ));
+    }
+    Ok(cd)
+}
+
+/// `(1, 5, 1)`; a single value gets Python's trailing comma.
+pub fn py_tuple(cd: &[u32]) -> String {
+    let s: Vec<String> = cd.iter().map(|c| c.to_string()).collect();
+    if cd.len() == 1 {
+        format!("({},)", s[0])
+    } else {
+        format!("({})", s.join(", "))
+    }
+}
+
+/// `UD=47815,0,<n>,<c1>,...` (flag 0 = mandatory filter).
+pub fn h5repack_arg(cd: &[u32]) -> String {
+    let mut s = format!("UD={FILTER_ID},0,{}", cd.len());
+    for c in cd {
+        s += &format!(",{c}");
+    }
+    s
+}
+
+/// Parses "1,5,4", "(1, 5, 4)", "[1 5 4]" or an h5repack "UD=47815,0,3,1,5,4" (optionally
+/// with a leading "-f").
+pub fn parse_list(text: &str) -> Result<Vec<u32>, String> {
+    let t = text.trim();
+    let t = t.strip_prefix("-f").unwrap_or(t).trim();
+    let (t, ud) = match t.strip_prefix("UD=") {
+        Some(r) => (r, true),
+        None => (t, false),
+    };
+    let t = t.trim_matches(|c| matches!(c, '(' | ')' | '[' | ']' | ' '));
+    let vals: Vec<u32> = t
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<u32>()
+                .map_err(|_| format!("'{s}' is not an unsigned 32-bit integer"))
+        })
+        .collect::<Result<_, _>>()?;
+    if !ud {
+        return Ok(vals);
+    }
+    match vals.as_slice() {
+        [id, _flag, n, rest @ ..] if *id == FILTER_ID => {
+            if *n as usize != rest.len() {
+                Err(format!("UD= says {n} values but {} follow", rest.len()))
+            } else {
+                Ok(rest.to_vec())
+            }
+        }
+        [id, ..] if *id != FILTER_ID => Err(format!("filter id {id} is not {FILTER_ID}")),
+        _ => Err("UD= needs <id>,<flag>,<n>,<values...>".into()),
+    }
+}
+
+/// Meaning of user cd_values, as (mode, effort), through the plugin's own parser.
+pub fn decode(cd: &[u32]) -> Result<(Mode, u32), String> {
+    let p = UserParams::parse(cd).map_err(|e| e.0)?;
+    Ok((p.config().mode, p.effort))
+}
+
+fn mode_text(m: Mode) -> String {
+    match m {
+        Mode::Lossless => "lossless".into(),
+        Mode::Abs(b) => format!("abs, bound {b}"),
+        Mode::Apr(e) => format!("apr, rel_error E = {e}"),
+    }
+}
+
+/// Errors of `cd-values`: bad arguments are usage errors (exit code 2).
+pub enum CdError {
+    Usage(String),
+}
+
+fn parse_decimal_arg(flag: &str, s: &str) -> Result<f64, CdError> {
+    s.trim()
+        .parse::<f64>()
+        .map_err(|_| CdError::Usage(format!("{flag}: '{s}' is not a number")))
+}
+
+/// Runs the subcommand; returns the text to print.
+pub fn run(a: &CdArgs) -> Result<String, CdError> {
+    let cd = if let Some(text) = &a.decode {
+        parse_list(text).map_err(CdError::Usage)?
+    } else {
+        let mode = a.mode.expect("clap: --mode required without --decode");
+        let mut cd = match mode {
+            ModeArg::Lossless => {
+                if a.bound.is_some() || a.rel_error.is_some() {
+                    return Err(CdError::Usage(
+                        "--mode lossless takes no --bound/--rel-error".into(),
+                    ));
+                }
+                vec![0]
+            }
+            ModeArg::Abs => {
+                let b = a
+                    .bound
+                    .as_deref()
+                    .ok_or_else(|| CdError::Usage("--mode abs needs --bound B".into()))?;
+                if a.rel_error.is_some() {
+                    return Err(CdError::Usage(
+                        "--rel-error is only used with --mode apr".into(),
+                    ));
+                }
+                let (m, e) = decimal(parse_decimal_arg("--bound", b)?).map_err(CdError::Usage)?;
+                vec![1, m, e]
+            }
+            ModeArg::Apr => {
+                let x = a
+                    .rel_error
+                    .as_deref()
+                    .ok_or_else(|| CdError::Usage("--mode apr needs --rel-error E".into()))?;
+                if a.bound.is_some() {
+                    return Err(CdError::Usage(
+                        "--bound is only used with --mode abs".into(),
+                    ));
+                }
+                let v = parse_decimal_arg("--rel-error", x)?;
+                if v <= 0.0 {
+                    return Err(CdError::Usage(format!("--rel-error must be > 0, got {v}")));
+                }
+                let (m, e) = decimal(v).map_err(CdError::Usage)?;
+                vec![2, m, e]
+            }
+        };
+        if let Some(eff) = a.effort {
+            cd.resize(3, 0);
+            cd.push(eff);
+        }
+        cd
+    };
+    let (mode, effort) = decode(&cd).map_err(CdError::Usage)?;
+    if a.json {
+        let (name, v) = match mode {
+            Mode::Lossless => ("lossless", "null".to_string()),
+            Mode::Abs(b) => ("abs", b.to_string()),
+            Mode::Apr(e) => ("apr", e.to_string()),
+        };
+        let list: Vec<String> = cd.iter().map(|c| c.to_string()).collect();
+        return Ok(format!(
+            "{{\"cd_values\":[{}],\"mode\":\"{name}\",\"value\":{v},\"effort\":{effort},\
+             \"h5py_compression\":{FILTER_ID},\"h5repack\":{}}}\n",
+            list.join(","),
+            crate::report::jstr(&format!("-f {}", h5repack_arg(&cd)))
+        ));
+    }
+    Ok(format!(
+        "# {}, effort {effort}\n\
+         cd_values: {}\n\
+         h5py:      compression={FILTER_ID}, compression_opts={}\n\
+         h5repack:  -f {}\n",
+        mode_text(mode),
+        cd.iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        py_tuple(&cd),
+        h5repack_arg(&cd)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_from_the_contract() {
+        assert_eq!(decimal(4.0), Ok((4, 0)));
+        assert_eq!(decimal(0.1), Ok((1, 1)));
+        assert_eq!(decimal(0.0005), Ok((5, 4)));
+        assert_eq!(decimal(0.5), Ok((5, 1)));
+        assert_eq!(decimal(0.0), Ok((0, 0)));
+        assert_eq!(decimal(2.25), Ok((225, 2)));
+        assert!(decimal(1.0 / 3.0).is_err());
+        assert!(decimal(-1.0).is_err());
+    }
+
+    #[test]
+    fn settings_round_trip_through_the_plugin_parser() {
+        for (mode, effort) in [
+            (Mode::Lossless, 3),
+            (Mode::Abs(0.5), 3),
+            (Mode::Abs(4.0), 9),
+            (Mode::Abs(0.0005), 3),
+            (Mode::Apr(0.1), 1),
+            (Mode::Apr(0.25), 22),
+        ] {
+            let s = Setting { mode, effort };
+            let cd = for_setting(&s).unwrap();
+            assert_eq!(decode(&cd), Ok((mode, effort as u32)), "{cd:?}");
+        }
+        assert_eq!(
+            for_setting(&Setting {
+                mode: Mode::Abs(0.5),
+                effort: 3
+            }),
+            Ok(vec![1, 5, 1])
+        );
+    }
+
+    #[test]
+    fn list_forms() {
+        assert_eq!(parse_list("1,5,4"), Ok(vec![1, 5, 4]));
+        assert_eq!(parse_list("(1, 5, 4)"), Ok(vec![1, 5, 4]));
+        assert_eq!(parse_list("-f UD=47815,0,3,1,5,4"), Ok(vec![1, 5, 4]));
+        assert!(parse_list("UD=47815,0,2,1,5,4").is_err());
+        assert!(parse_list("UD=32001,0,1,1").is_err());
+        assert!(parse_list("1,x").is_err());
+        assert_eq!(h5repack_arg(&[1, 5, 4]), "UD=47815,0,3,1,5,4");
+        assert_eq!(py_tuple(&[0]), "(0,)");
+    }
+
+    #[test]
+    fn decode_contract_examples() {
+        assert_eq!(decode(&[1, 4, 0]), Ok((Mode::Abs(4.0), 3)));
+        assert_eq!(decode(&[2, 1, 1]), Ok((Mode::Apr(0.1), 3)));
+        assert_eq!(decode(&[1, 5, 4]), Ok((Mode::Abs(0.0005), 3)));
+        assert_eq!(decode(&[1, 5, 1, 9]), Ok((Mode::Abs(0.5), 9)));
+        assert_eq!(decode(&[0]), Ok((Mode::Lossless, 3)));
+        assert!(decode(&[3]).is_err());
+        assert!(decode(&[1, 5, 1, 23]).is_err());
+    }
+}

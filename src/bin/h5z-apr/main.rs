@@ -1,0 +1,114 @@
+//! `h5z-apr`: evaluate the APR HDF5 filter on your own data (`eval`) and build its
+//! cd_values (`cd-values`). Exit codes: 0 success, 1 runtime error (missing file or dataset,
+//! unsupported dtype, codec failure), 2 bad arguments. Errors are one line on stderr.
+
+mod args;
+mod cdvals;
+mod eval;
+mod input;
+mod progress;
+mod report;
+
+use args::{Cli, Cmd, EvalArgs};
+use clap::error::ErrorKind;
+use clap::Parser;
+use std::io::Write;
+use std::process::ExitCode;
+
+enum Failure {
+    /// Bad arguments: exit code 2.
+    Usage(String),
+    /// Anything else: exit code 1.
+    Runtime(String),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    ExitCode::SUCCESS
+                }
+                _ => fail(Failure::Usage(clap_one_line(&e))),
+            }
+        }
+    };
+    let r = match &cli.cmd {
+        Cmd::Eval(a) => run_eval(a),
+        Cmd::CdValues(a) => cdvals::run(a)
+            .map(|s| print!("{s}"))
+            .map_err(|cdvals::CdError::Usage(m)| Failure::Usage(m)),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => fail(f),
+    }
+}
+
+/// First line of a clap error, without clap's "error: " prefix.
+fn clap_one_line(e: &clap::Error) -> String {
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        || e.kind() == ErrorKind::MissingSubcommand
+    {
+        return "a subcommand is required: eval or cd-values (see h5z-apr --help)".into();
+    }
+    let text = e.render().to_string();
+    // First paragraph (clap puts the offending argument on an indented second line).
+    let para: Vec<&str> = text
+        .trim_start()
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let first = para.join(" ");
+    let first = first.strip_prefix("error: ").unwrap_or(&first);
+    format!("{first} (see --help)")
+}
+
+fn fail(f: Failure) -> ExitCode {
+    let (msg, code) = match f {
+        Failure::Usage(m) => (m, 2),
+        Failure::Runtime(m) => (m, 1),
+    };
+    let msg = msg.replace('\n', " ");
+    let _ = writeln!(std::io::stderr(), "h5z-apr: error: {msg}");
+    ExitCode::from(code)
+}
+
+fn run_eval(a: &EvalArgs) -> Result<(), Failure> {
+    let settings = args::settings(a).map_err(Failure::Usage)?;
+    let input = input::load(&a.input).map_err(Failure::Runtime)?;
+    let chunks = if !a.chunks.is_empty() {
+        eval::check_chunks(&a.chunks, &input.shape, input.dtype).map_err(Failure::Usage)?;
+        a.chunks.clone()
+    } else {
+        input
+            .chunks
+            .clone()
+            .unwrap_or_else(|| input::default_chunks(&input.shape))
+    };
+    let reference = eval::Reference::new(&input, !a.no_downstream, a.min_object_voxels);
+    let rows = eval::run(
+        &input,
+        &chunks,
+        &settings,
+        &reference,
+        a.min_object_voxels,
+        a.quiet,
+    )
+    .map_err(Failure::Runtime)?;
+    if let Some(path) = &a.datasheet {
+        std::fs::write(path, report::datasheet(&input, &chunks, &reference, &rows))
+            .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", path.display())))?;
+    }
+    let out = if a.json {
+        report::json(&input, &chunks, &reference, &rows)
+    } else {
+        report::text(&input, &chunks, &reference, &rows)
+    };
+    let mut so = std::io::stdout().lock();
+    let _ = so.write_all(out.as_bytes());
+    Ok(())
+}

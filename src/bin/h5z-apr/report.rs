@@ -1,0 +1,461 @@
+//! Output of `eval`: text tables, JSON, and the Markdown datasheet.
+
+use crate::cdvals;
+use crate::eval::{Reference, Row};
+use crate::input::Input;
+use h5z_apr::Mode;
+use std::fmt::Write as _;
+
+/// About four significant digits; scientific notation for very large or small magnitudes.
+pub fn g4(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if x == 0.0 {
+        return "0".into();
+    }
+    let a = x.abs();
+    if x.fract() == 0.0 && a < 1e6 {
+        return format!("{x:.0}");
+    }
+    if !(1e-3..1e6).contains(&a) {
+        return format!("{x:.3e}");
+    }
+    let digits = (3 - a.log10().floor() as i32).max(0) as usize;
+    format!("{x:.digits$}")
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{} MB", g4(bytes as f64 / 1e6))
+}
+
+fn tuple(v: &[usize]) -> String {
+    let s: Vec<String> = v.iter().map(|d| d.to_string()).collect();
+    format!("({})", s.join(", "))
+}
+
+/// Renders rows with a left-aligned first column and right-aligned others.
+fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let pad = w[i] - c.chars().count();
+            if i == 0 {
+                s += c;
+                s += &" ".repeat(pad);
+            } else {
+                s += "  ";
+                s += &" ".repeat(pad);
+                s += c;
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(headers.to_vec());
+    for r in rows {
+        out += &line(r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+/// Markdown table; `numeric` right-aligns every column but the first.
+fn md_table(headers: &[&str], rows: &[Vec<String>], numeric: bool) -> String {
+    let mut out = format!("| {} |\n|", headers.join(" | "));
+    for (i, _) in headers.iter().enumerate() {
+        out += if i == 0 || !numeric { "---|" } else { "---:|" };
+    }
+    out += "\n";
+    for r in rows {
+        out += &format!("| {} |\n", r.join(" | "));
+    }
+    out
+}
+
+const QUALITY_HEADERS: [&str; 11] = [
+    "setting",
+    "ratio",
+    "PSNR dB",
+    "SSIM mean",
+    "SSIM worst",
+    "max err",
+    "mean err",
+    "RMSE/noise",
+    "particles/px",
+    "comp MB/s",
+    "dec MB/s",
+];
+
+fn quality_rows(rows: &[Row], r: &Reference) -> Vec<Vec<String>> {
+    let n = r.values.len();
+    rows.iter()
+        .map(|row| {
+            vec![
+                row.setting.label(),
+                format!("{:.2}", row.ratio()),
+                if row.psnr.is_finite() {
+                    format!("{:.2}", row.psnr)
+                } else {
+                    "inf".into()
+                },
+                format!("{:.4}", row.ssim.mean),
+                format!("{:.4}", row.ssim.worst),
+                g4(row.err.max_abs),
+                g4(row.err.mean_abs),
+                ratio_to_noise(row.err.rmse(), r.noise_sigma),
+                row.particles_per_pixel(n)
+                    .map(|p| format!("{p:.4}"))
+                    .unwrap_or_else(|| "n/a".into()),
+                format!("{:.1}", row.compress_mbs()),
+                format!("{:.1}", row.decompress_mbs()),
+            ]
+        })
+        .collect()
+}
+
+fn ratio_to_noise(x: f64, sigma: f64) -> String {
+    if sigma > 0.0 {
+        format!("{:.3}", x / sigma)
+    } else {
+        "n/a".into()
+    }
+}
+
+const DOWNSTREAM_HEADERS: [&str; 6] = [
+    "setting",
+    "Dice",
+    "objects orig -> new",
+    "foreground change",
+    "Otsu threshold orig -> new",
+    "histogram W1",
+];
+
+fn downstream_rows(rows: &[Row]) -> Vec<Vec<String>> {
+    rows.iter()
+        .filter_map(|row| {
+            let d = row.downstream.as_ref()?;
+            Some(vec![
+                row.setting.label(),
+                format!("{:.4}", d.dice),
+                format!(
+                    "{} -> {} ({:+})",
+                    d.objects_orig,
+                    d.objects_recon,
+                    d.object_change()
+                ),
+                format!("{:+.3} %", d.foreground_change_pct()),
+                format!("{} -> {}", g4(d.threshold_orig), g4(d.threshold_recon)),
+                g4(d.hist_w1),
+            ])
+        })
+        .collect()
+}
+
+fn describe(input: &Input, r: &Reference) -> Vec<(&'static str, String)> {
+    let mut v = vec![
+        ("input", input.label()),
+        ("dtype", input.dtype.name().to_string()),
+        ("shape", tuple(&input.shape)),
+        ("raw size", mb(input.raw_bytes())),
+        (
+            "value range",
+            format!(
+                "{} .. {} (mean {}, std {})",
+                g4(r.summary.min),
+                g4(r.summary.max),
+                g4(r.summary.mean),
+                g4(r.summary.std)
+            ),
+        ),
+        (
+            "noise sigma (est.)",
+            if r.noise_sigma > 0.0 {
+                g4(r.noise_sigma)
+            } else {
+                "n/a (nothing to measure)".into()
+            },
+        ),
+    ];
+    if let Some(s) = input.storage_size {
+        v.push((
+            "stored in source file",
+            format!(
+                "{} (ratio {:.2} as stored)",
+                mb(s),
+                input.raw_bytes() as f64 / s.max(1) as f64
+            ),
+        ));
+    }
+    v
+}
+
+/// The human-readable report.
+pub fn text(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> String {
+    let mut out = String::new();
+    for (k, v) in describe(input, r) {
+        let _ = writeln!(out, "{k:<22}{v}");
+    }
+    let n_chunks = rows.first().map(|x| x.chunk_count).unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "{:<22}{} -> {n_chunks} chunks (edge chunks zero-padded, as HDF5 stores them)\n",
+        "chunks",
+        tuple(chunks)
+    );
+    out += &table(&QUALITY_HEADERS, &quality_rows(rows, r));
+    let d = downstream_rows(rows);
+    if !d.is_empty() {
+        out += "\ndownstream: Otsu threshold + 6-connected components on original and decompressed data\n";
+        out += &table(&DOWNSTREAM_HEADERS, &d);
+    }
+    out += "\nratio = raw bytes / compressed chunk bytes; SSIM per 2-D slice (7x7 window); \
+            RMSE/noise < 1: loss below the estimated noise; speeds single-thread, per raw chunk byte.\n";
+    out
+}
+
+// ---- JSON ----
+
+fn jnum(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x}")
+    } else {
+        "null".into()
+    }
+}
+
+pub fn jstr(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o += "\\\"",
+            '\\' => o += "\\\\",
+            '\n' => o += "\\n",
+            '\r' => o += "\\r",
+            '\t' => o += "\\t",
+            c if (c as u32) < 0x20 => o += &format!("\\u{:04x}", c as u32),
+            c => o.push(c),
+        }
+    }
+    o + "\""
+}
+
+fn jarr<T: ToString>(v: &[T]) -> String {
+    let s: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+    format!("[{}]", s.join(","))
+}
+
+fn jopt(x: Option<f64>) -> String {
+    x.map(jnum).unwrap_or_else(|| "null".into())
+}
+
+/// Machine-readable report (non-finite numbers, e.g. the PSNR of an exact copy, are `null`).
+pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> String {
+    let mut o = String::from("{\"input\":{");
+    let _ = write!(
+        o,
+        "\"file\":{},\"dataset\":{},\"dtype\":{},\"shape\":{},\"chunks\":{},\"raw_bytes\":{},\
+         \"source_storage_bytes\":{},\"min\":{},\"max\":{},\"mean\":{},\"std\":{},\
+         \"noise_sigma\":{},\"noise_estimator\":{}}},\"results\":[",
+        jstr(&input.file.display().to_string()),
+        input
+            .dataset
+            .as_deref()
+            .map(jstr)
+            .unwrap_or_else(|| "null".into()),
+        jstr(input.dtype.name()),
+        jarr(&input.shape),
+        jarr(chunks),
+        input.raw_bytes(),
+        input
+            .storage_size
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "null".into()),
+        jnum(r.summary.min),
+        jnum(r.summary.max),
+        jnum(r.summary.mean),
+        jnum(r.summary.std),
+        jnum(r.noise_sigma),
+        jstr(r.noise_estimator),
+    );
+    let n = r.values.len();
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            o += ",";
+        }
+        let (mode, bound, rel) = match row.setting.mode {
+            Mode::Lossless => ("lossless", None, None),
+            Mode::Abs(b) => ("abs", Some(b), None),
+            Mode::Apr(e) => ("apr", None, Some(e)),
+        };
+        let sigma_ratio = |x: f64| (r.noise_sigma > 0.0).then(|| x / r.noise_sigma);
+        let cd = cdvals::for_setting(&row.setting)
+            .map(|c| jarr(&c))
+            .unwrap_or_else(|_| "null".into());
+        let _ = write!(
+            o,
+            "{{\"setting\":{},\"mode\":{},\"bound\":{},\"rel_error\":{},\"effort\":{},\"cd_values\":{cd},\
+             \"raw_bytes\":{},\"stored_bytes\":{},\"chunk_count\":{},\"ratio\":{},\"psnr_db\":{},\
+             \"ssim_mean\":{},\"ssim_worst\":{},\"ssim_worst_slice\":{},\"max_abs_error\":{},\
+             \"mean_abs_error\":{},\"rmse\":{},\"rmse_over_noise\":{},\"max_abs_error_over_noise\":{},\
+             \"particles\":{},\"particles_per_pixel\":{},\"compress_mb_s\":{},\"decompress_mb_s\":{},\
+             \"downstream\":",
+            jstr(&row.setting.label()),
+            jstr(mode),
+            jopt(bound),
+            jopt(rel),
+            row.setting.effort,
+            row.raw_bytes,
+            row.stored_bytes,
+            row.chunk_count,
+            jnum(row.ratio()),
+            jnum(row.psnr),
+            jnum(row.ssim.mean),
+            jnum(row.ssim.worst),
+            row.ssim.worst_slice,
+            jnum(row.err.max_abs),
+            jnum(row.err.mean_abs),
+            jnum(row.err.rmse()),
+            jopt(sigma_ratio(row.err.rmse())),
+            jopt(sigma_ratio(row.err.max_abs)),
+            row.particles.map(|p| p.to_string()).unwrap_or_else(|| "null".into()),
+            jopt(row.particles_per_pixel(n)),
+            jnum(row.compress_mbs()),
+            jnum(row.decompress_mbs()),
+        );
+        match &row.downstream {
+            None => o += "null",
+            Some(d) => {
+                let _ = write!(
+                    o,
+                    "{{\"dice\":{},\"objects_orig\":{},\"objects_new\":{},\"object_change\":{},\
+                     \"foreground_orig\":{},\"foreground_new\":{},\"foreground_change_pct\":{},\
+                     \"otsu_threshold_orig\":{},\"otsu_threshold_new\":{},\"histogram_w1\":{}}}",
+                    jnum(d.dice),
+                    d.objects_orig,
+                    d.objects_recon,
+                    d.object_change(),
+                    d.foreground_orig,
+                    d.foreground_recon,
+                    jnum(d.foreground_change_pct()),
+                    jnum(d.threshold_orig),
+                    jnum(d.threshold_recon),
+                    jnum(d.hist_w1),
+                );
+            }
+        }
+        o += "}";
+    }
+    o + "]}\n"
+}
+
+// ---- Datasheet ----
+
+/// A short Markdown datasheet: the dataset, the settings (ready to paste), the measurements.
+pub fn datasheet(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> String {
+    let name = input
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let name = match &input.dataset {
+        Some(d) => format!("{name}:{d}"),
+        None => name,
+    };
+    let mut o = format!(
+        "# Datasheet: `{name}`\n\nMeasured with `h5z-apr eval` {} (HDF5 filter 47815, APR codec).\n\n## Dataset\n\n",
+        h5z_apr::VERSION
+    );
+    let mut facts: Vec<Vec<String>> = describe(input, r)
+        .into_iter()
+        .map(|(k, v)| vec![k.to_string(), v])
+        .collect();
+    facts[0][1] = format!("`{}`", facts[0][1]);
+    facts.push(vec![
+        "noise estimator".into(),
+        r.noise_estimator.to_string(),
+    ]);
+    facts.push(vec![
+        "chunks evaluated".into(),
+        format!(
+            "{}, {} chunks",
+            tuple(chunks),
+            rows.first().map(|x| x.chunk_count).unwrap_or(0)
+        ),
+    ]);
+    o += &md_table(&["property", "value"], &facts, false);
+    o += "\n## Settings\n\n";
+    let settings: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let (py, rp) = match cdvals::for_setting(&row.setting) {
+                Ok(cd) => (
+                    format!(
+                        "`compression=47815, compression_opts={}`",
+                        cdvals::py_tuple(&cd)
+                    ),
+                    format!("`-f {}`", cdvals::h5repack_arg(&cd)),
+                ),
+                Err(e) => (e.clone(), e),
+            };
+            vec![row.setting.label(), py, rp]
+        })
+        .collect();
+    o += &md_table(&["setting", "h5py", "h5repack"], &settings, false);
+    o += "\n## Measured quality\n\n";
+    o += &md_table(&QUALITY_HEADERS, &quality_rows(rows, r), true);
+    let d = downstream_rows(rows);
+    if !d.is_empty() {
+        o += "\n## Downstream observables\n\nOtsu threshold, then 6-connected components, applied the same way to the \
+              original and to the decompressed volume.\n\n";
+        o += &md_table(&DOWNSTREAM_HEADERS, &d, true);
+    }
+    o += "\n## How to read this\n\n\
+- **ratio**: raw bytes / bytes of the compressed chunks, as HDF5 stores them with these chunks.\n\
+- **PSNR**: 10 log10(range² / MSE), range = max - min of the original. **SSIM**: per 2-D slice \
+  (7x7 window), mean and worst slice; 1 = identical.\n\
+- **RMSE/noise**: RMS error divided by the estimated noise σ of the data. Below 1, the loss is \
+  smaller than the noise already in the measurement.\n\
+- **Dice**: overlap of the foreground masks (1 = same voxels). **objects**: connected components \
+  before -> after. **foreground change**: relative change of segmented volume. **histogram W1**: \
+  earth mover's distance between the intensity distributions, in intensity units (≤ mean error).\n\
+- **MB/s**: single thread, raw chunk bytes per second; on another machine these differ.\n";
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn g4_formats() {
+        assert_eq!(g4(0.0), "0");
+        assert_eq!(g4(1234.5678), "1235");
+        assert_eq!(g4(104.0), "104");
+        assert_eq!(g4(-2.0), "-2");
+        assert_eq!(g4(12.345678), "12.35");
+        assert_eq!(g4(0.5), "0.5000");
+        assert_eq!(g4(1e-5), "1.000e-5");
+        assert_eq!(g4(f64::INFINITY), "inf");
+    }
+
+    #[test]
+    fn json_strings_escape() {
+        assert_eq!(jstr("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+        assert_eq!(jnum(f64::INFINITY), "null");
+        assert_eq!(jnum(2.5), "2.5");
+    }
+
+    #[test]
+    fn table_aligns() {
+        let t = table(&["a", "bb"], &[vec!["xyz".into(), "1".into()]]);
+        assert_eq!(t, "a     bb\nxyz    1\n");
+    }
+}

@@ -1,0 +1,239 @@
+//! The particle-cell partition, particle sampling (cell means) and piecewise-constant
+//! reconstruction.
+
+use bitvec::vec::BitVec;
+use ndarray::{ArrayView3, ArrayViewMut3};
+
+use super::grid::{ceil_shift, cell_extent, level_max_for, sum_pool, Dims};
+
+/// Particle-cell partition of one 3-D block. `shape = (z, x, y)` pixels, y fastest (C order).
+///
+/// Level `l` (`0..=level_max`) has `ceil(n / 2^(Lmax-l))` cells per axis; a level-`l` cell
+/// spans `2^(Lmax-l)` pixels per active axis (the last one truncated). Axes of length 1 are
+/// inactive: every level has one cell along them. Particle flags are stored per level as one
+/// bit per cell in C order over the level grid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticleCells {
+    shape: [usize; 3],
+    lmax: u32,
+    levels: Vec<BitVec>,
+}
+
+impl ParticleCells {
+    /// A partition structure with no particles yet.
+    pub fn new(shape: [usize; 3]) -> Self {
+        let lmax = level_max_for(shape);
+        let levels = (0..=lmax)
+            .map(|l| {
+                let s = shape.map(|n| ceil_shift(n, lmax - l));
+                BitVec::repeat(false, s.iter().product())
+            })
+            .collect();
+        ParticleCells {
+            shape,
+            lmax,
+            levels,
+        }
+    }
+
+    pub fn shape(&self) -> [usize; 3] {
+        self.shape
+    }
+
+    /// `max(1, ceil(log2(max dim)))` (LibAPR `GenInfo`).
+    pub fn level_max(&self) -> u32 {
+        self.lmax
+    }
+
+    /// `ceil(n / 2^(Lmax-l))` per axis. Panics if `l > level_max()`.
+    pub fn level_shape(&self, l: u32) -> [usize; 3] {
+        assert!(l <= self.lmax, "level {l} > level_max {}", self.lmax);
+        self.shape.map(|n| ceil_shift(n, self.lmax - l))
+    }
+
+    fn linear(&self, l: u32, idx: [usize; 3]) -> Option<usize> {
+        if l > self.lmax {
+            return None;
+        }
+        let s = self.level_shape(l);
+        if idx.iter().zip(&s).any(|(i, n)| i >= n) {
+            return None;
+        }
+        Some((idx[0] * s[1] + idx[1]) * s[2] + idx[2])
+    }
+
+    /// Whether cell `idx = (z, x, y)` of level `l` is a particle (false when out of range).
+    pub fn is_particle(&self, l: u32, idx: [usize; 3]) -> bool {
+        self.linear(l, idx)
+            .map(|i| self.levels[l as usize][i])
+            .unwrap_or(false)
+    }
+
+    /// Sets or clears a particle flag. Panics if `l` or `idx` is out of range.
+    pub fn set_particle(&mut self, l: u32, idx: [usize; 3], on: bool) {
+        let i = self
+            .linear(l, idx)
+            .unwrap_or_else(|| panic!("cell {idx:?} out of range at level {l}"));
+        self.levels[l as usize].set(i, on);
+    }
+
+    pub(crate) fn set_linear(&mut self, l: u32, i: usize, on: bool) {
+        self.levels[l as usize].set(i, on);
+    }
+
+    /// The particle flags of level `l`, one bit per cell in C order over `level_shape(l)`.
+    pub fn level_bits(&self, l: u32) -> &BitVec {
+        &self.levels[l as usize]
+    }
+
+    /// Number of particles at level `l`.
+    pub fn num_particles_at(&self, l: u32) -> usize {
+        self.levels[l as usize].count_ones()
+    }
+
+    pub fn num_particles(&self) -> usize {
+        self.levels.iter().map(|b| b.count_ones()).sum()
+    }
+
+    /// Pixel ranges `[lo, hi)` along (z, x, y) covered by cell `k` (linear) of level `l`.
+    fn cell_box(&self, l: u32, k: usize) -> [(usize, usize); 3] {
+        let s = self.level_shape(l);
+        let sh = self.lmax - l;
+        let (z, x, y) = (k / (s[1] * s[2]), (k / s[2]) % s[1], k % s[2]);
+        [
+            cell_extent(self.shape[0], sh, z),
+            cell_extent(self.shape[1], sh, x),
+            cell_extent(self.shape[2], sh, y),
+        ]
+    }
+
+    /// True iff every pixel is covered by exactly one particle cell.
+    pub fn is_partition(&self) -> bool {
+        let [nz, nx, ny] = self.shape;
+        let mut cover = vec![0u8; nz * nx * ny];
+        for l in 0..=self.lmax {
+            for k in self.levels[l as usize].iter_ones() {
+                let [(z0, z1), (x0, x1), (y0, y1)] = self.cell_box(l, k);
+                for z in z0..z1 {
+                    for x in x0..x1 {
+                        for c in &mut cover[(z * nx + x) * ny + y0..(z * nx + x) * ny + y1] {
+                            *c = c.saturating_add(1);
+                        }
+                    }
+                }
+            }
+        }
+        cover.iter().all(|&c| c == 1)
+    }
+
+    /// Every pixel is its own particle (used for tiny blocks).
+    pub(crate) fn fill_pixels(&mut self) {
+        let lm = self.lmax as usize;
+        for (l, b) in self.levels.iter_mut().enumerate() {
+            b.fill(l == lm);
+        }
+    }
+}
+
+/// Particle intensities = mean of the in-range pixels of each particle cell, in LibAPR order
+/// (level ascending, then z, x, y within the level). Panics if the shapes differ.
+pub fn sample_means(img: ArrayView3<f32>, cells: &ParticleCells) -> Vec<f32> {
+    let (nz, nx, ny) = img.dim();
+    assert_eq!(
+        [nz, nx, ny],
+        cells.shape,
+        "image shape differs from the cells' shape"
+    );
+    let img = img.as_standard_layout();
+    let data = img.as_slice().expect("standard layout");
+    let lmax = cells.lmax;
+    let mut out = Vec::with_capacity(cells.num_particles());
+    let lowest = (0..lmax).find(|&l| cells.levels[l as usize].any());
+    // sum pyramid (f64) for the levels that hold particles below lmax
+    let mut sums: Vec<Vec<f64>> = vec![Vec::new(); lmax as usize];
+    if let Some(lo) = lowest {
+        let mut d = Dims::from_shape(cells.shape);
+        sums[lmax as usize - 1] = sum_pool(data, d);
+        d = d.half();
+        for l in (lo..lmax - 1).rev() {
+            sums[l as usize] = sum_pool(&sums[l as usize + 1], d);
+            d = d.half();
+        }
+    }
+    for l in 0..=lmax {
+        let bits = &cells.levels[l as usize];
+        if l == lmax {
+            out.extend(bits.iter_ones().map(|i| data[i]));
+            continue;
+        }
+        if bits.not_any() {
+            continue;
+        }
+        let s = cells.level_shape(l);
+        let sh = lmax - l;
+        let counts = |axis: usize| -> Vec<f64> {
+            (0..s[axis])
+                .map(|i| {
+                    let (a, b) = cell_extent(cells.shape[axis], sh, i);
+                    (b - a) as f64
+                })
+                .collect()
+        };
+        let (cz, cx, cy) = (counts(0), counts(1), counts(2));
+        let sum = &sums[l as usize];
+        out.extend(bits.iter_ones().map(|k| {
+            let (z, x, y) = (k / (s[1] * s[2]), (k / s[2]) % s[1], k % s[2]);
+            (sum[k] / (cz[z] * cx[x] * cy[y])) as f32
+        }));
+    }
+    out
+}
+
+/// Piecewise-constant reconstruction: every pixel gets the value of the particle whose cell
+/// contains it. `values` are in [`sample_means`] order. Panics if `values.len()` differs from
+/// the number of particles or `out` has another shape.
+pub fn reconstruct_pc(cells: &ParticleCells, values: &[f32], mut out: ArrayViewMut3<f32>) {
+    let (nz, nx, ny) = out.dim();
+    assert_eq!(
+        [nz, nx, ny],
+        cells.shape,
+        "output shape differs from the cells' shape"
+    );
+    assert_eq!(
+        values.len(),
+        cells.num_particles(),
+        "one value per particle required"
+    );
+    if let Some(slice) = out.as_slice_mut() {
+        fill_pc(cells, values, slice);
+    } else {
+        let mut buf = vec![0f32; nz * nx * ny];
+        fill_pc(cells, values, &mut buf);
+        for (o, v) in out.iter_mut().zip(buf) {
+            *o = v;
+        }
+    }
+}
+
+fn fill_pc(cells: &ParticleCells, values: &[f32], out: &mut [f32]) {
+    let [_, nx, ny] = cells.shape;
+    let mut vals = values.iter();
+    for l in 0..=cells.lmax {
+        let bits = &cells.levels[l as usize];
+        if l == cells.lmax {
+            for (i, v) in bits.iter_ones().zip(&mut vals) {
+                out[i] = *v;
+            }
+            continue;
+        }
+        for (k, v) in bits.iter_ones().zip(&mut vals) {
+            let [(z0, z1), (x0, x1), (y0, y1)] = cells.cell_box(l, k);
+            for z in z0..z1 {
+                for x in x0..x1 {
+                    let r = (z * nx + x) * ny;
+                    out[r + y0..r + y1].fill(*v);
+                }
+            }
+        }
+    }
+}
