@@ -149,6 +149,8 @@ fn run(exe: &Path, args: &[&Path]) -> String {
     let o = Command::new(exe)
         .args(args)
         .env_remove("HDF5_PLUGIN_PATH")
+        // The rpath finds libh5z_apr.so; cargo's LD_LIBRARY_PATH may point at an older copy.
+        .env_remove("LD_LIBRARY_PATH")
         .output()
         .expect("run program");
     check_run(&exe.display().to_string(), o)
@@ -156,6 +158,7 @@ fn run(exe: &Path, args: &[&Path]) -> String {
 
 fn run_valgrind(exe: &Path) -> String {
     let o = Command::new("valgrind")
+        .env_remove("LD_LIBRARY_PATH") // as in `run`
         .args([
             "--error-exitcode=1",
             "--leak-check=full",
