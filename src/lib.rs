@@ -5,6 +5,7 @@
 //! - `h5`: the HDF5 plugin (hand-declared ABI subset, run-time symbol lookup, filter callbacks).
 //! - `capi`: the C API that cbindgen turns into `include/h5z_apr.h`.
 
+pub mod capi;
 pub mod codec;
 pub mod error;
 pub mod h5;

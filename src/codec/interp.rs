@@ -23,7 +23,7 @@ pub const ESC: usize = 150;
 
 /// Bucketed representation of a zigzagged residual: symbol + raw extra bits.
 #[inline]
-pub fn bucket(u: u64) -> (usize, u32, u64) {
+pub(crate) fn bucket(u: u64) -> (usize, u32, u64) {
     if u < 32 {
         (u as usize, 0, 0)
     } else {
@@ -34,25 +34,26 @@ pub fn bucket(u: u64) -> (usize, u32, u64) {
 }
 
 #[inline]
-fn unbucket(sym: usize, bits: &mut BitReader) -> Result<u64> {
+pub(crate) fn unbucket(sym: usize, dec: &mut Decoder, bits: &mut BitReader) -> u64 {
     if sym < 32 {
-        return Ok(sym as u64);
+        return sym as u64;
     }
     if sym >= ESC {
-        return Err(Error::corrupt("invalid residual symbol"));
+        dec.mark_bad();
+        return 0;
     }
     let e = ((sym - 32) / 2 + 5) as u32;
     let top = 2 | ((sym - 32) & 1) as u64;
-    let extra = bits.get_wide(e - 1)?;
-    Ok((top << (e - 1)) | extra)
+    let extra = bits.get_wide(e - 1);
+    (top << (e - 1)) | extra
 }
 
 #[inline]
-fn zigzag(d: i64) -> u64 {
+pub(crate) fn zigzag(d: i64) -> u64 {
     ((d << 1) ^ (d >> 63)) as u64
 }
 #[inline]
-fn unzigzag(u: u64) -> i64 {
+pub(crate) fn unzigzag(u: u64) -> i64 {
     ((u >> 1) as i64) ^ -((u & 1) as i64)
 }
 
@@ -77,13 +78,8 @@ pub trait Domain {
         enc: &mut Encoder,
         bits: &mut BitWriter,
     ) -> Self::V;
-    fn decode(
-        &self,
-        p: Self::V,
-        ctx: usize,
-        dec: &mut Decoder,
-        bits: &mut BitReader,
-    ) -> Result<Self::V>;
+    /// Infallible; damage is recorded in `dec` and reported by `Decoder::finish`.
+    fn decode(&self, p: Self::V, ctx: usize, dec: &mut Decoder, bits: &mut BitReader) -> Self::V;
 }
 
 /// Integer domain (all integer dtypes, and floats mapped to ordered integers for lossless).
@@ -123,8 +119,8 @@ impl Domain for IntDomain {
     }
     #[inline]
     fn activity(&self, a: i64, b: i64) -> usize {
-        let d = (a as i128 - b as i128).unsigned_abs();
-        activity_bucket((d / self.w() as u128).min(u64::MAX as u128) as u64)
+        let d = a.abs_diff(b);
+        activity_bucket(if self.b == 0 { d } else { d / self.w() as u64 })
     }
     #[inline]
     fn encode(&self, x: i64, p: i64, ctx: usize, enc: &mut Encoder, bits: &mut BitWriter) -> i64 {
@@ -141,17 +137,19 @@ impl Domain for IntDomain {
         r
     }
     #[inline]
-    fn decode(&self, p: i64, ctx: usize, dec: &mut Decoder, bits: &mut BitReader) -> Result<i64> {
-        let sym = dec.get(ctx)?;
-        let q = unzigzag(unbucket(sym, bits)?);
+    fn decode(&self, p: i64, ctx: usize, dec: &mut Decoder, bits: &mut BitReader) -> i64 {
+        let sym = dec.get(ctx);
+        let q = unzigzag(unbucket(sym, dec, bits));
         if self.b == 0 {
-            Ok(p.wrapping_add(q))
+            p.wrapping_add(q)
         } else {
-            let r = q
-                .checked_mul(self.w())
-                .and_then(|d| d.checked_add(p))
-                .ok_or_else(|| Error::corrupt("residual out of range"))?;
-            Ok(self.clamp(r))
+            match q.checked_mul(self.w()).and_then(|d| d.checked_add(p)) {
+                Some(r) => self.clamp(r),
+                None => {
+                    dec.mark_bad();
+                    p
+                }
+            }
         }
     }
 }
@@ -232,18 +230,18 @@ impl Domain for FloatDomain {
         x
     }
     #[inline]
-    fn decode(&self, p: f64, ctx: usize, dec: &mut Decoder, bits: &mut BitReader) -> Result<f64> {
-        let sym = dec.get(ctx)?;
+    fn decode(&self, p: f64, ctx: usize, dec: &mut Decoder, bits: &mut BitReader) -> f64 {
+        let sym = dec.get(ctx);
         if sym == ESC {
-            return Ok(if self.is_f32 {
-                f32::from_bits(bits.get(32)? as u32) as f64
+            return if self.is_f32 {
+                f32::from_bits(bits.get(32) as u32) as f64
             } else {
-                f64::from_bits(bits.get_wide(64)?)
-            });
+                f64::from_bits(bits.get_wide(64))
+            };
         }
-        let q = unzigzag(unbucket(sym, bits)?);
+        let q = unzigzag(unbucket(sym, dec, bits));
         let p = Self::sanitize(p);
-        Ok(self.cast(p + q as f64 * self.w()))
+        self.cast(p + q as f64 * self.w())
     }
 }
 
@@ -259,8 +257,8 @@ fn passes(shape: [usize; 3]) -> Vec<Pass> {
     let mut h = m.next_power_of_two() / 2;
     let mut v = Vec::new();
     while h >= 1 {
-        for axis in 0..3 {
-            if shape[axis] > h {
+        for (axis, &n) in shape.iter().enumerate() {
+            if n > h {
                 v.push(Pass { h, axis });
             }
         }
@@ -300,17 +298,18 @@ fn for_each_point(shape: [usize; 3], pass: Pass, mut f: impl FnMut(usize, usize)
     }
 }
 
-#[inline]
-fn predict<D: Domain>(
-    d: &D,
-    v: &[D::V],
-    idx: usize,
-    c: usize,
+/// Geometry of one pass: axis length, index stride of one step h, the step, predictor choice.
+#[derive(Clone, Copy)]
+struct Line {
     n: usize,
     st: usize,
     h: usize,
     cubic: bool,
-) -> (D::V, usize) {
+}
+
+#[inline]
+fn predict<D: Domain>(d: &D, v: &[D::V], idx: usize, c: usize, g: Line) -> (D::V, usize) {
+    let Line { n, st, h, cubic } = g;
     let a0 = v[idx - st];
     if c + h < n {
         let b0 = v[idx + st];
@@ -372,11 +371,15 @@ pub fn encode<D: Domain>(d: &D, x: &[D::V], shape: [usize; 3], nblocks: usize, o
         for &pass in &ps {
             let cubic = choose_cubic(d, xb, shape, pass);
             choice.push(cubic);
-            let st = str3[pass.axis] * pass.h;
-            let n = shape[pass.axis];
+            let g = Line {
+                n: shape[pass.axis],
+                st: str3[pass.axis] * pass.h,
+                h: pass.h,
+                cubic,
+            };
             let fine = if pass.h == 1 { NB } else { 0 };
             for_each_point(shape, pass, |idx, c| {
-                let (p, act) = predict(d, &v, idx, c, n, st, pass.h, cubic);
+                let (p, act) = predict(d, &v, idx, c, g);
                 v[idx] = d.encode(xb[idx], p, fine + act, &mut enc, &mut bits);
             });
         }
@@ -415,28 +418,23 @@ pub fn decode<D: Domain>(
             D::V::default()
         };
         let vb = &mut v[b * bl..(b + 1) * bl];
-        vb[0] = d.decode(p0, NB - 1, &mut dec, &mut bits)?;
+        vb[0] = d.decode(p0, NB - 1, &mut dec, &mut bits);
         for &pass in &ps {
             let cubic = choice[k];
             k += 1;
-            let st = str3[pass.axis] * pass.h;
-            let n = shape[pass.axis];
+            let g = Line {
+                n: shape[pass.axis],
+                st: str3[pass.axis] * pass.h,
+                h: pass.h,
+                cubic,
+            };
             let fine = if pass.h == 1 { NB } else { 0 };
-            let mut err = None;
             for_each_point(shape, pass, |idx, c| {
-                if err.is_some() {
-                    return;
-                }
-                let (p, act) = predict(d, vb, idx, c, n, st, pass.h, cubic);
-                match d.decode(p, fine + act, &mut dec, &mut bits) {
-                    Ok(r) => vb[idx] = r,
-                    Err(e) => err = Some(e),
-                }
+                let (p, act) = predict(d, vb, idx, c, g);
+                vb[idx] = d.decode(p, fine + act, &mut dec, &mut bits);
             });
-            if let Some(e) = err {
-                return Err(e);
-            }
         }
     }
-    dec.finish()
+    dec.finish()?;
+    bits.finish()
 }

@@ -19,6 +19,7 @@ mod stream;
 
 pub use header::{Header, FORMAT_VERSION, MAGIC};
 pub use params::AprParams;
+pub use stream::{stats, StreamStats};
 
 use crate::error::{Error, Result};
 
@@ -287,7 +288,7 @@ pub fn compress_into(
 
 /// Decodes a stream into its header and little-endian element bytes.
 pub fn decompress(stream: &[u8]) -> Result<(Header, Vec<u8>)> {
-    let h = read_header(stream)?;
+    let (h, _) = stream::validate(stream)?;
     let mut out = vec![0u8; h.nbytes()];
     decompress_into(stream, &mut out)?;
     Ok((h, out))

@@ -7,6 +7,9 @@ use super::interp::{self, FloatDomain, IntDomain};
 use super::{aprmode, checked_len, Config, DType, Mode};
 use crate::error::{Error, ErrorKind, Result};
 
+/// Largest possible expansion of a method 1, 2 or 4 body (see `decompress_into`).
+const MAX_EXPANSION: u64 = 1 << 15;
+
 /// How the body after the header is coded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -387,6 +390,13 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
         Mode::Apr(e) => {
             out.push(Method::Apr as u8);
             aprmode::encode(data, dtype, bs, nblocks, e, cfg, &mut out)?;
+            // Keep within the decoder's expansion limit (only huge near-constant chunks hit
+            // this); the lossless pyramid is within any error bound and always fits it.
+            let n = (data.len() / dtype.size()) as u64;
+            if n > (out.len() - body_start) as u64 * MAX_EXPANSION {
+                out.truncate(body_start);
+                lossless_pyramid(&mut out);
+            }
         }
     }
     if out.len() - body_start > 1 + data.len() {
@@ -399,18 +409,10 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
     Ok(out)
 }
 
-pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
+/// Checks header, length, checksum and that the claimed size is backed by real bytes;
+/// returns the header and its length. Nothing is allocated before this passes.
+pub fn validate(stream: &[u8]) -> Result<(Header, usize)> {
     let (h, hlen) = Header::parse(stream)?;
-    if out.len() != h.nbytes() {
-        return Err(Error::new(
-            ErrorKind::BufferTooSmall,
-            format!(
-                "output buffer has {} bytes, chunk needs {}",
-                out.len(),
-                h.nbytes()
-            ),
-        ));
-    }
     if stream.len() < hlen + 1 + 4 {
         return Err(Error::truncated("stream ends before its body"));
     }
@@ -422,7 +424,41 @@ pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
         ));
     }
     let n = checked_len(h.dtype, &h.shape)?;
+    let method = body[hlen];
+    // A claimed size must be backed by real bytes: rANS spends at least log2(4096/4095) bits
+    // per symbol and a zstd block at least 4 bytes per 128 KiB, so no valid body of methods
+    // 1, 2, 4 is more than 2^15 times smaller than the elements (or bytes) it decodes to. The
+    // encoder keeps apr bodies (method 3) within the same limit (falling back to method 2).
+    let backed = (body.len() - hlen) as u64 * MAX_EXPANSION;
+    let claimed = match method {
+        0 => 0,
+        1 => (n * h.dtype.size()) as u64,
+        _ => n as u64,
+    };
+    if claimed > backed {
+        return Err(Error::corrupt(format!(
+            "stream of {} bytes cannot hold {claimed} elements/bytes",
+            stream.len()
+        )));
+    }
+    Ok((h, hlen))
+}
+
+pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
+    let (h, hlen) = validate(stream)?;
+    if out.len() != h.nbytes() {
+        return Err(Error::new(
+            ErrorKind::BufferTooSmall,
+            format!(
+                "output buffer has {} bytes, chunk needs {}",
+                out.len(),
+                h.nbytes()
+            ),
+        ));
+    }
+    let n = h.len();
     let (bs, nblocks) = block_shape(&h.shape);
+    let body = &stream[..stream.len() - 4];
     let method = body[hlen];
     let mut cur = Cursor::new(&body[hlen + 1..]);
     match (method, h.mode) {
@@ -430,7 +466,7 @@ pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
             let raw = cur.bytes(n * h.dtype.size())?;
             out.copy_from_slice(raw);
         }
-        (1, Mode::Lossless) => {
+        (1, Mode::Lossless) | (1, Mode::Apr(_)) => {
             let mut buf = vec![0u8; out.len()];
             let got = zstd::bulk::decompress_to_buffer(cur.rest(), &mut buf)
                 .map_err(|e| Error::corrupt(format!("zstd section: {e}")))?;
@@ -440,8 +476,11 @@ pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
             cur.pos = cur.data.len();
             unshuffle(&buf, h.dtype.size(), out);
         }
-        (2, Mode::Lossless) | (2, Mode::Abs(_)) => {
-            let bound = h.mode.param();
+        (2, _) => {
+            let bound = match h.mode {
+                Mode::Abs(b) => b,
+                _ => 0.0,
+            };
             if h.dtype.is_float() && bound > 0.0 {
                 let d = FloatDomain {
                     b: bound,
@@ -479,4 +518,46 @@ pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
         return Err(Error::corrupt("trailing bytes after the last section"));
     }
     Ok(h)
+}
+
+/// What a stream holds, read without decoding the pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamStats {
+    pub header: Header,
+    /// Coding method byte (FORMAT.md §2.3).
+    pub method: u8,
+    /// Stream length in bytes.
+    pub compressed_len: usize,
+    /// Number of APR particles (apr mode only).
+    pub particles: Option<u64>,
+}
+
+pub fn stats(stream: &[u8]) -> Result<StreamStats> {
+    let (h, hlen) = Header::parse(stream)?;
+    if stream.len() < hlen + 1 + 4 {
+        return Err(Error::truncated("stream ends before its body"));
+    }
+    let body = &stream[..stream.len() - 4];
+    if crc32(body) != u32::from_le_bytes(stream[stream.len() - 4..].try_into().expect("4")) {
+        return Err(Error::corrupt(
+            "checksum mismatch (stream damaged or truncated)",
+        ));
+    }
+    let method = body[hlen];
+    let particles = if method == Method::Apr as u8 {
+        let (bs, nblocks) = block_shape(&h.shape);
+        Some(aprmode::count_particles(
+            &mut Cursor::new(&body[hlen + 1..]),
+            bs,
+            nblocks,
+        )?)
+    } else {
+        None
+    };
+    Ok(StreamStats {
+        header: h,
+        method,
+        compressed_len: stream.len(),
+        particles,
+    })
 }

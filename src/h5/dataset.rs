@@ -9,6 +9,15 @@ use crate::codec::DType;
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_void};
 use std::path::Path;
+use std::sync::Mutex;
+
+/// Serialises this module's HDF5 calls: a serial (non-threadsafe) libhdf5 must not be entered
+/// from two threads at once.
+static HDF5_LOCK: Mutex<()> = Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    HDF5_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// One dataset read into memory.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +54,8 @@ struct Io {
     oopen: H5Oopen_t,
     oclose: H5close_id_t,
     iget_type: H5Iget_type_t,
+    eget_auto2: H5Eget_auto2_t,
+    eset_auto2: H5Eset_auto2_t,
 }
 
 impl Io {
@@ -78,6 +89,8 @@ impl Io {
             oopen: f!("H5Oopen"),
             oclose: f!("H5Oclose"),
             iget_type: f!("H5Iget_type"),
+            eget_auto2: f!("H5Eget_auto2"),
+            eset_auto2: f!("H5Eset_auto2"),
         };
         // SAFETY: H5open initialises the library (idempotent).
         if unsafe { (api.open)() } < 0 {
@@ -113,10 +126,27 @@ impl Io {
         })
     }
 
+    /// Runs `f` with HDF5's automatic error printing off (for calls whose failure is an
+    /// ordinary answer, such as "no such file or dataset").
+    fn quietly<T>(&self, f: impl FnOnce() -> T) -> T {
+        let mut func: *const c_void = std::ptr::null();
+        let mut data: *mut c_void = std::ptr::null_mut();
+        // SAFETY: saves and restores the default stack's auto-print settings.
+        unsafe {
+            let saved = (self.eget_auto2)(H5E_DEFAULT, &mut func, &mut data) >= 0;
+            (self.eset_auto2)(H5E_DEFAULT, std::ptr::null(), std::ptr::null_mut());
+            let r = f();
+            if saved {
+                (self.eset_auto2)(H5E_DEFAULT, func, data);
+            }
+            r
+        }
+    }
+
     fn open_file(&self, file: &Path) -> Result<Id<'_>, String> {
         let c = CString::new(file.to_string_lossy().as_bytes()).map_err(|e| e.to_string())?;
         // SAFETY: valid C string; default file access list.
-        let id = unsafe { (self.fopen)(c.as_ptr(), H5F_ACC_RDONLY, H5P_DEFAULT) };
+        let id = self.quietly(|| unsafe { (self.fopen)(c.as_ptr(), H5F_ACC_RDONLY, H5P_DEFAULT) });
         Id::new(id, self.fclose).ok_or_else(|| format!("{}: cannot open as HDF5", file.display()))
     }
 }
@@ -130,7 +160,7 @@ struct Id<'a> {
 
 impl<'a> Id<'a> {
     fn new(id: hid_t, close: H5close_id_t) -> Option<Id<'a>> {
-        (id >= 0).then_some(Id {
+        (id >= 0).then(|| Id {
             id,
             close,
             _io: std::marker::PhantomData,
@@ -147,13 +177,14 @@ impl Drop for Id<'_> {
 
 /// Reads dataset `name` of `file` (any supported dtype; big-endian data is converted).
 pub fn read_dataset(file: &Path, name: &str) -> Result<H5Dataset, String> {
+    let _guard = lock();
     let io = Io::load()?;
     let f = io.open_file(file)?;
     let cname = CString::new(name).map_err(|e| e.to_string())?;
     let what = format!("{}:{name}", file.display());
     // SAFETY: open file id, valid C string.
     let d = Id::new(
-        unsafe { (io.dopen2)(f.id, cname.as_ptr(), H5P_DEFAULT) },
+        io.quietly(|| unsafe { (io.dopen2)(f.id, cname.as_ptr(), H5P_DEFAULT) }),
         io.dclose,
     )
     .ok_or_else(|| format!("{what}: no such dataset"))?;
@@ -216,6 +247,7 @@ pub fn read_dataset(file: &Path, name: &str) -> Result<H5Dataset, String> {
 
 /// Full paths (`/group/name`) of every dataset reachable through hard links, in name order.
 pub fn list_datasets(file: &Path) -> Result<Vec<String>, String> {
+    let _guard = lock();
     let io = Io::load()?;
     let f = io.open_file(file)?;
     struct Visit<'a> {

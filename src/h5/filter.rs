@@ -224,10 +224,18 @@ fn set_local_impl(api: &Api, dcpl: hid_t, type_id: hid_t, space_id: hid_t) -> Re
     user.config()
         .validate()
         .map_err(|e| Fail(Minor::BadValue, format!("h5z-apr cd_values: {e}")))?;
-    let ti = type_info(api, type_id)?;
-    let dims = space_dims(api, space_id)?;
-    let layout = Layout::from_chunk(ti.dtype, ti.big_endian, &dims)
-        .map_err(|e| Fail(Minor::BadValue, e.to_string()))?;
+    let layout = type_info(api, type_id).and_then(|ti| {
+        let dims = space_dims(api, space_id)?;
+        Layout::from_chunk(ti.dtype, ti.big_endian, &dims)
+            .map_err(|e| Fail(Minor::BadValue, e.to_string()))
+    });
+    let layout = match layout {
+        Ok(l) => l,
+        // An optional filter that cannot apply stays in the pipeline without a layout: the
+        // encoder then declines every chunk and HDF5 stores them unfiltered.
+        Err(_) if flags & H5Z_FLAG_OPTIONAL != 0 => return Ok(()),
+        Err(f) => return Err(f),
+    };
     let stored = CdValues {
         user,
         layout: Some(layout),
@@ -265,7 +273,13 @@ pub unsafe extern "C" fn can_apply(dcpl_id: hid_t, type_id: hid_t, space_id: hid
         match can_apply_impl(api, type_id, space_id) {
             Ok(()) => 1,
             Err(f) => {
-                report(Some(api), "H5Z_apr_can_apply", line!(), &f);
+                // A refused OPTIONAL filter is simply skipped by HDF5: no error to report.
+                let optional = get_cd_values(api, dcpl_id)
+                    .map(|(fl, _)| fl & H5Z_FLAG_OPTIONAL != 0)
+                    .unwrap_or(false);
+                if !optional {
+                    report(Some(api), "H5Z_apr_can_apply", line!(), &f);
+                }
                 0
             }
         }
@@ -332,7 +346,7 @@ impl Alloc<'_> {
         // SAFETY: plain allocation calls.
         unsafe {
             match self.pair() {
-                Some((alloc, _)) => alloc(n, false) as *mut u8,
+                Some((alloc, _)) => alloc(n, 0) as *mut u8,
                 None => libc::malloc(n) as *mut u8,
             }
         }
@@ -515,6 +529,9 @@ pub unsafe extern "C" fn filter(
     }));
     let f = match r {
         Ok(Ok(n)) => return n,
+        // HDF5 silently stores the chunk unfiltered when an OPTIONAL filter declines to
+        // encode it; an error left on the stack would only confuse later reports.
+        Ok(Err(_)) if !reverse && flags & H5Z_FLAG_OPTIONAL != 0 => return 0,
         Ok(Err(f)) => f,
         Err(p) => Fail(
             Minor::CantFilter,

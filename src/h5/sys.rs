@@ -17,7 +17,8 @@ pub type herr_t = c_int;
 pub type htri_t = c_int;
 pub type hsize_t = u64;
 pub type hssize_t = i64;
-pub type hbool_t = bool;
+/// C `bool` (1 byte) since 1.10.
+pub type hbool_t = u8;
 pub type H5Z_filter_t = c_int;
 
 /// `H5PL_type_t`: only the filter type is used.
@@ -128,6 +129,11 @@ pub type H5Epush2_t = unsafe extern "C" fn(
     min_id: hid_t,
     msg: *const c_char,
     ...
+) -> herr_t;
+pub type H5Eget_auto2_t = unsafe extern "C" fn(
+    estack_id: hid_t,
+    func: *mut *const c_void,
+    client_data: *mut *mut c_void,
 ) -> herr_t;
 pub type H5Eset_auto2_t =
     unsafe extern "C" fn(estack_id: hid_t, func: *const c_void, client_data: *mut c_void) -> herr_t;

@@ -1,0 +1,188 @@
+//! Golden streams: every stream format version keeps decoding, forever (append-only).
+//!
+//! `tests/golden/v<fmt>_<case>.apr` were written once by this file's generator and are never
+//! overwritten. The inputs are regenerated from code here; `tests/golden/v<fmt>.manifest` holds
+//! the CRC-32 of each decoded chunk, so lossy decodes must stay bit-identical too.
+//! To add cases for a new format version: add them to `cases()` with that version and run
+//! `H5Z_APR_WRITE_GOLDEN=1 cargo test --release --test golden` (existing files are kept).
+
+use h5z_apr::codec::{compress, decompress, Config, DType, Mode};
+use std::path::PathBuf;
+
+struct Case {
+    version: u8,
+    name: &'static str,
+    dtype: DType,
+    shape: Vec<usize>,
+    cfg: Config,
+}
+
+fn cases() -> Vec<Case> {
+    let c = |name, dtype, shape: &[usize], cfg| Case {
+        version: 1,
+        name,
+        dtype,
+        shape: shape.to_vec(),
+        cfg,
+    };
+    vec![
+        c(
+            "lossless_u16_3d",
+            DType::U16,
+            &[6, 33, 40],
+            Config::lossless(),
+        ),
+        c("lossless_f32_2d", DType::F32, &[45, 31], Config::lossless()),
+        c(
+            "lossless_i16_4d",
+            DType::I16,
+            &[2, 3, 9, 10],
+            Config::lossless(),
+        ),
+        c("lossless_u8_const", DType::U8, &[4000], Config::lossless()),
+        c("abs4_u16_3d", DType::U16, &[6, 33, 40], Config::abs(4.0)),
+        c("abs_f64_1d", DType::F64, &[777], Config::abs(0.001)),
+        c("abs2_i32_3d", DType::I32, &[5, 16, 17], Config::abs(2.0)),
+        c(
+            "palette_u16_3d",
+            DType::U16,
+            &[4, 32, 32],
+            Config::lossless(),
+        ),
+        c("apr_u16_3d", DType::U16, &[16, 48, 40], Config::apr(0.1)),
+        c("apr_f32_2d", DType::F32, &[64, 50], Config::apr(0.1)),
+        c("apr_u8_1d", DType::U8, &[300], Config::apr(0.2)),
+    ]
+}
+
+/// Deterministic test input: blobs on a noisy background (integer-valued noise from a LCG).
+fn input(case: &Case) -> Vec<u8> {
+    let n: usize = case.shape.iter().product();
+    let mut s: u64 = 0x1234_5678;
+    let mut out = Vec::with_capacity(n * case.dtype.size());
+    let last = *case.shape.last().unwrap();
+    for i in 0..n {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let noise = ((s >> 33) % 11) as f64 - 5.0;
+        let (y, x) = ((i % last) as f64, (i / last) as f64);
+        let blob = 2000.0 * (-((y - 20.0).powi(2) + (x % 40.0 - 15.0).powi(2)) / 60.0).exp();
+        let v = 100.0 + blob + noise;
+        match case.dtype {
+            DType::U8 => out.push((v / 10.0).min(255.0) as u8),
+            DType::I8 => out.push(((v / 20.0) - 100.0) as i8 as u8),
+            DType::U16 if case.name.starts_with("palette") => {
+                out.extend_from_slice(&(((v / 50.0) as u16) * 47).to_le_bytes())
+            }
+            DType::U16 => out.extend_from_slice(&(v as u16).to_le_bytes()),
+            DType::I16 => out.extend_from_slice(&((v - 1000.0) as i16).to_le_bytes()),
+            DType::U32 => out.extend_from_slice(&((v * 1000.0) as u32).to_le_bytes()),
+            DType::I32 => out.extend_from_slice(&((v - 500.0) as i32 * 3).to_le_bytes()),
+            DType::F32 => out.extend_from_slice(&((v / 7.0) as f32).to_le_bytes()),
+            DType::F64 => out.extend_from_slice(&(v / 13.0).to_le_bytes()),
+        }
+    }
+    if case.name.ends_with("const") {
+        out.iter_mut().for_each(|b| *b = 42);
+    }
+    out
+}
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in data {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+fn values(dt: DType, b: &[u8]) -> Vec<f64> {
+    b.chunks_exact(dt.size())
+        .map(|c| match dt {
+            DType::U8 => c[0] as f64,
+            DType::I8 => c[0] as i8 as f64,
+            DType::U16 => u16::from_le_bytes([c[0], c[1]]) as f64,
+            DType::I16 => i16::from_le_bytes([c[0], c[1]]) as f64,
+            DType::U32 => u32::from_le_bytes(c.try_into().unwrap()) as f64,
+            DType::I32 => i32::from_le_bytes(c.try_into().unwrap()) as f64,
+            DType::F32 => f32::from_le_bytes(c.try_into().unwrap()) as f64,
+            DType::F64 => f64::from_le_bytes(c.try_into().unwrap()),
+        })
+        .collect()
+}
+
+/// Writes missing golden files (only with H5Z_APR_WRITE_GOLDEN=1); never overwrites.
+fn maybe_write() {
+    if std::env::var("H5Z_APR_WRITE_GOLDEN").as_deref() != Ok("1") {
+        return;
+    }
+    for case in cases() {
+        let path = dir().join(format!("v{}_{}.apr", case.version, case.name));
+        if path.exists() || case.version != h5z_apr::codec::FORMAT_VERSION {
+            continue;
+        }
+        let s = compress(&input(&case), case.dtype, &case.shape, &case.cfg).unwrap();
+        std::fs::write(&path, &s).unwrap();
+        let (_, out) = decompress(&s).unwrap();
+        let manifest = dir().join(format!("v{}.manifest", case.version));
+        let mut m = std::fs::read_to_string(&manifest).unwrap_or_default();
+        m.push_str(&format!("{} {:08x}\n", case.name, crc32(&out)));
+        std::fs::write(&manifest, m).unwrap();
+        eprintln!("wrote {}", path.display());
+    }
+}
+
+#[test]
+fn golden_streams_decode_forever() {
+    maybe_write();
+    let mut checked = 0;
+    for case in cases() {
+        let path = dir().join(format!("v{}_{}.apr", case.version, case.name));
+        let s = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("missing golden file {}: {e}", path.display()));
+        let manifest =
+            std::fs::read_to_string(dir().join(format!("v{}.manifest", case.version))).unwrap();
+        let want = manifest
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{} ", case.name)))
+            .unwrap_or_else(|| panic!("{} not in manifest", case.name));
+        let (h, out) = decompress(&s).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        assert_eq!(h.version, case.version);
+        assert_eq!(h.dtype, case.dtype);
+        assert_eq!(h.shape, case.shape);
+        assert_eq!(h.mode, case.cfg.mode, "{}", case.name);
+        assert_eq!(
+            format!("{:08x}", crc32(&out)),
+            want.trim(),
+            "{}: decoded bytes changed",
+            case.name
+        );
+        let orig = input(&case);
+        match case.cfg.mode {
+            Mode::Lossless => assert_eq!(out, orig, "{}", case.name),
+            Mode::Abs(b) => {
+                for (x, y) in values(case.dtype, &orig)
+                    .iter()
+                    .zip(values(case.dtype, &out))
+                {
+                    assert!((x - y).abs() <= b, "{}: {x} -> {y}", case.name);
+                }
+            }
+            Mode::Apr(_) => assert_eq!(out.len(), orig.len()),
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, cases().len());
+}
