@@ -15,9 +15,11 @@ fn real_volume_lossless_and_abs() {
         "eval",
         f.to_str().unwrap(),
         "--mode",
-        "lossless,abs",
+        "lossless,abs,apr",
         "--bound",
         "8",
+        "--rel-error",
+        "0.1",
         "--json",
         "-q",
         "--datasheet",
@@ -33,7 +35,7 @@ fn real_volume_lossless_and_abs() {
     assert_eq!((num(inp, "min"), num(inp, "max")), (0.0, 3926.0));
     assert!(num(inp, "noise_sigma") > 0.0);
     let rows = v["results"].as_array().unwrap();
-    assert_eq!(rows.len(), 2, "one row per setting");
+    assert_eq!(rows.len(), 3, "one row per setting");
 
     let l = &rows[0];
     assert_eq!(l["mode"], "lossless");
@@ -72,12 +74,18 @@ fn real_volume_lossless_and_abs() {
             "ratio is raw / stored"
         );
         assert!(num(r, "compress_mb_s") > 0.0 && num(r, "decompress_mb_s") > 0.0);
-        assert!(
-            r["particles_per_pixel"].is_null(),
-            "codec::stats not available yet"
-        );
-        // The settings are more compressible with a looser bound.
     }
+    for r in &rows[..2] {
+        assert!(r["particles"].is_null(), "particles exist only in apr mode");
+    }
+    // apr mode: particles counted from the streams (codec::stats), per original pixel; the
+    // last z chunk is padded from 13 to 16 planes, so at most 96/93 per pixel.
+    let p = &rows[2];
+    assert_eq!(p["cd_values"], serde_json::json!([2, 1, 1]));
+    let n = (93 * 64 * 64) as f64;
+    assert!(num(p, "particles") > 0.0);
+    assert_eq!(num(p, "particles_per_pixel"), num(p, "particles") / n);
+    assert!(num(p, "particles_per_pixel") <= 96.0 / 93.0);
     assert!(num(&rows[1], "stored_bytes") < num(&rows[0], "stored_bytes"));
 
     let md = std::fs::read_to_string(&sheet).unwrap();
@@ -106,7 +114,7 @@ fn real_volume_lossless_and_abs() {
 }
 
 /// Writes a synthetic uint16 volume (smooth blob + noise, shape not a multiple of the chunks)
-/// as /raw (no filter) and as /abs4 and /lossless through h5py + plugin; prints storage sizes
+/// as /raw (no filter) and as /abs4, /lossless, /apr through h5py + plugin; prints storage sizes
 /// and, for /abs4, the error statistics numpy measures on what HDF5 decodes.
 const GEN: &str = r#"
 import sys, h5py, numpy as np
@@ -119,6 +127,7 @@ with h5py.File(sys.argv[1], "w") as f:
     f.create_dataset("raw", data=vol, chunks=ch)
     a = f.create_dataset("abs4", data=vol, chunks=ch, compression=47815, compression_opts=(1, 4, 0))
     l = f.create_dataset("lossless", data=vol, chunks=ch, compression=47815, compression_opts=(0,))
+    p = f.create_dataset("apr", data=vol, chunks=ch, compression=47815, compression_opts=(2, 1, 1))
 with h5py.File(sys.argv[1], "r") as f:
     back = f["abs4"][...].astype(np.float64)
     assert np.array_equal(f["lossless"][...], vol)
@@ -127,7 +136,7 @@ with h5py.File(sys.argv[1], "r") as f:
     mse = float(np.mean(e * e))
     print(f["abs4"].id.get_storage_size(), f["lossless"].id.get_storage_size(),
           float(np.abs(e).max()), float(np.abs(e).mean()), 10 * np.log10(rng_ ** 2 / mse),
-          float(vol.mean()))
+          float(vol.mean()), f["apr"].id.get_storage_size())
 "#;
 
 #[test]
@@ -143,6 +152,7 @@ fn generated_hdf5_matches_independently_written_file() {
         .collect();
     let (abs_storage, lossless_storage) = (v[0], v[1]);
     let (np_max, np_mean, np_psnr, np_avg) = (v[2], v[3], v[4], v[5]);
+    let apr_storage = v[6];
     let raw = (37 * 50 * 70 * 2) as f64;
 
     // Evaluate the unfiltered copy with the same settings and chunks as the h5py writes.
@@ -150,9 +160,11 @@ fn generated_hdf5_matches_independently_written_file() {
         "eval",
         &format!("{fs}:/raw"),
         "--mode",
-        "lossless,abs",
+        "lossless,abs,apr",
         "--bound",
         "4",
+        "--rel-error",
+        "0.1",
         "--chunks",
         "16,32,32",
         "--json",
@@ -171,12 +183,14 @@ fn generated_hdf5_matches_independently_written_file() {
         "read via libhdf5"
     );
     let rows = j["results"].as_array().unwrap();
-    let (l, a) = (&rows[0], &rows[1]);
+    let (l, a, p) = (&rows[0], &rows[1], &rows[2]);
     // Printed ratio == raw bytes / bytes HDF5 stored for the same settings.
     assert_eq!(num(l, "stored_bytes"), lossless_storage);
     assert_eq!(num(l, "ratio"), raw / lossless_storage);
     assert_eq!(num(a, "stored_bytes"), abs_storage);
     assert_eq!(num(a, "ratio"), raw / abs_storage);
+    assert_eq!(num(p, "stored_bytes"), apr_storage);
+    assert_eq!(num(p, "ratio"), raw / apr_storage);
     // Quality numbers equal what numpy measures on the data HDF5 decoded.
     assert_eq!(num(a, "max_abs_error"), np_max);
     assert!((num(a, "mean_abs_error") - np_mean).abs() < 1e-9 * np_mean.max(1.0));

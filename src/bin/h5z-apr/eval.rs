@@ -224,9 +224,9 @@ fn chunk_at(k: usize, shape: &[usize], chunks: &[usize], g: &[usize]) -> (Vec<us
     (origin, extent)
 }
 
-/// Particles in a stream, when the codec exposes them (not yet: `codec::stats` is pending).
-fn particle_count(_stream: &[u8]) -> Option<u64> {
-    None
+/// APR particles in a stream (apr mode only; `None` for lossless and abs streams).
+fn particle_count(stream: &[u8]) -> Option<u64> {
+    codec::stats(stream).ok().and_then(|s| s.particles)
 }
 
 fn config_of(s: &Setting) -> Config {
