@@ -177,8 +177,18 @@ pub fn li_threshold(v: &[f32]) -> Option<f32> {
     let n = s.len() as f64;
     let mut t = total / n;
     for _ in 0..1000 {
-        let (mut sf, mut nf) = (0f64, 0f64);
-        for &x in &s {
+        // four independent accumulators so the loop vectorises
+        let (mut sf4, mut nf4) = ([0f64; 4], [0f64; 4]);
+        let mut chunks = s.chunks_exact(4);
+        for c in &mut chunks {
+            for j in 0..4 {
+                let f = f64::from(u8::from(c[j] > t));
+                sf4[j] += f * c[j];
+                nf4[j] += f;
+            }
+        }
+        let (mut sf, mut nf) = (sf4.iter().sum::<f64>(), nf4.iter().sum::<f64>());
+        for &x in chunks.remainder() {
             let f = f64::from(u8::from(x > t));
             sf += f * x;
             nf += f;
