@@ -221,7 +221,10 @@ pub fn compute_particle_cells(
     let shape_of = |l: u32| Dims::from_shape(shape.map(|n| ceil_shift(n, lmax - l)));
     let st = pulling::pulling_scheme(lev, lmax, shape_of);
     let cells = pulling::particle_cells(&st, shape, p.neighborhood_optimization);
-    debug_assert!(cells.num_particles() > 0);
+    debug_assert!(
+        cells.is_partition(),
+        "particle cells must partition the block"
+    );
     let info = AprInfo {
         noise_sigma,
         sigma_th: f.sigma_th,
