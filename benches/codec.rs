@@ -137,7 +137,11 @@ fn to_f64(dt: DType, b: &[u8]) -> Vec<f64> {
 
 /// Best wall time of a few repetitions (the machines are shared and noisy).
 fn best_of(mut f: impl FnMut()) -> f64 {
-    let reps = if std::env::args().any(|a| a == "--quick") { 1 } else { 3 };
+    let reps = if std::env::args().any(|a| a == "--quick") {
+        1
+    } else {
+        3
+    };
     (0..reps)
         .map(|_| {
             let t = Instant::now();
