@@ -281,9 +281,10 @@ pub unsafe extern "C" fn can_apply(dcpl_id: hid_t, type_id: hid_t, space_id: hid
             Ok(()) => 1,
             Err(f) => {
                 // A refused OPTIONAL filter is simply skipped by HDF5: no error to report.
-                let optional = get_cd_values(api, dcpl_id)
-                    .map(|(fl, _)| fl & H5Z_FLAG_OPTIONAL != 0)
-                    .unwrap_or(false);
+                let optional = dcpl_id >= 0
+                    && get_cd_values(api, dcpl_id)
+                        .map(|(fl, _)| fl & H5Z_FLAG_OPTIONAL != 0)
+                        .unwrap_or(false);
                 if !optional {
                     report(Some(api), "H5Z_apr_can_apply", line!(), &f);
                 }

@@ -221,17 +221,20 @@ fn loaded_libhdf5_paths() -> Vec<String> {
         _size: usize,
         data: *mut c_void,
     ) -> c_int {
-        // SAFETY: glibc passes a valid dl_phdr_info; data is the Vec below.
-        let out = &mut *(data as *mut Vec<String>);
-        let name = (*info).dlpi_name;
-        if !name.is_null() {
-            if let Ok(s) = CStr::from_ptr(name).to_str() {
-                if is_core_libhdf5(s) {
-                    out.push(s.to_owned());
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: glibc passes a valid dl_phdr_info; data is the Vec below.
+            let out = &mut *(data as *mut Vec<String>);
+            let name = (*info).dlpi_name;
+            if !name.is_null() {
+                if let Ok(s) = CStr::from_ptr(name).to_str() {
+                    if is_core_libhdf5(s) {
+                        out.push(s.to_owned());
+                    }
                 }
             }
-        }
-        0
+        }));
+        // Non-zero stops the iteration.
+        r.map(|_| 0).unwrap_or(1)
     }
     let mut out: Vec<String> = Vec::new();
     // SAFETY: the callback only reads the info and pushes to `out`.
