@@ -242,7 +242,7 @@ pub const OTSU_BINS: usize = 256;
 /// A constant input returns its value (so the foreground is empty).
 pub fn otsu_threshold(x: &[f64]) -> f64 {
     let s = summary(x);
-    if !(s.max > s.min) {
+    if s.max.is_nan() || s.max <= s.min {
         return s.min;
     }
     let scale = OTSU_BINS as f64 / (s.max - s.min);
@@ -321,8 +321,8 @@ pub fn component_sizes(mask: &[bool], shape: [usize; 3]) -> Vec<usize> {
     }
     let mut size_of_root: Vec<u32> = vec![0; mask.len()];
     let mut order = Vec::new();
-    for i in 0..mask.len() {
-        if mask[i] {
+    for (i, &m) in mask.iter().enumerate() {
+        if m {
             let r = find(&mut parent, i as u32) as usize;
             if size_of_root[r] == 0 {
                 order.push(r);
@@ -512,7 +512,7 @@ mod tests {
         x.extend(vec![100.0; 30]);
         x.extend(vec![250.0; 20]);
         let t = otsu_threshold(&x);
-        assert!(t >= 100.0 && t < 250.0, "t {t}");
+        assert!((100.0..250.0).contains(&t), "t {t}");
     }
 
     #[test]

@@ -289,8 +289,8 @@ pub fn decode(
         let mut prev_sym = 0usize;
         for l in 0..=lmax {
             for _ in 0..count_level(cells, l) {
-                let sym = dec.get(ctx(l, lmax, prev_sym))?;
-                let q = prev.wrapping_add(unzigzag(unbucket(sym, &mut bits)?));
+                let sym = dec.get(ctx(l, lmax, prev_sym));
+                let q = prev.wrapping_add(unzigzag(unbucket(sym, &mut dec, &mut bits)));
                 values.push(coding.value(q) as f32);
                 prev = q;
                 prev_sym = sym;
@@ -302,5 +302,6 @@ pub fn decode(
         vals.extend(img.iter().map(|&v| v as f64));
         from_f64s(dtype, &vals, &mut out[b * bl * es..(b + 1) * bl * es]);
     }
-    dec.finish()
+    dec.finish()?;
+    bits.finish()
 }

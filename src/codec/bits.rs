@@ -48,12 +48,14 @@ impl BitWriter {
     }
 }
 
-/// Reads what [`BitWriter`] wrote; reading past the end is an error, not a panic.
+/// Reads what [`BitWriter`] wrote. Reading past the end yields zeros and sets a sticky flag
+/// ([`BitReader::finish`] reports it), so the hot path has no error branches.
 pub struct BitReader<'a> {
     data: &'a [u8],
     pos: usize,
     acc: u64,
     n: u32,
+    overrun: bool,
 }
 
 impl<'a> BitReader<'a> {
@@ -63,6 +65,7 @@ impl<'a> BitReader<'a> {
             pos: 0,
             acc: 0,
             n: 0,
+            overrun: false,
         }
     }
     #[inline]
@@ -80,29 +83,42 @@ impl<'a> BitReader<'a> {
     }
     /// Reads `nbits` (0..=32) bits.
     #[inline]
-    pub fn get(&mut self, nbits: u32) -> Result<u64> {
+    pub fn get(&mut self, nbits: u32) -> u64 {
         if nbits == 0 {
-            return Ok(0);
+            return 0;
         }
         if self.n < nbits {
             self.refill();
             if self.n < nbits {
-                return Err(Error::truncated("extra-bits section ends early"));
+                self.overrun = true;
+                self.acc = 0;
+                self.n = 0;
+                return 0;
             }
         }
         let v = self.acc & ((1u64 << nbits) - 1);
         self.acc >>= nbits;
         self.n -= nbits;
-        Ok(v)
+        v
     }
-    pub fn get_wide(&mut self, nbits: u32) -> Result<u64> {
+    pub fn get_wide(&mut self, nbits: u32) -> u64 {
         if nbits > 32 {
-            let lo = self.get(32)?;
-            let hi = self.get(nbits - 32)?;
-            Ok(lo | (hi << 32))
+            let lo = self.get(32);
+            let hi = self.get(nbits - 32);
+            lo | (hi << 32)
         } else {
             self.get(nbits)
         }
+    }
+    /// Error if any read ran past the end, or whole unread bytes remain.
+    pub fn finish(&self) -> Result<()> {
+        if self.overrun {
+            return Err(Error::truncated("extra-bits section ends early"));
+        }
+        if self.n >= 8 || self.pos != self.data.len() {
+            return Err(Error::corrupt("extra-bits section has unread bytes"));
+        }
+        Ok(())
     }
 }
 
@@ -190,9 +206,11 @@ mod tests {
         let mut r = BitReader::new(&buf);
         for &(v, n) in &items {
             let mask = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
-            assert_eq!(r.get_wide(n).unwrap(), v & mask);
+            assert_eq!(r.get_wide(n), v & mask);
         }
-        assert!(r.get(32).is_err());
+        r.finish().unwrap();
+        r.get(32);
+        assert!(r.finish().is_err());
     }
     #[test]
     fn varint_roundtrip() {

@@ -34,17 +34,18 @@ pub(crate) fn bucket(u: u64) -> (usize, u32, u64) {
 }
 
 #[inline]
-pub(crate) fn unbucket(sym: usize, bits: &mut BitReader) -> Result<u64> {
+pub(crate) fn unbucket(sym: usize, dec: &mut Decoder, bits: &mut BitReader) -> u64 {
     if sym < 32 {
-        return Ok(sym as u64);
+        return sym as u64;
     }
     if sym >= ESC {
-        return Err(Error::corrupt("invalid residual symbol"));
+        dec.mark_bad();
+        return 0;
     }
     let e = ((sym - 32) / 2 + 5) as u32;
     let top = 2 | ((sym - 32) & 1) as u64;
-    let extra = bits.get_wide(e - 1)?;
-    Ok((top << (e - 1)) | extra)
+    let extra = bits.get_wide(e - 1);
+    (top << (e - 1)) | extra
 }
 
 #[inline]
@@ -77,13 +78,8 @@ pub trait Domain {
         enc: &mut Encoder,
         bits: &mut BitWriter,
     ) -> Self::V;
-    fn decode(
-        &self,
-        p: Self::V,
-        ctx: usize,
-        dec: &mut Decoder,
-        bits: &mut BitReader,
-    ) -> Result<Self::V>;
+    /// Infallible; damage is recorded in `dec` and reported by `Decoder::finish`.
+    fn decode(&self, p: Self::V, ctx: usize, dec: &mut Decoder, bits: &mut BitReader) -> Self::V;
 }
 
 /// Integer domain (all integer dtypes, and floats mapped to ordered integers for lossless).
@@ -113,9 +109,14 @@ impl Domain for IntDomain {
     }
     #[inline]
     fn cubic(&self, a1: i64, a0: i64, b0: i64, b1: i64) -> i64 {
-        let s = 9 * (a0 as i128 + b0 as i128) - a1 as i128 - b1 as i128;
-        let p = (s + 8) >> 4;
-        self.clamp(p.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+        // Domains of up to 33 bits cannot overflow i64 here; only ordered f64 bits need i128.
+        if self.lo >= -(1 << 40) && self.hi <= 1 << 40 {
+            self.clamp((9 * (a0 + b0) - a1 - b1 + 8) >> 4)
+        } else {
+            let s = 9 * (a0 as i128 + b0 as i128) - a1 as i128 - b1 as i128;
+            let p = (s + 8) >> 4;
+            self.clamp(p.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+        }
     }
     #[inline]
     fn to_f64(v: i64) -> f64 {
@@ -123,8 +124,8 @@ impl Domain for IntDomain {
     }
     #[inline]
     fn activity(&self, a: i64, b: i64) -> usize {
-        let d = (a as i128 - b as i128).unsigned_abs();
-        activity_bucket((d / self.w() as u128).min(u64::MAX as u128) as u64)
+        let d = a.abs_diff(b);
+        activity_bucket(if self.b == 0 { d } else { d / self.w() as u64 })
     }
     #[inline]
     fn encode(&self, x: i64, p: i64, ctx: usize, enc: &mut Encoder, bits: &mut BitWriter) -> i64 {
@@ -141,17 +142,19 @@ impl Domain for IntDomain {
         r
     }
     #[inline]
-    fn decode(&self, p: i64, ctx: usize, dec: &mut Decoder, bits: &mut BitReader) -> Result<i64> {
-        let sym = dec.get(ctx)?;
-        let q = unzigzag(unbucket(sym, bits)?);
+    fn decode(&self, p: i64, ctx: usize, dec: &mut Decoder, bits: &mut BitReader) -> i64 {
+        let sym = dec.get(ctx);
+        let q = unzigzag(unbucket(sym, dec, bits));
         if self.b == 0 {
-            Ok(p.wrapping_add(q))
+            p.wrapping_add(q)
         } else {
-            let r = q
-                .checked_mul(self.w())
-                .and_then(|d| d.checked_add(p))
-                .ok_or_else(|| Error::corrupt("residual out of range"))?;
-            Ok(self.clamp(r))
+            match q.checked_mul(self.w()).and_then(|d| d.checked_add(p)) {
+                Some(r) => self.clamp(r),
+                None => {
+                    dec.mark_bad();
+                    p
+                }
+            }
         }
     }
 }
@@ -232,18 +235,18 @@ impl Domain for FloatDomain {
         x
     }
     #[inline]
-    fn decode(&self, p: f64, ctx: usize, dec: &mut Decoder, bits: &mut BitReader) -> Result<f64> {
-        let sym = dec.get(ctx)?;
+    fn decode(&self, p: f64, ctx: usize, dec: &mut Decoder, bits: &mut BitReader) -> f64 {
+        let sym = dec.get(ctx);
         if sym == ESC {
-            return Ok(if self.is_f32 {
-                f32::from_bits(bits.get(32)? as u32) as f64
+            return if self.is_f32 {
+                f32::from_bits(bits.get(32) as u32) as f64
             } else {
-                f64::from_bits(bits.get_wide(64)?)
-            });
+                f64::from_bits(bits.get_wide(64))
+            };
         }
-        let q = unzigzag(unbucket(sym, bits)?);
+        let q = unzigzag(unbucket(sym, dec, bits));
         let p = Self::sanitize(p);
-        Ok(self.cast(p + q as f64 * self.w()))
+        self.cast(p + q as f64 * self.w())
     }
 }
 
@@ -270,7 +273,7 @@ fn passes(shape: [usize; 3]) -> Vec<Pass> {
 }
 
 /// Calls `f(idx, c)` for every point of the pass (c = coordinate along the pass axis).
-#[inline]
+#[inline(always)]
 fn for_each_point(shape: [usize; 3], pass: Pass, mut f: impl FnMut(usize, usize)) {
     let h = pass.h;
     let step = |a: usize| -> (usize, usize) {
@@ -309,7 +312,7 @@ struct Line {
     cubic: bool,
 }
 
-#[inline]
+#[inline(always)]
 fn predict<D: Domain>(d: &D, v: &[D::V], idx: usize, c: usize, g: Line) -> (D::V, usize) {
     let Line { n, st, h, cubic } = g;
     let a0 = v[idx - st];
@@ -420,7 +423,7 @@ pub fn decode<D: Domain>(
             D::V::default()
         };
         let vb = &mut v[b * bl..(b + 1) * bl];
-        vb[0] = d.decode(p0, NB - 1, &mut dec, &mut bits)?;
+        vb[0] = d.decode(p0, NB - 1, &mut dec, &mut bits);
         for &pass in &ps {
             let cubic = choice[k];
             k += 1;
@@ -431,21 +434,12 @@ pub fn decode<D: Domain>(
                 cubic,
             };
             let fine = if pass.h == 1 { NB } else { 0 };
-            let mut err = None;
             for_each_point(shape, pass, |idx, c| {
-                if err.is_some() {
-                    return;
-                }
                 let (p, act) = predict(d, vb, idx, c, g);
-                match d.decode(p, fine + act, &mut dec, &mut bits) {
-                    Ok(r) => vb[idx] = r,
-                    Err(e) => err = Some(e),
-                }
+                vb[idx] = d.decode(p, fine + act, &mut dec, &mut bits);
             });
-            if let Some(e) = err {
-                return Err(e);
-            }
         }
     }
-    dec.finish()
+    dec.finish()?;
+    bits.finish()
 }

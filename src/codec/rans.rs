@@ -118,14 +118,19 @@ fn normalize(cnt: &[u32]) -> Vec<u32> {
 }
 
 /// Decoding side: tables read from the stream, then symbols pulled one by one.
+///
+/// Symbol reads are infallible for speed: damage (an empty context, running out of payload)
+/// sets a sticky flag that [`Decoder::finish`] reports, so corrupt input still ends in an error.
 pub struct Decoder<'a> {
-    /// Per context, PROB_SCALE entries: sym | freq << 8 | start << 24 (start < 4096, freq <= 4096).
-    slots: Vec<u64>,
-    nctx: usize,
+    /// Per context, PROB_SCALE entries: sym | (freq-1) << 8 | start << 20; u32::MAX = empty.
+    slots: Vec<u32>,
     data: &'a [u8],
     pos: usize,
     x: u32,
+    bad: bool,
 }
+
+const EMPTY: u32 = u32::MAX;
 
 impl<'a> Decoder<'a> {
     /// Reads the tables and the payload section from `cur`.
@@ -136,7 +141,7 @@ impl<'a> Decoder<'a> {
                 "entropy section has {nctx} contexts, expected {expect_nctx}"
             )));
         }
-        let mut slots = vec![0u64; nctx * PROB_SCALE as usize];
+        let mut slots = vec![EMPTY; nctx * PROB_SCALE as usize];
         for c in 0..nctx {
             let used = cur.varint()? as usize;
             if used > ALPHABET {
@@ -153,8 +158,9 @@ impl<'a> Decoder<'a> {
                 }
                 let f = f as u32;
                 let base = c * PROB_SCALE as usize;
-                for slot in acc..acc + f {
-                    slots[base + slot as usize] = s as u64 | (f as u64) << 8 | (acc as u64) << 24;
+                if f > 0 {
+                    let e = s as u32 | (f - 1) << 8 | acc << 20;
+                    slots[base + acc as usize..base + (acc + f) as usize].fill(e);
                 }
                 acc += f;
             }
@@ -171,41 +177,52 @@ impl<'a> Decoder<'a> {
         let x = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
         Ok(Decoder {
             slots,
-            nctx,
             data,
             pos: 4,
             x,
+            bad: false,
         })
     }
 
-    /// Decodes one symbol of context `ctx`.
+    /// Decodes one symbol of context `ctx` (< the number of contexts).
     #[inline]
-    pub fn get(&mut self, ctx: usize) -> Result<usize> {
-        debug_assert!(ctx < self.nctx);
+    pub fn get(&mut self, ctx: usize) -> usize {
         let slot = self.x & (PROB_SCALE - 1);
         let e = self.slots[ctx * PROB_SCALE as usize + slot as usize];
-        let f = ((e >> 8) & 0xffff) as u32;
-        if f == 0 {
-            return Err(Error::corrupt("rANS symbol in an empty context"));
+        if e == EMPTY {
+            self.bad = true;
+            return 0;
         }
-        let start = (e >> 24) as u32;
+        let f = ((e >> 8) & 0xfff) + 1;
+        let start = e >> 20;
         self.x = f * (self.x >> PROB_BITS) + slot - start;
         while self.x < RANS_L {
-            let b = *self
-                .data
-                .get(self.pos)
-                .ok_or_else(|| Error::truncated("rANS payload ends early"))?;
-            self.pos += 1;
-            self.x = (self.x << 8) | b as u32;
+            match self.data.get(self.pos) {
+                Some(&b) => {
+                    self.pos += 1;
+                    self.x = (self.x << 8) | b as u32;
+                }
+                None => {
+                    self.bad = true;
+                    self.x = RANS_L;
+                }
+            }
         }
-        Ok((e & 0xff) as usize)
+        (e & 0xff) as usize
     }
 
-    /// Checks that the whole payload was consumed and the state returned to its start.
+    /// Records damage found by the caller (e.g. a symbol invalid in its place).
+    #[inline]
+    pub fn mark_bad(&mut self) {
+        self.bad = true;
+    }
+
+    /// Checks that no damage was seen, the whole payload was consumed and the state returned
+    /// to its start.
     pub fn finish(&self) -> Result<()> {
-        if self.x != RANS_L || self.pos != self.data.len() {
+        if self.bad || self.x != RANS_L || self.pos != self.data.len() {
             return Err(Error::corrupt(
-                "rANS payload does not end where the symbols do",
+                "entropy-coded section is damaged or does not end where the symbols do",
             ));
         }
         Ok(())
@@ -239,7 +256,7 @@ mod tests {
         let mut cur = Cursor::new(&out);
         let mut d = Decoder::new(&mut cur, 3).unwrap();
         for &(ctx, sym) in &seq {
-            assert_eq!(d.get(ctx).unwrap(), sym);
+            assert_eq!(d.get(ctx), sym);
         }
         d.finish().unwrap();
         // Constant context 0 costs nearly nothing: total well below 8 bits * count.

@@ -109,7 +109,7 @@ pub struct CdArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=22))]
     pub effort: Option<u32>,
     /// Decode cd_values instead, e.g. "1,5,4", "(1, 5, 4)" or "UD=47815,0,3,1,5,4"
-    #[arg(long, value_name = "CD", conflicts_with_all = ["mode", "bound", "rel_error", "effort"])]
+    #[arg(long, value_name = "CD", allow_hyphen_values = true, conflicts_with_all = ["mode", "bound", "rel_error", "effort"])]
     pub decode: Option<String>,
     /// Print JSON
     #[arg(long)]

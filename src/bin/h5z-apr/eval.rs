@@ -224,23 +224,34 @@ fn chunk_at(k: usize, shape: &[usize], chunks: &[usize], g: &[usize]) -> (Vec<us
     (origin, extent)
 }
 
-/// Particles in a stream, when the codec exposes them (not yet: `codec::stats` is pending).
-fn particle_count(_stream: &[u8]) -> Option<u64> {
-    None
+/// APR particles in a stream (apr mode only; `None` for lossless and abs streams).
+fn particle_count(stream: &[u8]) -> Option<u64> {
+    codec::stats(stream).ok().and_then(|s| s.particles)
 }
 
 fn config_of(s: &Setting) -> Config {
     Config::lossless().with_mode(s.mode).with_effort(s.effort)
 }
 
-/// Compresses and decompresses every chunk with one setting; returns the reconstruction
-/// (little-endian bytes, C order) and the size/timing part of the row.
+/// Result of compressing and decompressing every chunk with one setting.
+struct Trip {
+    /// Reconstruction, little-endian bytes, C order.
+    recon: Vec<u8>,
+    stored: u64,
+    chunk_bytes: u64,
+    chunk_count: usize,
+    compress_s: f64,
+    decompress_s: f64,
+    particles: Option<u64>,
+}
+
+/// Compresses and decompresses every chunk with one setting.
 fn round_trip(
     input: &Input,
     chunks: &[usize],
     setting: &Setting,
     progress: &mut Progress,
-) -> Result<(Vec<u8>, u64, u64, usize, f64, f64, Option<u64>), String> {
+) -> Result<Trip, String> {
     let (dtype, shape) = (input.dtype, &input.shape);
     let elem = dtype.size();
     let g = grid(shape, chunks);
@@ -270,7 +281,15 @@ fn round_trip(
         progress.inc(1, &format!("{label}: chunk {}/{n_chunks}", k + 1));
     }
     let chunk_bytes = (n_chunks * chunk_len) as u64;
-    Ok((recon, stored, chunk_bytes, n_chunks, t_c, t_d, particles))
+    Ok(Trip {
+        recon,
+        stored,
+        chunk_bytes,
+        chunk_count: n_chunks,
+        compress_s: t_c,
+        decompress_s: t_d,
+        particles,
+    })
 }
 
 /// Runs every setting; one row each.
@@ -286,11 +305,9 @@ pub fn run(
     let mut progress = Progress::new(((n_chunks + 1) * settings.len()) as u64, quiet);
     let mut rows = Vec::new();
     for s in settings {
-        let (recon, stored, chunk_bytes, chunk_count, t_c, t_d, particles) =
-            round_trip(input, chunks, s, &mut progress)?;
+        let trip = round_trip(input, chunks, s, &mut progress)?;
         progress.inc(0, &format!("{}: metrics", s.label()));
-        let rv = metrics::to_f64(input.dtype, &recon);
-        drop(recon);
+        let rv = metrics::to_f64(input.dtype, &trip.recon);
         let err = metrics::error_stats(&reference.values, &rv);
         let psnr = metrics::psnr(err.mse, reference.data_range);
         let ssim = metrics::ssim_slices(
@@ -316,15 +333,15 @@ pub fn run(
         rows.push(Row {
             setting: s.clone(),
             raw_bytes: input.raw_bytes(),
-            stored_bytes: stored,
-            chunk_count,
-            chunk_bytes,
-            compress_s: t_c,
-            decompress_s: t_d,
+            stored_bytes: trip.stored,
+            chunk_count: trip.chunk_count,
+            chunk_bytes: trip.chunk_bytes,
+            compress_s: trip.compress_s,
+            decompress_s: trip.decompress_s,
             err,
             psnr,
             ssim,
-            particles,
+            particles: trip.particles,
             downstream,
         });
     }
