@@ -90,15 +90,8 @@ fn run_eval(a: &EvalArgs) -> Result<(), Failure> {
             .unwrap_or_else(|| input::default_chunks(&input.shape))
     };
     let reference = eval::Reference::new(&input, !a.no_downstream, a.min_object_voxels);
-    let rows = eval::run(
-        &input,
-        &chunks,
-        &settings,
-        &reference,
-        a.min_object_voxels,
-        a.quiet,
-    )
-    .map_err(Failure::Runtime)?;
+    let rows =
+        eval::run(&input, &chunks, &settings, &reference, a.quiet).map_err(Failure::Runtime)?;
     if let Some(path) = &a.datasheet {
         std::fs::write(path, report::datasheet(&input, &chunks, &reference, &rows))
             .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", path.display())))?;

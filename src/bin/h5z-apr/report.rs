@@ -213,7 +213,12 @@ pub fn text(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
     out += &table(&QUALITY_HEADERS, &quality_rows(rows, r));
     let d = downstream_rows(rows);
     if !d.is_empty() {
-        out += "\ndownstream: Otsu threshold + 6-connected components on original and decompressed data\n";
+        let _ = writeln!(
+            out,
+            "\ndownstream: Otsu threshold + 6-connected components (objects >= {} voxels), \
+             same pipeline on original and decompressed data",
+            r.min_object_voxels
+        );
         out += &table(&DOWNSTREAM_HEADERS, &d);
     }
     out += "\nratio = raw bytes / compressed chunk bytes; SSIM per 2-D slice (7x7 window); \
@@ -263,7 +268,7 @@ pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
         o,
         "\"file\":{},\"dataset\":{},\"dtype\":{},\"shape\":{},\"chunks\":{},\"raw_bytes\":{},\
          \"source_storage_bytes\":{},\"min\":{},\"max\":{},\"mean\":{},\"std\":{},\
-         \"noise_sigma\":{},\"noise_estimator\":{}}},\"results\":[",
+         \"noise_sigma\":{},\"noise_estimator\":{},\"min_object_voxels\":{}}},\"results\":[",
         jstr(&input.file.display().to_string()),
         input
             .dataset
@@ -284,6 +289,7 @@ pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
         jnum(r.summary.std),
         jnum(r.noise_sigma),
         jstr(r.noise_estimator),
+        r.min_object_voxels,
     );
     let n = r.values.len();
     for (i, row) in rows.iter().enumerate() {
@@ -413,8 +419,12 @@ pub fn datasheet(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -
     o += &md_table(&QUALITY_HEADERS, &quality_rows(rows, r), true);
     let d = downstream_rows(rows);
     if !d.is_empty() {
-        o += "\n## Downstream observables\n\nOtsu threshold, then 6-connected components, applied the same way to the \
-              original and to the decompressed volume.\n\n";
+        let _ = write!(
+            o,
+            "\n## Downstream observables\n\nOtsu threshold, then 6-connected components (objects of at \
+             least {} voxels), applied the same way to the original and to the decompressed volume.\n\n",
+            r.min_object_voxels
+        );
         o += &md_table(&DOWNSTREAM_HEADERS, &d, true);
     }
     o += "\n## How to read this\n\n\
