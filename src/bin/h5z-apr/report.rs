@@ -29,12 +29,24 @@ pub fn g4(x: f64) -> String {
 }
 
 fn mb(bytes: u64) -> String {
-    format!("{} MB", g4(bytes as f64 / 1e6))
+    let b = bytes as f64;
+    if b >= 1e6 {
+        format!("{} MB", g4(b / 1e6))
+    } else if b >= 1e3 {
+        format!("{} kB", g4(b / 1e3))
+    } else {
+        format!("{bytes} B")
+    }
 }
 
+/// Python-style shape tuple: `(60, 256, 256)`, `(7,)`.
 fn tuple(v: &[usize]) -> String {
     let s: Vec<String> = v.iter().map(|d| d.to_string()).collect();
-    format!("({})", s.join(", "))
+    if v.len() == 1 {
+        format!("({},)", s[0])
+    } else {
+        format!("({})", s.join(", "))
+    }
 }
 
 /// Renders rows with a left-aligned first column and right-aligned others.
@@ -454,6 +466,15 @@ mod tests {
         assert_eq!(g4(0.5), "0.5000");
         assert_eq!(g4(1e-5), "1.000e-5");
         assert_eq!(g4(f64::INFINITY), "inf");
+    }
+
+    #[test]
+    fn sizes_and_shapes() {
+        assert_eq!(mb(7_864_320), "7.864 MB");
+        assert_eq!(mb(2_000), "2 kB");
+        assert_eq!(mb(240), "240 B");
+        assert_eq!(tuple(&[7]), "(7,)");
+        assert_eq!(tuple(&[2, 3]), "(2, 3)");
     }
 
     #[test]
