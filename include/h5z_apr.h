@@ -187,7 +187,7 @@ typedef struct {
     /**
      * Dimensions, C order (last axis fastest); entries from `rank` on are 0.
      */
-    size_t shape[32];
+    size_t shape[H5Z_APR_MAX_RANK];
     /**
      * Number of elements of the decoded chunk.
      */

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything the demo and the tests need on a fresh Debian machine. Idempotent.
 # - Debian packages: HDF5 tools and library (system HDF5, 1.10.x on Debian 12), a C compiler,
-#   pkg-config, valgrind, python venv support.
+#   pkg-config, valgrind, python venv support; g++ for the C++ use of the C header.
 # - A Python virtualenv in .venv with h5py/numpy (pip wheels bundle their own libhdf5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(hdf5-tools libhdf5-dev pkg-config gcc valgrind python3-venv)
+APT_PKGS=(hdf5-tools libhdf5-dev pkg-config gcc g++ binutils valgrind python3-venv)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

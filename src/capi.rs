@@ -53,6 +53,16 @@ pub const H5Z_APR_CD_NELMTS_MAX: usize = 4;
 
 const _: () = assert!(H5Z_FILTER_APR == crate::FILTER_ID);
 const _: () = assert!(H5Z_APR_MAX_RANK == codec::MAX_RANK);
+const _: () = assert!(
+    H5Z_APR_DTYPE_U8 == DType::U8 as c_int
+        && H5Z_APR_DTYPE_I8 == DType::I8 as c_int
+        && H5Z_APR_DTYPE_U16 == DType::U16 as c_int
+        && H5Z_APR_DTYPE_I16 == DType::I16 as c_int
+        && H5Z_APR_DTYPE_U32 == DType::U32 as c_int
+        && H5Z_APR_DTYPE_I32 == DType::I32 as c_int
+        && H5Z_APR_DTYPE_F32 == DType::F32 as c_int
+        && H5Z_APR_DTYPE_F64 == DType::F64 as c_int
+);
 
 /// Status returned by every fallible function. 0 is success; the others name the failure,
 /// and `h5z_apr_last_error()` describes it.
@@ -115,7 +125,7 @@ pub struct h5z_apr_info {
     /// Number of dimensions, 1..H5Z_APR_MAX_RANK.
     pub rank: usize,
     /// Dimensions, C order (last axis fastest); entries from `rank` on are 0.
-    pub shape: [usize; 32],
+    pub shape: [usize; H5Z_APR_MAX_RANK],
     /// Number of elements of the decoded chunk.
     pub nelems: usize,
     /// Bytes of the decoded chunk: the `dst_cap` `h5z_apr_decompress` needs.
@@ -687,6 +697,13 @@ mod tests {
     }
 
     #[test]
+    fn mode_codes_match_the_codec() {
+        assert_eq!(mode_code(Mode::Lossless), H5Z_APR_MODE_LOSSLESS);
+        assert_eq!(mode_code(Mode::Abs(1.0)), H5Z_APR_MODE_ABS);
+        assert_eq!(mode_code(Mode::Apr(0.1)), H5Z_APR_MODE_APR);
+    }
+
+    #[test]
     fn status_covers_every_error_kind() {
         let kinds = [
             ErrorKind::InvalidArgument,
@@ -701,6 +718,26 @@ mod tests {
         seen.dedup();
         assert_eq!(seen.len(), kinds.len(), "two kinds share a status");
         assert!(!seen.contains(&St::H5Z_APR_OK));
+    }
+
+    fn last_error() -> String {
+        // SAFETY: h5z_apr_last_error returns a valid NUL-terminated string.
+        unsafe { std::ffi::CStr::from_ptr(h5z_apr_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn last_error_is_per_thread() {
+        guard(|| Err(CErr::invalid("failure on the first thread")));
+        std::thread::spawn(|| {
+            assert_eq!(last_error(), "");
+            guard(|| Err(CErr::null("x")));
+            assert_eq!(last_error(), "argument `x` is NULL");
+        })
+        .join()
+        .unwrap();
+        assert_eq!(last_error(), "failure on the first thread");
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! links them to the cdylib `libh5z_apr.so` of this build and runs them:
 //! - `capi_roundtrip.c` and `capi_errors.c` under valgrind memcheck (no errors, no leaks);
 //! - `capi_hdf5.c` linked to the system libhdf5, registering the filter with `h5z_apr_register`;
+//! - `capi_cpp.cpp`, the header used from C++ (g++);
 //! - the C example of README.md, exactly as shown there.
 //!
-//! A missing gcc, valgrind or libhdf5 (pkg-config hdf5) fails the test when `CI=true` and skips
+//! A missing gcc, g++, valgrind or libhdf5 (pkg-config hdf5) fails the test when `CI=true` and skips
 //! it with a loud message otherwise. `scripts/test.sh` installs all of them.
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,10 @@ fn runs(cmd: &str, args: &[&str]) -> bool {
 
 fn have_gcc() -> bool {
     runs("gcc", &["--version"]) || missing("the C compiler gcc")
+}
+
+fn have_gxx() -> bool {
+    runs("g++", &["--version"]) || missing("the C++ compiler g++")
 }
 
 fn have_valgrind() -> bool {
@@ -97,31 +102,27 @@ fn show(o: &Output) -> String {
 
 /// Compiles `src` into `<scratch>/<name>` with strict warnings, linked to libh5z_apr.so.
 fn compile(src: &Path, name: &str, extra: &[String]) -> PathBuf {
+    compile_with("gcc", "-std=c99", src, name, extra)
+}
+
+fn compile_with(compiler: &str, std: &str, src: &Path, name: &str, extra: &[String]) -> PathBuf {
     let lib = lib_dir();
     let exe = scratch(name).join(name);
-    let mut cmd = Command::new("gcc");
-    cmd.args([
-        "-std=c99",
-        "-O1",
-        "-g",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-pedantic",
-    ])
-    .arg(format!(
-        "-DEXPECTED_VERSION=\"{}\"",
-        env!("CARGO_PKG_VERSION")
-    ))
-    .arg("-I")
-    .arg(repo().join("include"))
-    .arg(src)
-    .arg("-o")
-    .arg(&exe)
-    .args(extra)
-    .arg(format!("-L{}", lib.display()))
-    .arg(format!("-Wl,-rpath,{}", lib.display()))
-    .args(["-lh5z_apr", "-lm"]);
+    let mut cmd = Command::new(compiler);
+    cmd.args([std, "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .arg(format!(
+            "-DEXPECTED_VERSION=\"{}\"",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .arg("-I")
+        .arg(repo().join("include"))
+        .arg(src)
+        .arg("-o")
+        .arg(&exe)
+        .args(extra)
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .args(["-lh5z_apr", "-lm"]);
     let o = cmd.output().expect("run gcc");
     assert!(
         o.status.success(),
@@ -148,6 +149,8 @@ fn run(exe: &Path, args: &[&Path]) -> String {
     let o = Command::new(exe)
         .args(args)
         .env_remove("HDF5_PLUGIN_PATH")
+        // The rpath finds libh5z_apr.so; cargo's LD_LIBRARY_PATH may point at an older copy.
+        .env_remove("LD_LIBRARY_PATH")
         .output()
         .expect("run program");
     check_run(&exe.display().to_string(), o)
@@ -155,6 +158,7 @@ fn run(exe: &Path, args: &[&Path]) -> String {
 
 fn run_valgrind(exe: &Path) -> String {
     let o = Command::new("valgrind")
+        .env_remove("LD_LIBRARY_PATH") // as in `run`
         .args([
             "--error-exitcode=1",
             "--leak-check=full",
@@ -286,4 +290,19 @@ fn readme_c_example_compiles_and_runs() {
     let exe = compile(&src, "readme_example", &[]);
     let out = run(&exe, &[]);
     assert!(!out.trim().is_empty(), "the README example printed nothing");
+}
+
+#[test]
+fn cpp_program_uses_the_header() {
+    if !have_gxx() {
+        return;
+    }
+    let exe = compile_with(
+        "g++",
+        "-std=c++11",
+        &c_source("capi_cpp.cpp"),
+        "capi_cpp",
+        &[],
+    );
+    assert_completed(&run(&exe, &[]));
 }

@@ -109,9 +109,14 @@ impl Domain for IntDomain {
     }
     #[inline]
     fn cubic(&self, a1: i64, a0: i64, b0: i64, b1: i64) -> i64 {
-        let s = 9 * (a0 as i128 + b0 as i128) - a1 as i128 - b1 as i128;
-        let p = (s + 8) >> 4;
-        self.clamp(p.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+        // Domains of up to 33 bits cannot overflow i64 here; only ordered f64 bits need i128.
+        if self.lo >= -(1 << 40) && self.hi <= 1 << 40 {
+            self.clamp((9 * (a0 + b0) - a1 - b1 + 8) >> 4)
+        } else {
+            let s = 9 * (a0 as i128 + b0 as i128) - a1 as i128 - b1 as i128;
+            let p = (s + 8) >> 4;
+            self.clamp(p.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+        }
     }
     #[inline]
     fn to_f64(v: i64) -> f64 {
@@ -268,7 +273,7 @@ fn passes(shape: [usize; 3]) -> Vec<Pass> {
 }
 
 /// Calls `f(idx, c)` for every point of the pass (c = coordinate along the pass axis).
-#[inline]
+#[inline(always)]
 fn for_each_point(shape: [usize; 3], pass: Pass, mut f: impl FnMut(usize, usize)) {
     let h = pass.h;
     let step = |a: usize| -> (usize, usize) {
@@ -307,7 +312,7 @@ struct Line {
     cubic: bool,
 }
 
-#[inline]
+#[inline(always)]
 fn predict<D: Domain>(d: &D, v: &[D::V], idx: usize, c: usize, g: Line) -> (D::V, usize) {
     let Line { n, st, h, cubic } = g;
     let a0 = v[idx - st];

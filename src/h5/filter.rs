@@ -85,7 +85,14 @@ fn type_info(api: &Api, type_id: hid_t) -> Result<TypeInfo, Fail> {
         _ => {
             return fail(
                 Minor::BadType,
-                format!("h5z-apr cannot compress a {class_name} datatype; {SUPPORTED}"),
+                format!(
+                    "h5z-apr cannot compress {} {class_name} datatype; {SUPPORTED}",
+                    if class_name.starts_with(['a', 'e', 'o', 'u']) {
+                        "an"
+                    } else {
+                        "a"
+                    }
+                ),
             )
         }
     };

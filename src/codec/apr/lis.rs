@@ -149,12 +149,13 @@ mod tests {
             nx: 8,
             ny: 8,
         };
+        let at = |z: usize, x: usize, y: usize| (z * 8 + x) * 8 + y;
         let mut ids = vec![0f32; d.len()];
-        ids[(1 * 8 + 4) * 8 + 4] = 9.0;
+        ids[at(1, 4, 4)] = 9.0;
         let s = local_intensity_scale(&ids, d, 2.0, 1.0);
         // the z-neighbours of the spike are unaffected (z inactive), the spike's own cell is not
-        assert_eq!(s[(0 * 8 + 4) * 8 + 4], 0.0);
-        assert!(s[(1 * 8 + 4) * 8 + 4] > 0.0);
+        assert_eq!(s[at(0, 4, 4)], 0.0);
+        assert!(s[at(1, 4, 4)] > 0.0);
         // all-inactive: constant mean - min
         let d1 = Dims {
             nz: 1,

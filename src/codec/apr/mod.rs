@@ -100,12 +100,14 @@ fn front_end(img: ArrayView3<f32>, rel_error: f32, p: &AprParams, noise_sigma: f
         let active = shape.map(|n| n > 1);
         let smoothed_axes = shape.map(|n| smoothed && n > 2);
         let g1 = thresholds::noise_gradient_rms(p.lambda, active, smoothed_axes, spacing(p));
+        // f32 round-off floor (smoothing a constant is exact only to ~1e-7 relative)
+        let tiny = 1e-6 * ids.iter().fold(0f32, |m, v| m.max(v.abs()));
         let sig = p
             .sigma_th
-            .unwrap_or_else(|| li(&sigma).max(SIGMA_NOISE_K * noise_sigma));
+            .unwrap_or_else(|| li(&sigma).max(SIGMA_NOISE_K * noise_sigma).max(tiny));
         let gr = p
             .grad_th
-            .unwrap_or_else(|| li(&grad).max(GRAD_NOISE_K * noise_sigma * g1));
+            .unwrap_or_else(|| li(&grad).max(GRAD_NOISE_K * noise_sigma * g1).max(tiny));
         (sig, gr)
     } else {
         (p.sigma_th.unwrap_or(0.0), p.grad_th.unwrap_or(0.0))
@@ -143,7 +145,7 @@ fn front_end(img: ArrayView3<f32>, rel_error: f32, p: &AprParams, noise_sigma: f
 
 /// `floor(log2(v))` for `v >= 1` (0 below, saturating at `cap`).
 fn level_of(v: f32, cap: u8) -> u8 {
-    if !(v >= 1.0) {
+    if v.is_nan() || v < 1.0 {
         0
     } else if !v.is_finite() {
         cap
@@ -192,9 +194,9 @@ pub fn compute_particle_cells(
         .iter()
         .zip(&f.sigma)
         .map(|(&g, &s)| {
-            if !(g > 0.0) {
+            if g.is_nan() || g <= 0.0 {
                 0
-            } else if !(s > 0.0) {
+            } else if s.is_nan() || s <= 0.0 {
                 cap
             } else {
                 level_of(g / s * scale, cap)

@@ -10,6 +10,8 @@ use super::spline::SplineFilter;
 
 /// Samples used by the noise estimate and by the Li thresholds.
 const MAX_SAMPLES: usize = 1 << 16;
+/// Samples used by the Li thresholds.
+const LI_SAMPLES: usize = 1 << 15;
 
 /// Median of `v` (reorders it). `v` must be non-empty.
 fn median(v: &mut [f32]) -> f32 {
@@ -17,56 +19,48 @@ fn median(v: &mut [f32]) -> f32 {
     *v.select_nth_unstable_by(m, f32::total_cmp).1
 }
 
-/// Robust estimate of the standard deviation of additive white noise.
+/// Robust estimate of the standard deviation of additive noise.
 ///
 /// Immerkaer's operator (the product of second differences along x and y, `[1,-2,1]⊗[1,-2,1]`,
 /// which cancels every locally linear signal) is applied in the (x, y) planes; the noise sigma
 /// is `median(|L|) / 0.6745 / 6` (6 = the operator's L2 norm). 3x3 neighbourhoods that are
 /// exactly constant (padding, saturation, empty background) are skipped, so they neither count
 /// as noise-free signal nor drag the median to zero. Images with fewer than 3 pixels along x or
-/// y use the 1-D operator `[1,-2,1]` (norm sqrt 6) along their longest axis. Returns 0 when there
-/// is nothing to measure.
+/// y use the 1-D operator `[1,-2,1]` (norm sqrt 6) along their longest axis.
+///
+/// Spatially correlated noise (e.g. CT after the reconstruction kernel) has little energy at
+/// the finest scale, so the estimate is repeated on the 2x-binned image (scaled back by the
+/// binning's white-noise gain) and the larger of the two is returned. Returns 0 when there is
+/// nothing to measure.
 pub fn estimate_noise_sigma(img: ArrayView3<f32>) -> f32 {
     let img = img.as_standard_layout();
     let (nz, nx, ny) = img.dim();
     let data = img.as_slice().expect("standard layout");
-    let mut vals: Vec<f32> = Vec::new();
     if nx >= 3 && ny >= 3 {
-        let rows = nz * (nx - 2);
-        let per_row = ny - 2;
-        let want_rows = MAX_SAMPLES.div_ceil(per_row).max(1);
-        let step = (rows / want_rows).max(1);
-        vals.reserve(rows.div_ceil(step) * per_row);
-        let mut r = 0;
-        while r < rows {
-            let (z, x) = (r / (nx - 2), r % (nx - 2) + 1);
-            let base = z * nx * ny;
-            let a = &data[base + (x - 1) * ny..][..ny];
-            let b = &data[base + x * ny..][..ny];
-            let c = &data[base + (x + 1) * ny..][..ny];
-            for y in 1..ny - 1 {
-                let lap = |row: &[f32]| row[y - 1] - 2.0 * row[y] + row[y + 1];
-                let l = lap(a) - 2.0 * lap(b) + lap(c);
-                if l == 0.0 {
-                    let v = b[y];
-                    let flat = [a, b, c]
-                        .iter()
-                        .all(|row| row[y - 1] == v && row[y] == v && row[y + 1] == v);
-                    if flat {
-                        continue;
-                    }
+        let fine = immerkaer_2d(data, nz, nx, ny);
+        let (bx, by) = (nx / 2, ny / 2);
+        if bx < 3 || by < 3 {
+            return fine;
+        }
+        let mut binned = vec![0f32; nz * bx * by];
+        for z in 0..nz {
+            for x in 0..bx {
+                let r0 = &data[(z * nx + 2 * x) * ny..][..2 * by];
+                let r1 = &data[(z * nx + 2 * x + 1) * ny..][..2 * by];
+                let out = &mut binned[(z * bx + x) * by..][..by];
+                for ((o, a), b) in out
+                    .iter_mut()
+                    .zip(r0.chunks_exact(2))
+                    .zip(r1.chunks_exact(2))
+                {
+                    *o = 0.25 * (a[0] + a[1] + b[0] + b[1]);
                 }
-                vals.push(l.abs());
             }
-            r += step;
         }
-        if vals.is_empty() {
-            return 0.0;
-        }
-        median(&mut vals) / 0.6745 / 6.0
+        fine.max(2.0 * immerkaer_2d(&binned, nz, bx, by))
     } else {
-        // 1-D along the longest axis, over all lines
-        let (n, stride, lines): (usize, usize, Vec<usize>) = if ny >= nx && ny >= nz {
+        // 1-D along the longest axis: gather the lines contiguously
+        let (n, stride, starts): (usize, usize, Vec<usize>) = if ny >= nx && ny >= nz {
             (ny, 1, (0..nz * nx).map(|i| i * ny).collect())
         } else if nx >= nz {
             (
@@ -79,37 +73,88 @@ pub fn estimate_noise_sigma(img: ArrayView3<f32>) -> f32 {
         } else {
             (nz, nx * ny, (0..nx * ny).collect())
         };
-        if n < 3 {
-            return 0.0;
+        let lines: Vec<f32> = starts
+            .iter()
+            .flat_map(|&s| (0..n).map(move |i| data[s + i * stride]))
+            .collect();
+        let fine = second_diff_1d(&lines, n);
+        let bn = n / 2;
+        if bn < 3 {
+            return fine;
         }
-        for s in lines {
-            for i in 1..n - 1 {
-                let (p, c, q) = (
-                    data[s + (i - 1) * stride],
-                    data[s + i * stride],
-                    data[s + (i + 1) * stride],
-                );
-                if p == c && c == q {
-                    continue;
-                }
-                vals.push((p - 2.0 * c + q).abs());
-            }
-        }
-        if vals.is_empty() {
-            return 0.0;
-        }
-        median(&mut vals) / 0.6745 / 6f32.sqrt()
+        let binned: Vec<f32> = lines
+            .chunks_exact(n)
+            .flat_map(|l| l.chunks_exact(2).take(bn).map(|p| 0.5 * (p[0] + p[1])))
+            .collect();
+        fine.max(std::f32::consts::SQRT_2 * second_diff_1d(&binned, bn))
     }
 }
 
+/// Immerkaer MAD estimate on up to 65536 samples of a contiguous `(nz, nx, ny)` array.
+fn immerkaer_2d(data: &[f32], nz: usize, nx: usize, ny: usize) -> f32 {
+    let rows = nz * (nx - 2);
+    let per_row = ny - 2;
+    let want_rows = MAX_SAMPLES.div_ceil(per_row).max(1);
+    let step = (rows / want_rows).max(1);
+    let mut vals: Vec<f32> = Vec::with_capacity(rows.div_ceil(step) * per_row);
+    let mut r = 0;
+    while r < rows {
+        let (z, x) = (r / (nx - 2), r % (nx - 2) + 1);
+        let base = z * nx * ny;
+        let a = &data[base + (x - 1) * ny..][..ny];
+        let b = &data[base + x * ny..][..ny];
+        let c = &data[base + (x + 1) * ny..][..ny];
+        for y in 1..ny - 1 {
+            let lap = |row: &[f32]| row[y - 1] - 2.0 * row[y] + row[y + 1];
+            let l = lap(a) - 2.0 * lap(b) + lap(c);
+            if l == 0.0 {
+                let v = b[y];
+                let flat = [a, b, c]
+                    .iter()
+                    .all(|row| row[y - 1] == v && row[y] == v && row[y + 1] == v);
+                if flat {
+                    continue;
+                }
+            }
+            vals.push(l.abs());
+        }
+        r += step;
+    }
+    if vals.is_empty() {
+        return 0.0;
+    }
+    median(&mut vals) / 0.6745 / 6.0
+}
+
+/// `[1,-2,1]` MAD estimate over lines of length `n` stored contiguously.
+fn second_diff_1d(lines: &[f32], n: usize) -> f32 {
+    if n < 3 {
+        return 0.0;
+    }
+    let total = lines.len() / n * (n - 2);
+    let step = total.div_ceil(MAX_SAMPLES).max(1);
+    let vals: Vec<f32> = lines
+        .chunks_exact(n)
+        .flat_map(|l| l.windows(3))
+        .step_by(step)
+        .filter(|w| !(w[0] == w[1] && w[1] == w[2]))
+        .map(|w| (w[0] - 2.0 * w[1] + w[2]).abs())
+        .collect();
+    if vals.is_empty() {
+        return 0.0;
+    }
+    let mut vals = vals;
+    median(&mut vals) / 0.6745 / 6f32.sqrt()
+}
+
 /// Li's iterative minimum cross-entropy threshold (`t = (μ_bg - μ_fg) / (ln μ_bg - ln μ_fg)`,
-/// started at the mean) of up to 65536 evenly strided samples of `v`; float tolerance
+/// started at the mean) of up to 32768 evenly strided samples of `v`; float tolerance
 /// `min(0.01, 1e-4 · range)`. `None` if `v` is empty.
 pub fn li_threshold(v: &[f32]) -> Option<f32> {
     if v.is_empty() {
         return None;
     }
-    let step = v.len().div_ceil(MAX_SAMPLES).max(1);
+    let step = v.len().div_ceil(LI_SAMPLES).max(1);
     let s: Vec<f64> = v
         .iter()
         .step_by(step)
@@ -126,23 +171,23 @@ pub fn li_threshold(v: &[f32]) -> Option<f32> {
     }
     // work on v - min (Li needs positive means)
     let tol = (1e-4 * (max - min)).min(0.01);
-    let mut t = s.iter().map(|x| x - min).sum::<f64>() / s.len() as f64;
+    // sums over the foreground only; the background follows from the totals (branch-free loop)
+    let s: Vec<f64> = s.iter().map(|x| x - min).collect();
+    let total: f64 = s.iter().sum();
+    let n = s.len() as f64;
+    let mut t = total / n;
     for _ in 0..1000 {
-        let (mut sf, mut nf, mut sb, mut nb) = (0f64, 0usize, 0f64, 0usize);
+        let (mut sf, mut nf) = (0f64, 0f64);
         for &x in &s {
-            let x = x - min;
-            if x > t {
-                sf += x;
-                nf += 1;
-            } else {
-                sb += x;
-                nb += 1;
-            }
+            let f = f64::from(u8::from(x > t));
+            sf += f * x;
+            nf += f;
         }
-        if nf == 0 || nb == 0 {
+        let (sb, nb) = (total - sf, n - nf);
+        if nf == 0.0 || nb == 0.0 {
             break;
         }
-        let (mf, mb) = (sf / nf as f64, sb / nb as f64);
+        let (mf, mb) = (sf / nf, sb / nb);
         if mb <= 0.0 {
             break;
         }
@@ -181,8 +226,8 @@ pub(crate) fn noise_gradient_rms(
         let (a0, a2) = ac(a);
         // central difference (c[i+1] - c[i-1]) / 2d: variance (2 A0 - 2 A2) / (4 d²)
         let mut v = (2.0 * a0 - 2.0 * a2) / (4.0 * (spacing[a] as f64).powi(2));
-        for b in 0..3 {
-            if b != a && active[b] {
+        for (b, &on) in active.iter().enumerate() {
+            if b != a && on {
                 v *= ac(b).0;
             }
         }
