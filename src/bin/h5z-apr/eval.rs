@@ -57,7 +57,7 @@ impl Reference {
             data_range,
             noise_sigma,
             noise_estimator:
-                "Immerkaer operator, robust median (h5z_apr::codec::apr::estimate_noise_sigma)",
+                "Immerkaer operator, robust median, finest and 2x-binned scale (codec::apr::estimate_noise_sigma)",
             sorted,
             seg,
             min_object_voxels,
