@@ -409,6 +409,10 @@ pub fn datasheet(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -
         ),
     ]);
     o += &md_table(&["property", "value"], &facts, false);
+    o += "\n## Summary\n\n";
+    for row in rows {
+        o += &format!("- {}\n", summary_line(row, r));
+    }
     o += "\n## Settings\n\n";
     let settings: Vec<Vec<String>> = rows
         .iter()
@@ -450,6 +454,38 @@ pub fn datasheet(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -
   earth mover's distance between the intensity distributions, in intensity units (≤ mean error).\n\
 - **MB/s**: single thread, raw chunk bytes per second; on another machine these differ.\n";
     o
+}
+
+/// One sentence per setting: size, loss against the noise, effect on the segmentation.
+fn summary_line(row: &Row, r: &Reference) -> String {
+    let mut s = format!("**{}**: {:.2}x smaller", row.setting.label(), row.ratio());
+    if row.err.max_abs == 0.0 {
+        s += ", bit-exact";
+    } else {
+        s += &format!(", max error {}", g4(row.err.max_abs));
+        if r.noise_sigma > 0.0 {
+            let k = row.err.rmse() / r.noise_sigma;
+            s += &format!(
+                ", RMS error {:.3} x the noise σ ({})",
+                k,
+                if k < 1.0 {
+                    "below the noise"
+                } else {
+                    "above the noise"
+                }
+            );
+        }
+    }
+    if let Some(d) = &row.downstream {
+        s += &format!(
+            "; segmentation Dice {:.4}, objects {} -> {}, foreground {:+.2} %",
+            d.dice,
+            d.objects_orig,
+            d.objects_recon,
+            d.foreground_change_pct()
+        );
+    }
+    s + "."
 }
 
 #[cfg(test)]
