@@ -124,8 +124,20 @@ impl Domain for IntDomain {
     }
     #[inline]
     fn activity(&self, a: i64, b: i64) -> usize {
+        // bit_length(floor(d / w)) capped at NB-1, without a division:
+        // bit_length(t) >= j+1  <=>  t >= 2^j  <=>  d >= w * 2^j.
         let d = a.abs_diff(b);
-        activity_bucket(if self.b == 0 { d } else { d / self.w() as u64 })
+        let w = self.w() as u64;
+        if w == 1 {
+            return activity_bucket(d);
+        }
+        let mut k = 0;
+        let mut t = w;
+        while k < NB - 1 && d >= t {
+            k += 1;
+            t = t.saturating_mul(2);
+        }
+        k
     }
     #[inline]
     fn encode(&self, x: i64, p: i64, ctx: usize, enc: &mut Encoder, bits: &mut BitWriter) -> i64 {
@@ -332,6 +344,82 @@ fn predict<D: Domain>(d: &D, v: &[D::V], idx: usize, c: usize, g: Line) -> (D::V
     }
 }
 
+/// Visits every point of a pass in the order of [`for_each_point`], calling
+/// `step(idx, prediction, activity)` and storing its result at `v[idx]`. Identical to calling
+/// [`predict`] per point, with the boundary tests hoisted out of the rows (the hot path).
+#[inline(always)]
+fn run_pass<D: Domain>(
+    d: &D,
+    v: &mut [D::V],
+    shape: [usize; 3],
+    pass: Pass,
+    g: Line,
+    mut step: impl FnMut(usize, D::V, usize) -> D::V,
+) {
+    let h = pass.h;
+    let st = g.st;
+    let (nz, nx, ny) = (shape[0], shape[1], shape[2]);
+    let (z0, zs) = match pass.axis {
+        0 => (h, 2 * h),
+        _ => (0, h),
+    };
+    let (x0, xs) = match pass.axis {
+        0 => (0, 2 * h),
+        1 => (h, 2 * h),
+        _ => (0, h),
+    };
+    let (y0, ys) = match pass.axis {
+        2 => (h, 2 * h),
+        _ => (0, 2 * h),
+    };
+    for z in (z0..nz).step_by(zs) {
+        for x in (x0..nx).step_by(xs) {
+            let row = (z * nx + x) * ny;
+            if pass.axis == 2 {
+                // Interior points (3h <= y < ny - 3h) take the fixed fast path.
+                for y in (y0..ny).step_by(ys) {
+                    let idx = row + y;
+                    let (p, act) = if y >= 3 * h && y + 3 * h < ny {
+                        let (a0, b0) = (v[idx - st], v[idx + st]);
+                        let p = if g.cubic {
+                            d.cubic(v[idx - 3 * st], a0, b0, v[idx + 3 * st])
+                        } else {
+                            d.lin(a0, b0)
+                        };
+                        (p, d.activity(a0, b0))
+                    } else {
+                        predict(d, v, idx, y, g)
+                    };
+                    v[idx] = step(idx, p, act);
+                }
+            } else {
+                let c = if pass.axis == 0 { z } else { x };
+                let n = g.n;
+                if c + h < n {
+                    let cubic = g.cubic && c >= 3 * h && c + 3 * h < n;
+                    for y in (y0..ny).step_by(ys) {
+                        let idx = row + y;
+                        let (a0, b0) = (v[idx - st], v[idx + st]);
+                        let p = if cubic {
+                            d.cubic(v[idx - 3 * st], a0, b0, v[idx + 3 * st])
+                        } else {
+                            d.lin(a0, b0)
+                        };
+                        let act = d.activity(a0, b0);
+                        v[idx] = step(idx, p, act);
+                    }
+                } else {
+                    for y in (y0..ny).step_by(ys) {
+                        let idx = row + y;
+                        let (p, act) = predict(d, v, idx, c, g);
+                        v[idx] = step(idx, p, act);
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn strides(shape: [usize; 3]) -> [usize; 3] {
     [shape[1] * shape[2], shape[2], 1]
 }
@@ -383,9 +471,8 @@ pub fn encode<D: Domain>(d: &D, x: &[D::V], shape: [usize; 3], nblocks: usize, o
                 cubic,
             };
             let fine = if pass.h == 1 { NB } else { 0 };
-            for_each_point(shape, pass, |idx, c| {
-                let (p, act) = predict(d, &v, idx, c, g);
-                v[idx] = d.encode(xb[idx], p, fine + act, &mut enc, &mut bits);
+            run_pass(d, &mut v, shape, pass, g, |idx, p, act| {
+                d.encode(xb[idx], p, fine + act, &mut enc, &mut bits)
             });
         }
     }
@@ -434,12 +521,58 @@ pub fn decode<D: Domain>(
                 cubic,
             };
             let fine = if pass.h == 1 { NB } else { 0 };
-            for_each_point(shape, pass, |idx, c| {
-                let (p, act) = predict(d, vb, idx, c, g);
-                vb[idx] = d.decode(p, fine + act, &mut dec, &mut bits);
+            run_pass(d, vb, shape, pass, g, |_, p, act| {
+                d.decode(p, fine + act, &mut dec, &mut bits)
             });
         }
     }
     dec.finish()?;
     bits.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activity_matches_its_definition() {
+        // FORMAT.md: context = min(9, bit_length(floor(|a - b| / w))).
+        let mut s = 7u64;
+        for b in [0i64, 1, 2, 4, 37, 1000] {
+            let d = IntDomain {
+                b,
+                lo: -(1 << 31),
+                hi: 1 << 31,
+            };
+            for _ in 0..20000 {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let a = (s >> 40) as i64 - (1 << 23);
+                let c = ((s >> 7) & 0xfffff) as i64 * if s & 1 == 0 { 1 } else { 100 };
+                let t = a.abs_diff(c) / (2 * b as u64 + 1);
+                let want = ((64 - t.leading_zeros()) as usize).min(NB - 1);
+                assert_eq!(d.activity(a, c), want, "b={b} a={a} c={c}");
+            }
+        }
+    }
+
+    #[test]
+    fn bucket_roundtrip() {
+        for u in (0..5000u64).chain([u64::MAX, u64::MAX - 1, 1 << 40, (1 << 33) + 5]) {
+            let (sym, nb, extra) = bucket(u);
+            assert!(sym < ESC);
+            let mut w = BitWriter::new();
+            w.put_wide(extra, nb);
+            let buf = w.finish();
+            let mut r = BitReader::new(&buf);
+            let mut enc = Encoder::new(1);
+            enc.push(0, 0);
+            let mut tbl = Vec::new();
+            enc.finish(&mut tbl);
+            let mut cur = Cursor::new(&tbl);
+            let mut dec = Decoder::new(&mut cur, 1).unwrap();
+            assert_eq!(unbucket(sym, &mut dec, &mut r), u);
+        }
+    }
 }
