@@ -20,7 +20,8 @@ Error bounds: for each dataset, bound = k x (estimated noise sigma) for each k i
 integer data. The same bound goes to our abs mode, SZ3 (absolute) and ZFP (accuracy). ZFP
 and SZ3 only handle some dtypes: when the native dtype is refused, they are run on a float32
 copy (marked "(f32)") while the ratio still divides the ORIGINAL raw bytes, so the numbers
-remain comparable storage costs. Our apr mode (relative error E, not a pointwise bound) gets
+remain comparable storage costs. ZFP's accuracy mode is conservative (its errors stay well
+below the bound), so compare it at equal PSNR as well as at equal bound. Our apr mode (relative error E, not a pointwise bound) gets
 its own rows with --rel-errors.
 
 Timings are single runs, wall clock, through h5py (file in a temporary directory; write
@@ -98,8 +99,9 @@ DATASETS = {
 
 
 def noise_sigma(vol):
-    """Immerkaer's operator over the (y, x) planes, robust median, flat 3x3 patches skipped
-    (the estimator h5z-apr uses: codec::apr::estimate_noise_sigma)."""
+    """Immerkaer's operator over the (y, x) planes, robust median, flat 3x3 patches skipped.
+    Close to, not identical with, codec::apr::estimate_noise_sigma (what `h5z-apr eval` prints);
+    it only sets the bounds, which are printed."""
     v = vol.astype(np.float64).reshape((-1,) + vol.shape[-2:])
     if v.shape[1] < 3 or v.shape[2] < 3:
         line = vol.astype(np.float64).reshape(-1)
