@@ -135,6 +135,31 @@ impl ParticleCells {
     }
 }
 
+/// Calls `f(i - start)` for every set bit `i` in `start..end`, in increasing order, scanning
+/// whole words (much faster than `BitSlice::iter_ones` on short ranges).
+#[inline]
+fn for_each_one(bits: &BitVec, start: usize, end: usize, mut f: impl FnMut(usize)) {
+    const W: usize = usize::BITS as usize;
+    let words = bits.as_raw_slice();
+    let mut w = start / W;
+    while w * W < end {
+        let mut word = words[w];
+        let base = w * W;
+        if base < start {
+            word &= usize::MAX << (start - base);
+        }
+        if end - base < W {
+            word &= (1usize << (end - base)) - 1;
+        }
+        while word != 0 {
+            let t = word.trailing_zeros() as usize;
+            f(base + t - start);
+            word &= word - 1;
+        }
+        w += 1;
+    }
+}
+
 /// Particle intensities = mean of the in-range pixels of each particle cell, in LibAPR order
 /// (level ascending, then z, x, y within the level). Panics if the shapes differ.
 pub fn sample_means(img: ArrayView3<f32>, cells: &ParticleCells) -> Vec<f32> {
@@ -160,31 +185,37 @@ pub fn sample_means(img: ArrayView3<f32>, cells: &ParticleCells) -> Vec<f32> {
             d = d.half();
         }
     }
+    let [nz, nx, ny] = cells.shape;
     for l in 0..=lmax {
         let bits = &cells.levels[l as usize];
-        if l == lmax {
-            out.extend(bits.iter_ones().map(|i| data[i]));
-            continue;
-        }
         if bits.not_any() {
             continue;
         }
         let s = cells.level_shape(l);
+        if l == lmax {
+            for_each_one(bits, 0, bits.len(), |i| out.push(data[i]));
+            continue;
+        }
         let sh = lmax - l;
-        let counts = |axis: usize| -> Vec<f64> {
-            (0..s[axis])
-                .map(|i| {
-                    let (a, b) = cell_extent(cells.shape[axis], sh, i);
-                    (b - a) as f64
-                })
-                .collect()
-        };
-        let (cz, cx, cy) = (counts(0), counts(1), counts(2));
+        let cy: Vec<f64> = (0..s[2])
+            .map(|i| {
+                let (a, b) = cell_extent(ny, sh, i);
+                (b - a) as f64
+            })
+            .collect();
         let sum = &sums[l as usize];
-        out.extend(bits.iter_ones().map(|k| {
-            let (z, x, y) = (k / (s[1] * s[2]), (k / s[2]) % s[1], k % s[2]);
-            (sum[k] / (cz[z] * cx[x] * cy[y])) as f32
-        }));
+        for z in 0..s[0] {
+            let (z0, z1) = cell_extent(nz, sh, z);
+            for x in 0..s[1] {
+                let (x0, x1) = cell_extent(nx, sh, x);
+                let czx = ((z1 - z0) * (x1 - x0)) as f64;
+                let r = (z * s[1] + x) * s[2];
+                let srow = &sum[r..r + s[2]];
+                for_each_one(bits, r, r + s[2], |y| {
+                    out.push((srow[y] / (czx * cy[y])) as f32)
+                });
+            }
+        }
     }
     out
 }
@@ -216,23 +247,38 @@ pub fn reconstruct_pc(cells: &ParticleCells, values: &[f32], mut out: ArrayViewM
 }
 
 fn fill_pc(cells: &ParticleCells, values: &[f32], out: &mut [f32]) {
-    let [_, nx, ny] = cells.shape;
+    let [nz, nx, ny] = cells.shape;
     let mut vals = values.iter();
     for l in 0..=cells.lmax {
         let bits = &cells.levels[l as usize];
-        if l == cells.lmax {
-            for (i, v) in bits.iter_ones().zip(&mut vals) {
-                out[i] = *v;
-            }
+        if bits.not_any() {
             continue;
         }
-        for (k, v) in bits.iter_ones().zip(&mut vals) {
-            let [(z0, z1), (x0, x1), (y0, y1)] = cells.cell_box(l, k);
-            for z in z0..z1 {
-                for x in x0..x1 {
-                    let r = (z * nx + x) * ny;
-                    out[r + y0..r + y1].fill(*v);
+        if l == cells.lmax {
+            for_each_one(bits, 0, bits.len(), |i| {
+                if let Some(v) = vals.next() {
+                    out[i] = *v;
                 }
+            });
+            continue;
+        }
+        let s = cells.level_shape(l);
+        let sh = cells.lmax - l;
+        for z in 0..s[0] {
+            let (z0, z1) = cell_extent(nz, sh, z);
+            for x in 0..s[1] {
+                let (x0, x1) = cell_extent(nx, sh, x);
+                let r = (z * s[1] + x) * s[2];
+                for_each_one(bits, r, r + s[2], |y| {
+                    let v = *vals.next().unwrap_or(&0.0);
+                    let (y0, y1) = cell_extent(ny, sh, y);
+                    for zz in z0..z1 {
+                        for xx in x0..x1 {
+                            let o = (zz * nx + xx) * ny;
+                            out[o + y0..o + y1].fill(v);
+                        }
+                    }
+                });
             }
         }
     }

@@ -11,13 +11,20 @@
 //! axes of length 1 are inactive (no smoothing, no gradient component, LIS constants by the
 //! number of active axes, children collapse along them).
 //!
-//! Automatic thresholds (`None` in [`AprParams`]): LibAPR applies Li thresholds, which alone
-//! still let noise through on noisy data (Rc ≈ 1). Here the estimated noise sigma `s_n`
-//! ([`estimate_noise_sigma`]) also sets floors: `grad_th >= GRAD_NOISE_K · s_n · g1`, where
-//! `g1` is the RMS gradient magnitude that unit white noise has after the same smoothing and
-//! finite differences (so pure-noise gradients are zeroed with high probability), and
-//! `sigma_th >= SIGMA_NOISE_K · s_n` (so the allowed error `E·sigma` in flat regions does not
-//! drop far below the noise). The intensity threshold defaults to "off".
+//! Automatic thresholds (`None` in [`AprParams`]). LibAPR's automatic parameters are Li
+//! minimum-cross-entropy thresholds of the gradient and of sigma; alone they let noise through
+//! on noisy data (Rc ≈ 1, LibAPR issue #124), most of all without smoothing. Here they are
+//! raised to floors set by the estimated noise sigma `s_n` ([`estimate_noise_sigma`]):
+//! - `grad_th = max(Li(grad), GRAD_NOISE_K · s_n · g1)`, where `g1` is the RMS gradient
+//!   magnitude that unit white noise has after the same smoothing spline and finite
+//!   differences (computed from the filter), so pure-noise gradients are zeroed with high
+//!   probability whatever `lambda` is;
+//! - `sigma_th = max(Li(sigma), SIGMA_NOISE_K · s_n)`, so the allowed error `E·sigma` never
+//!   drops far below the noise (at `E = 0.1`: about one noise sigma);
+//! - both at least `1e-6 · max|I|` (f32 round-off of the smoothing; avoids sigma = 0);
+//! - `ip_th` = off (`-inf`): LibAPR's 0 would zero the gradient of all non-positive data.
+//!
+//! Explicit (`Some`) values are used as given, LibAPR semantics.
 
 mod cells;
 mod gradient;
@@ -35,9 +42,9 @@ use ndarray::{Array3, ArrayView3};
 use crate::codec::AprParams;
 use grid::{ceil_shift, level_max_for, Dims};
 
-/// Automatic gradient threshold = this many RMS noise gradients (at least).
+/// Automatic gradient threshold >= this many RMS gradients of smoothed white noise.
 pub const GRAD_NOISE_K: f32 = 3.0;
-/// Automatic sigma floor = this many noise sigmas (at least).
+/// Automatic sigma floor >= this many noise sigmas (allowed flat-region error `E·10·s_n`).
 pub const SIGMA_NOISE_K: f32 = 10.0;
 
 /// What the pipeline used and produced for one block.
