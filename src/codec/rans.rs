@@ -109,7 +109,7 @@ impl EncSym {
         while f > (1u32 << shift) {
             shift += 1;
         }
-        let rcp = (((1u64 << (shift + 31)) + f as u64 - 1) / f as u64) as u32;
+        let rcp = (1u64 << (shift + 31)).div_ceil(f as u64) as u32;
         EncSym {
             x_max,
             rcp,
