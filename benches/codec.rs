@@ -199,13 +199,17 @@ fn main() {
             mb / zc,
             mb / zd
         );
+        // Integers: bounds 1 and 4 (the project's targets); floats: 1/256 and 1/64 of the value range
+        // (what bounds 1 and 4 are to 8-bit data).
+        let (b1, b4) = if v.dtype.is_float() {
+            (range / 256.0, range / 64.0)
+        } else {
+            (1.0, 4.0)
+        };
         let settings: Vec<(String, Config)> = vec![
             ("lossless".into(), Config::lossless()),
-            ("abs 1".into(), Config::abs(1.0)),
-            (
-                "abs 4".into(),
-                Config::abs(if v.dtype.is_float() { 0.004 } else { 4.0 }),
-            ),
+            (format!("abs {b1:.3e}"), Config::abs(b1)),
+            (format!("abs {b4:.3e}"), Config::abs(b4)),
             ("apr E=0.1".into(), Config::apr(0.1)),
         ];
         for (label, cfg) in settings {
@@ -252,7 +256,7 @@ fn main() {
                 10.0 * (range * range / (se / n as f64)).log10()
             };
             println!(
-                "| {} | {label} | {:.2} | {:.1} | {} | {:.0} | {:.0} | {:.2} | {:.2} |",
+                "| {} | {label} | {:.2} | {:.1} | {:.4} | {:.0} | {:.0} | {:.2} | {:.2} |",
                 v.name,
                 raw as f64 / size as f64,
                 psnr,
