@@ -135,6 +135,15 @@ fn to_f64(dt: DType, b: &[u8]) -> Vec<f64> {
         .collect()
 }
 
+/// Integers as integers, other values with 3 significant digits.
+fn num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x}")
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
 /// Best wall time of a few repetitions (the machines are shared and noisy).
 fn best_of(mut f: impl FnMut()) -> f64 {
     let reps = if std::env::args().any(|a| a == "--quick") {
@@ -208,8 +217,8 @@ fn main() {
         };
         let settings: Vec<(String, Config)> = vec![
             ("lossless".into(), Config::lossless()),
-            (format!("abs {b1:.3e}"), Config::abs(b1)),
-            (format!("abs {b4:.3e}"), Config::abs(b4)),
+            (format!("abs {}", num(b1)), Config::abs(b1)),
+            (format!("abs {}", num(b4)), Config::abs(b4)),
             ("apr E=0.1".into(), Config::apr(0.1)),
         ];
         for (label, cfg) in settings {
@@ -256,11 +265,11 @@ fn main() {
                 10.0 * (range * range / (se / n as f64)).log10()
             };
             println!(
-                "| {} | {label} | {:.2} | {:.1} | {:.4} | {:.0} | {:.0} | {:.2} | {:.2} |",
+                "| {} | {label} | {:.2} | {:.1} | {} | {:.0} | {:.0} | {:.2} | {:.2} |",
                 v.name,
                 raw as f64 / size as f64,
                 psnr,
-                maxe,
+                num(maxe),
                 mb / ct,
                 mb / dt,
                 zc / ct,
