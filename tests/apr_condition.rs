@@ -1,5 +1,9 @@
 //! LibAPR's reconstruction condition and the particle-cell invariants, through the public
-//! `h5z_apr::codec::apr` API.
+//! `h5z_apr::codec::apr` API: the condition `max |I - pc(I)| / sigma <= E` (pixels with
+//! I > 1000, sigma of ds cell (z/2, x/2, y/2)) on synthetic blobs in 1-D, 2-D, 3-D and a
+//! non-power-of-two shape with LibAPR's test parameters; partitions for random shapes; few
+//! particles and exact reconstruction for constant images; no collapse on noise with automatic
+//! parameters; real data (skipped loudly without ../shared/data).
 
 use h5z_apr::codec::apr::{
     compute_particle_cells, estimate_noise_sigma, local_intensity_scale, reconstruct_pc,
@@ -157,6 +161,38 @@ fn partition_for_random_shapes() {
             }
         }
     }
+}
+
+#[test]
+fn non_finite_and_extreme_inputs_still_partition() {
+    let mut img = spheres([20, 33, 40], 4);
+    img[[3, 4, 5]] = f32::NAN;
+    img[[10, 20, 30]] = f32::INFINITY;
+    img[[11, 2, 3]] = f32::NEG_INFINITY;
+    for lambda in [0.0f32, 3.0] {
+        let mut p = AprParams::default();
+        p.lambda = lambda;
+        let (cells, _) = compute_particle_cells(img.view(), 0.1, &p);
+        assert!(cells.is_partition());
+        assert_eq!(
+            sample_means(img.view(), &cells).len(),
+            cells.num_particles()
+        );
+    }
+    let huge = Array3::from_shape_fn((9, 17, 33), |(z, x, y)| ((z + x + y) % 3) as f32 * 3e38);
+    let (cells, _) = compute_particle_cells(huge.view(), 0.1, &AprParams::default());
+    assert!(cells.is_partition());
+    assert_eq!(
+        estimate_noise_sigma(Array3::<f32>::zeros((0, 4, 4)).view()),
+        0.0
+    );
+    let (cells, _) = compute_particle_cells(
+        Array3::<f32>::zeros((0, 5, 7)).view(),
+        0.1,
+        &AprParams::default(),
+    );
+    assert_eq!(cells.num_particles(), 0);
+    assert!(cells.is_partition());
 }
 
 #[test]

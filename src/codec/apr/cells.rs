@@ -77,8 +77,12 @@ impl ParticleCells {
         self.levels[l as usize].set(i, on);
     }
 
-    pub(crate) fn set_linear(&mut self, l: u32, i: usize, on: bool) {
-        self.levels[l as usize].set(i, on);
+    /// Sets bit `i` of level `l` (word write; `i` must be in range).
+    pub(crate) fn set_linear(&mut self, l: u32, i: usize) {
+        const W: usize = usize::BITS as usize;
+        let b = &mut self.levels[l as usize];
+        debug_assert!(i < b.len());
+        b.as_raw_mut_slice()[i / W] |= 1usize << (i % W);
     }
 
     /// The particle flags of level `l`, one bit per cell in C order over `level_shape(l)`.

@@ -79,14 +79,19 @@ fn spacing(p: &AprParams) -> [f32; 3] {
 fn front_end(img: ArrayView3<f32>, rel_error: f32, p: &AprParams, noise_sigma: f32) -> Front {
     let (nz, nx, ny) = img.dim();
     let dims = Dims { nz, nx, ny };
-    let mut c: Vec<f32> = match img.as_slice() {
-        Some(s) => s.to_vec(),
-        None => img.iter().copied().collect(),
-    };
     let smoothed = p.lambda > 0.0;
-    if smoothed {
+    let c: std::borrow::Cow<[f32]> = match img.as_slice() {
+        Some(s) if !smoothed => std::borrow::Cow::Borrowed(s),
+        Some(s) => std::borrow::Cow::Owned(s.to_vec()),
+        None => std::borrow::Cow::Owned(img.iter().copied().collect()),
+    };
+    let c = if smoothed {
+        let mut c = c.into_owned();
         spline::smooth(&mut c, dims, p.lambda);
-    }
+        std::borrow::Cow::Owned(c)
+    } else {
+        c
+    };
     let (mut grad, ids) = gradient::gradient_and_ds(&c, dims, spacing(p), smoothed);
     drop(c);
     let ds = dims.half();
@@ -95,9 +100,12 @@ fn front_end(img: ArrayView3<f32>, rel_error: f32, p: &AprParams, noise_sigma: f
     // parameters
     let ip_th = p.ip_th.unwrap_or(f32::NEG_INFINITY);
     let (sigma_th, grad_th) = if p.sigma_th.is_none() || p.grad_th.is_none() {
+        // LibAPR: over the cells brighter than the intensity threshold (evenly subsampled)
+        let step = ids.len().div_ceil(1 << 15).max(1);
         let fg = |v: &[f32]| -> Vec<f32> {
             v.iter()
                 .zip(&ids)
+                .step_by(step)
                 .filter(|(_, &i)| i > ip_th)
                 .map(|(&g, _)| g)
                 .collect()

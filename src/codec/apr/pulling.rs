@@ -129,15 +129,21 @@ pub(crate) fn particle_cells(st: &Status, shape: [usize; 3], nopt: bool) -> Part
         let l = LMIN + i as u32;
         let d = st.dims[i];
         let cd = Dims::from_shape(cells.level_shape(l + 1));
-        for (k, &s) in t.iter().enumerate() {
-            if s > tcut && s <= FILLER {
-                cells.set_linear(l, k, true);
-            } else if (SEED..=tcut).contains(&s) {
-                let (z, x, y) = (k / (d.nx * d.ny), (k / d.ny) % d.nx, k % d.ny);
-                for cz in (2 * z)..(2 * z + 2).min(cd.nz) {
-                    for cx in (2 * x)..(2 * x + 2).min(cd.nx) {
-                        for cy in (2 * y)..(2 * y + 2).min(cd.ny) {
-                            cells.set_linear(l + 1, (cz * cd.nx + cx) * cd.ny + cy, true);
+        for z in 0..d.nz {
+            for x in 0..d.nx {
+                let r = (z * d.nx + x) * d.ny;
+                for (y, &s) in t[r..r + d.ny].iter().enumerate() {
+                    if s > tcut && s <= FILLER {
+                        cells.set_linear(l, r + y);
+                    } else if (SEED..=tcut).contains(&s) {
+                        let (y0, y1) = (2 * y, (2 * y + 2).min(cd.ny));
+                        for cz in (2 * z)..(2 * z + 2).min(cd.nz) {
+                            for cx in (2 * x)..(2 * x + 2).min(cd.nx) {
+                                let base = (cz * cd.nx + cx) * cd.ny;
+                                for cy in y0..y1 {
+                                    cells.set_linear(l + 1, base + cy);
+                                }
+                            }
                         }
                     }
                 }

@@ -149,9 +149,7 @@ impl SplineFilter {
         for (buf, list) in [(&mut *t_u0, &ini.u0), (&mut *t_u1, &ini.u1)] {
             buf.fill(0.0);
             for &(j, c) in list.iter() {
-                for (a, b) in buf.iter_mut().zip(&data[row(j)..row(j) + w]) {
-                    *a += c * *b;
-                }
+                axpy_row(buf, &data[row(j)..row(j) + w], c);
             }
         }
         data[row(0)..row(0) + w].copy_from_slice(t_u0);
@@ -161,9 +159,7 @@ impl SplineFilter {
             let (prev, cur) = data.split_at_mut(k * stride);
             let p2 = &prev[row(k - 2)..row(k - 2) + w];
             let p1 = &prev[row(k - 1)..row(k - 1) + w];
-            for ((c, a), b) in cur[lo..hi].iter_mut().zip(p1).zip(p2) {
-                *c += b1 * *a + b2 * *b;
-            }
+            causal_row(&mut cur[lo..hi], p1, p2, b1, b2);
         }
         // anti-causal pass on scaled values o = norm·w: o[k] = norm·u[k] + b1·o[k+1] + b2·o[k+2]
         // last two outputs from the symmetric-extension system (EndCoefs)
@@ -182,9 +178,7 @@ impl SplineFilter {
             let (first, next) = data.split_at_mut((k + 1) * stride);
             let n1 = &next[lo..hi];
             let n2 = &next[stride + lo..stride + hi];
-            for ((c, a), b) in first[row(k)..row(k) + w].iter_mut().zip(n1).zip(n2) {
-                *c = norm * *c + b1 * *a + b2 * *b;
-            }
+            anticausal_row(&mut first[row(k)..row(k) + w], n1, n2, norm, b1, b2);
         }
     }
 
@@ -239,6 +233,36 @@ impl SplineFilter {
         ((-m + 1)..m)
             .map(|j| self.response(j) * self.response(j + k))
             .sum()
+    }
+}
+
+/// `c[i] += b1·a[i] + b2·b[i]` (separate function: the slice arguments are known not to alias,
+/// so the loop vectorises).
+#[inline(never)]
+fn causal_row(c: &mut [f32], a: &[f32], b: &[f32], b1: f32, b2: f32) {
+    let n = c.len();
+    let (a, b) = (&a[..n], &b[..n]);
+    for ((c, a), b) in c.iter_mut().zip(a).zip(b) {
+        *c += b1 * *a + b2 * *b;
+    }
+}
+
+/// `c[i] = norm·c[i] + b1·a[i] + b2·b[i]`.
+#[inline(never)]
+fn anticausal_row(c: &mut [f32], a: &[f32], b: &[f32], norm: f32, b1: f32, b2: f32) {
+    let n = c.len();
+    let (a, b) = (&a[..n], &b[..n]);
+    for ((c, a), b) in c.iter_mut().zip(a).zip(b) {
+        *c = norm * *c + b1 * *a + b2 * *b;
+    }
+}
+
+/// `acc[i] += c·x[i]`.
+#[inline(never)]
+fn axpy_row(acc: &mut [f32], x: &[f32], c: f32) {
+    let n = acc.len();
+    for (a, x) in acc.iter_mut().zip(&x[..n]) {
+        *a += c * *x;
     }
 }
 
