@@ -530,27 +530,6 @@ pub extern "C" fn h5z_apr_register() -> h5z_apr_status {
     guard(|| crate::h5::register_filter().map_err(|e| CErr::new(St::H5Z_APR_ERR_HDF5, e)))
 }
 
-/// Decimal form `value ~= mantissa * 10^-exponent` with the smallest exponent that represents
-/// `value` to 1e-12 relative (exactly for short decimals), as the cd_values layout needs
-/// (FORMAT.md §3). Same rule as `h5z-apr cd-values`. `None` if `value` is negative, not finite,
-/// or needs a mantissa over 32 bits or an exponent over 22.
-fn decimal_of(value: f64) -> Option<(u32, u32)> {
-    if !(value.is_finite() && value >= 0.0) {
-        return None;
-    }
-    for exponent in 0..=cd_values::MAX_EXPONENT {
-        let p = 10f64.powi(exponent as i32);
-        let m = (value * p).round();
-        if m > f64::from(u32::MAX) {
-            break;
-        }
-        if (m / p - value).abs() <= value * 1e-12 {
-            return Some((m as u32, exponent));
-        }
-    }
-    None
-}
-
 /// Builds the HDF5 `cd_values` of the filter for `*params`: `{mode, mantissa, exponent}` with
 /// `value = mantissa * 10^-exponent`, plus `effort` as a 4th value when it is not 0 (see
 /// FORMAT.md). Examples: abs 4 -> {1,4,0}; apr E=0.1 -> {2,1,1}; abs 0.0005 -> {1,5,4}.
@@ -602,7 +581,7 @@ pub unsafe extern "C" fn h5z_apr_cd_values(
 fn cd_values_of(p: &h5z_apr_params) -> Result<Vec<c_uint>, CErr> {
     let cfg = config_of(p)?;
     let decimal = |v: f64| {
-        decimal_of(v).ok_or_else(|| {
+        cd_values::decimal_of(v).ok_or_else(|| {
             CErr::invalid(format!(
                 "value {v} cannot be written as m * 10^-e with m < 2^32 and e <= {}; \
                  use fewer significant digits",
@@ -641,26 +620,6 @@ fn cd_values_of(p: &h5z_apr_params) -> Result<Vec<c_uint>, CErr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimal_forms() {
-        assert_eq!(decimal_of(4.0), Some((4, 0)));
-        assert_eq!(decimal_of(0.1), Some((1, 1)));
-        assert_eq!(decimal_of(0.0005), Some((5, 4)));
-        assert_eq!(decimal_of(0.0), Some((0, 0)));
-        assert_eq!(decimal_of(12.25), Some((1225, 2)));
-        assert_eq!(decimal_of(1e-7), Some((1, 7)));
-        assert_eq!(decimal_of(0.1 + 0.2), Some((3, 1)));
-        assert_eq!(decimal_of(-1.0), None);
-        assert_eq!(decimal_of(f64::NAN), None);
-        assert_eq!(decimal_of(1e300), None);
-        assert_eq!(decimal_of(1e-23), None);
-        assert_eq!(decimal_of(std::f64::consts::PI), None);
-        for v in [4.0, 0.1, 0.0005, 12.25, 1e-7, 3.3, 65535.0, 0.123456789] {
-            let (m, e) = decimal_of(v).unwrap();
-            assert_eq!(cd_values::decimal_value(m, e), v, "{v}");
-        }
-    }
 
     fn cd(mode: c_int, value: f64, effort: c_int) -> Result<Vec<c_uint>, St> {
         cd_values_of(&h5z_apr_params {

@@ -78,7 +78,7 @@ with h5py.File(sys.argv[1], "r") as f:
 
 #[test]
 fn h5repack_with_printed_argument_decodes_within_bound() {
-    if !have_tool("h5repack") {
+    if !require_tools(&["h5repack"]) {
         return;
     }
     let Some(py) = python() else { return };

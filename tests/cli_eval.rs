@@ -97,6 +97,14 @@ fn real_volume_lossless_and_abs() {
         "compression_opts=(1, 8, 0)",
         "-f UD=47815,0,3,1,8,0",
         "## Downstream observables",
+        "## Summary",
+        &format!("- **lossless**: {:.2}x smaller, bit-exact", num(l, "ratio")),
+        &format!(
+            "- **abs 8**: {:.2}x smaller, max error {}, RMS error {:.3} x the noise σ (below the noise)",
+            num(a, "ratio"),
+            maxe as i64, // integer data: integer errors
+            num(a, "rmse_over_noise")
+        ),
         &format!("| {:.2} |", num(a, "ratio")),
     ] {
         assert!(md.contains(needle), "datasheet lacks {needle:?}:\n{md}");

@@ -277,3 +277,19 @@ fn sparse_value_sets_use_the_palette_and_keep_the_bound() {
         }
     }
 }
+
+#[test]
+fn abs_bound_below_one_on_integers_codes_like_lossless() {
+    // Repetitive int8 data where the byte coder wins: a bound < 1 allows no error, so abs mode
+    // must pick the same exact coding as lossless mode.
+    let data: Vec<u8> = (0..300 * 200).map(|i| ((i % 7) * 3) as u8).collect();
+    let l = compress(&data, DType::I8, &[300, 200], &Config::lossless()).unwrap();
+    let a = compress(&data, DType::I8, &[300, 200], &Config::abs(0.5)).unwrap();
+    assert!(
+        a.len() <= l.len() + 8,
+        "abs 0.5: {} bytes, lossless {}",
+        a.len(),
+        l.len()
+    );
+    assert_eq!(decompress(&a).unwrap().1, data);
+}

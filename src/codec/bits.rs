@@ -30,6 +30,7 @@ impl BitWriter {
         }
     }
     /// Appends the low `nbits` (0..=64) bits of `v`.
+    #[inline]
     pub fn put_wide(&mut self, v: u64, nbits: u32) {
         if nbits > 32 {
             self.put(v, 32);

@@ -58,23 +58,71 @@ impl Encoder {
                 acc += f[s];
             }
         }
+        // Division-free encoding: x / f through a precomputed reciprocal (exact for 32-bit x).
+        let syms: Vec<EncSym> = freqs
+            .iter()
+            .zip(&starts)
+            .map(|(&f, &st)| EncSym::new(st, f))
+            .collect();
         let mut bytes: Vec<u8> = Vec::with_capacity(self.syms.len() / 2 + 16);
         let mut x: u32 = RANS_L;
         for &cs in self.syms.iter().rev() {
-            let i = (cs >> 8) as usize * ALPHABET + (cs & 0xff) as usize;
-            let f = freqs[i];
-            let st = starts[i];
-            let x_max = ((RANS_L >> PROB_BITS) << 8) * f;
-            while x >= x_max {
+            let e = &syms[(cs >> 8) as usize * ALPHABET + (cs & 0xff) as usize];
+            while x >= e.x_max {
                 bytes.push(x as u8);
                 x >>= 8;
             }
-            x = ((x / f) << PROB_BITS) + (x % f) + st;
+            x = e.put(x);
         }
         bytes.extend_from_slice(&x.to_le_bytes());
         bytes.reverse();
         out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
         out.extend_from_slice(&bytes);
+    }
+}
+
+/// Encoder view of one symbol: `put(x) == ((x / f) << PROB_BITS) + x % f + start`, computed
+/// with a multiply by a rounded-up reciprocal of f instead of a division.
+#[derive(Clone, Copy)]
+struct EncSym {
+    x_max: u32,
+    rcp: u32,
+    shift: u32,
+    bias: u32,
+    cmpl: u32,
+}
+
+impl EncSym {
+    fn new(start: u32, f: u32) -> Self {
+        let x_max = ((RANS_L >> PROB_BITS) << 8).wrapping_mul(f);
+        if f <= 1 {
+            // f = 1: q = x; x' = x + start + x * (scale - 1) = (x << bits) + start.
+            return EncSym {
+                x_max,
+                rcp: u32::MAX,
+                shift: 0,
+                bias: start.wrapping_add(PROB_SCALE - 1),
+                cmpl: PROB_SCALE - 1,
+            };
+        }
+        let mut shift = 0;
+        while f > (1u32 << shift) {
+            shift += 1;
+        }
+        let rcp = (1u64 << (shift + 31)).div_ceil(f as u64) as u32;
+        EncSym {
+            x_max,
+            rcp,
+            shift: shift - 1,
+            bias: start,
+            cmpl: PROB_SCALE - f,
+        }
+    }
+    #[inline(always)]
+    fn put(&self, x: u32) -> u32 {
+        let q = (((x as u64) * (self.rcp as u64)) >> 32) as u32 >> self.shift;
+        x.wrapping_add(self.bias)
+            .wrapping_add(q.wrapping_mul(self.cmpl))
     }
 }
 
@@ -261,6 +309,27 @@ mod tests {
         d.finish().unwrap();
         // Constant context 0 costs nearly nothing: total well below 8 bits * count.
         assert!(out.len() < 20000, "{}", out.len());
+    }
+
+    #[test]
+    fn reciprocal_encoding_equals_division() {
+        let mut s = 99u64;
+        for f in (1..=PROB_SCALE).step_by(7).chain([1, 2, 3, 4095, 4096]) {
+            let st = (PROB_SCALE - f) / 2;
+            let e = EncSym::new(st, f);
+            for _ in 0..300 {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                // Any state the encoder can hold before the update: RANS_L <= x < x_max.
+                let span = e.x_max.wrapping_sub(RANS_L).max(1) as u64;
+                let x = RANS_L + ((s >> 20) % span) as u32;
+                if f == PROB_SCALE && x >= e.x_max {
+                    continue;
+                }
+                assert_eq!(e.put(x), ((x / f) << PROB_BITS) + x % f + st, "f={f} x={x}");
+            }
+        }
     }
 
     #[test]

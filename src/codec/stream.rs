@@ -358,31 +358,34 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
         }
     };
     let lossless_pyramid = |out: &mut Vec<u8>| int_pyramid(out, 0);
-    match cfg.mode {
-        Mode::Lossless => {
-            lossless_pyramid(&mut out);
-            // The generic byte coder wins on some data (repeated patterns, few distinct values).
-            let z = zstd::bulk::compress(&shuffle(data, dtype.size()), cfg.effort)
-                .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("zstd: {e}")))?;
-            if 1 + z.len() < out.len() - body_start {
-                out.truncate(body_start);
-                out.push(Method::ZstdShuffle as u8);
-                out.extend_from_slice(&z);
-            }
+    // Exact coding: the pyramid, unless the generic byte coder wins (repeated patterns,
+    // few distinct values, noise with a comb-shaped histogram).
+    let lossless_best = |out: &mut Vec<u8>| -> Result<()> {
+        lossless_pyramid(out);
+        let z = zstd::bulk::compress(&shuffle(data, dtype.size()), cfg.effort)
+            .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("zstd: {e}")))?;
+        if 1 + z.len() < out.len() - body_start {
+            out.truncate(body_start);
+            out.push(Method::ZstdShuffle as u8);
+            out.extend_from_slice(&z);
         }
+        Ok(())
+    };
+    match cfg.mode {
+        // An abs bound that allows no error (floats: 0; integers: < 1) is lossless coding.
+        Mode::Abs(bound) if bound == 0.0 || (!dtype.is_float() && int_bound(dtype, bound) == 0) => {
+            lossless_best(&mut out)?;
+        }
+        Mode::Lossless => lossless_best(&mut out)?,
         Mode::Abs(bound) => {
             if dtype.is_float() {
-                if bound == 0.0 {
-                    lossless_pyramid(&mut out);
-                } else {
-                    out.push(Method::Pyramid as u8);
-                    let v = to_f64s(dtype, data);
-                    let d = FloatDomain {
-                        b: bound,
-                        is_f32: dtype == DType::F32,
-                    };
-                    interp::encode(&d, &v, bs, nblocks, &mut out);
-                }
+                out.push(Method::Pyramid as u8);
+                let v = to_f64s(dtype, data);
+                let d = FloatDomain {
+                    b: bound,
+                    is_f32: dtype == DType::F32,
+                };
+                interp::encode(&d, &v, bs, nblocks, &mut out);
             } else {
                 int_pyramid(&mut out, int_bound(dtype, bound));
             }
@@ -466,7 +469,7 @@ pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
             let raw = cur.bytes(n * h.dtype.size())?;
             out.copy_from_slice(raw);
         }
-        (1, Mode::Lossless) | (1, Mode::Apr(_)) => {
+        (1, _) => {
             let mut buf = vec![0u8; out.len()];
             let got = zstd::bulk::decompress_to_buffer(cur.rest(), &mut buf)
                 .map_err(|e| Error::corrupt(format!("zstd section: {e}")))?;

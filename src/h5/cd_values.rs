@@ -87,6 +87,26 @@ impl Default for UserParams {
     }
 }
 
+/// The inverse of [`decimal_value`]: `value` as `(m, e)` with the smallest exponent that
+/// represents it to 1e-12 relative (0.1 + 0.2 -> (3, 1)); `None` for negative or non-finite
+/// values and for those that need m >= 2^32 or e > MAX_EXPONENT (e.g. pi).
+pub fn decimal_of(value: f64) -> Option<(u32, u32)> {
+    if !(value.is_finite() && value >= 0.0) {
+        return None;
+    }
+    for exponent in 0..=MAX_EXPONENT {
+        let p = 10f64.powi(exponent as i32);
+        let m = (value * p).round();
+        if m > f64::from(u32::MAX) {
+            break;
+        }
+        if (m / p - value).abs() <= value * 1e-12 {
+            return Some((m as u32, exponent));
+        }
+    }
+    None
+}
+
 /// m x 10^-e, correctly rounded (division by an exact power of ten).
 pub fn decimal_value(mantissa: u32, exponent: u32) -> f64 {
     mantissa as f64 / 10f64.powi(exponent as i32)
@@ -383,6 +403,27 @@ mod tests {
         assert_eq!(mode_of(&[1, 5, 4]), Mode::Abs(0.0005));
         assert_eq!(mode_of(&[0]), Mode::Lossless);
         assert_eq!(mode_of(&[0, 7, 9]), Mode::Lossless);
+    }
+
+    #[test]
+    fn decimal_forms() {
+        assert_eq!(decimal_of(4.0), Some((4, 0)));
+        assert_eq!(decimal_of(0.1), Some((1, 1)));
+        assert_eq!(decimal_of(0.0005), Some((5, 4)));
+        assert_eq!(decimal_of(0.5), Some((5, 1)));
+        assert_eq!(decimal_of(0.0), Some((0, 0)));
+        assert_eq!(decimal_of(12.25), Some((1225, 2)));
+        assert_eq!(decimal_of(1e-7), Some((1, 7)));
+        assert_eq!(decimal_of(0.1 + 0.2), Some((3, 1)));
+        assert_eq!(decimal_of(-1.0), None);
+        assert_eq!(decimal_of(f64::NAN), None);
+        assert_eq!(decimal_of(1e300), None);
+        assert_eq!(decimal_of(1e-23), None);
+        assert_eq!(decimal_of(1.0 / 3.0), None);
+        assert_eq!(decimal_of(std::f64::consts::PI), None);
+        for (m, e) in [(4, 0), (1, 1), (5, 4), (225, 2)] {
+            assert_eq!(decimal_of(decimal_value(m, e)), Some((m, e)));
+        }
     }
 
     #[test]

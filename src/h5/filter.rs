@@ -6,7 +6,7 @@
 //! before the codec and back after it.
 
 use super::cd_values::{dtype_from_parts, CdValues, Layout, CLASS_FLOAT, CLASS_INTEGER};
-use super::loader::{api_for, Api, Minor};
+use super::loader::{api_for_ids, current, Api, Minor};
 use super::sys::*;
 use crate::codec::{self, DType};
 use std::os::raw::{c_uint, c_void};
@@ -273,7 +273,7 @@ fn set_local_impl(api: &Api, dcpl: hid_t, type_id: hid_t, space_id: hid_t) -> Re
 /// Called by HDF5 with valid (or -1) ids.
 pub unsafe extern "C" fn can_apply(dcpl_id: hid_t, type_id: hid_t, space_id: hid_t) -> htri_t {
     let r = catch_unwind(|| {
-        let Some(api) = api_for(Some(dcpl_id)) else {
+        let Some(api) = api_for_ids(dcpl_id, type_id, space_id) else {
             eprintln!("h5z-apr: can_apply: {NO_API}");
             return -1;
         };
@@ -281,9 +281,10 @@ pub unsafe extern "C" fn can_apply(dcpl_id: hid_t, type_id: hid_t, space_id: hid
             Ok(()) => 1,
             Err(f) => {
                 // A refused OPTIONAL filter is simply skipped by HDF5: no error to report.
-                let optional = get_cd_values(api, dcpl_id)
-                    .map(|(fl, _)| fl & H5Z_FLAG_OPTIONAL != 0)
-                    .unwrap_or(false);
+                let optional = dcpl_id >= 0
+                    && get_cd_values(api, dcpl_id)
+                        .map(|(fl, _)| fl & H5Z_FLAG_OPTIONAL != 0)
+                        .unwrap_or(false);
                 if !optional {
                     report(Some(api), "H5Z_apr_can_apply", line!(), &f);
                 }
@@ -296,7 +297,7 @@ pub unsafe extern "C" fn can_apply(dcpl_id: hid_t, type_id: hid_t, space_id: hid
             Minor::CantFilter,
             format!("h5z-apr: internal panic: {}", panic_message(&*p)),
         );
-        report(api_for(Some(dcpl_id)), "H5Z_apr_can_apply", line!(), &f);
+        report(current(), "H5Z_apr_can_apply", line!(), &f);
         -1
     })
 }
@@ -307,7 +308,7 @@ pub unsafe extern "C" fn can_apply(dcpl_id: hid_t, type_id: hid_t, space_id: hid
 /// Called by HDF5 with valid ids.
 pub unsafe extern "C" fn set_local(dcpl_id: hid_t, type_id: hid_t, space_id: hid_t) -> herr_t {
     let r = catch_unwind(|| {
-        let Some(api) = api_for(Some(dcpl_id)) else {
+        let Some(api) = api_for_ids(dcpl_id, type_id, space_id) else {
             eprintln!("h5z-apr: set_local: {NO_API}");
             return -1;
         };
@@ -324,7 +325,7 @@ pub unsafe extern "C" fn set_local(dcpl_id: hid_t, type_id: hid_t, space_id: hid
             Minor::CantFilter,
             format!("h5z-apr: internal panic: {}", panic_message(&*p)),
         );
-        report(api_for(Some(dcpl_id)), "H5Z_apr_set_local", line!(), &f);
+        report(current(), "H5Z_apr_set_local", line!(), &f);
         -1
     })
 }
@@ -522,7 +523,7 @@ pub unsafe extern "C" fn filter(
         } else {
             std::slice::from_raw_parts(cd_values, cd_nelmts)
         };
-        let api = api_for(None);
+        let api = current();
         let alloc = Alloc { api };
         match filter_impl(&alloc, reverse, cd, *buf as *mut u8, nbytes, *buf_size)? {
             Output::InPlace(n) => Ok(n),
@@ -545,9 +546,7 @@ pub unsafe extern "C" fn filter(
             format!("h5z-apr: internal panic: {}", panic_message(&*p)),
         ),
     };
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        report(api_for(None), func, line!(), &f)
-    }));
+    let _ = catch_unwind(AssertUnwindSafe(|| report(current(), func, line!(), &f)));
     0
 }
 

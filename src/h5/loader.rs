@@ -5,13 +5,16 @@
 //! libhdf5); (2) every loaded object whose file name starts with `libhdf5` and is not a
 //! high-level/C++/Fortran wrapper, found with `dl_iterate_phdr` and reopened with
 //! `RTLD_NOLOAD` (h5py wheels load their bundled libhdf5 `RTLD_LOCAL`). When several copies
-//! are loaded, [`api_for`] picks the one that knows the given HDF5 id.
+//! are loaded (h5py next to another package bundling HDF5), [`api_for_ids`] picks the copy the
+//! ids of a `can_apply`/`set_local` call belong to, and the filter callback uses the copy
+//! picked last ([`current`]).
 //! [`load_by_name`] is the last resort for programs that load no HDF5 themselves (the
 //! `h5z-apr` binary): it dlopens the library by name.
 
 use super::sys::*;
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_void};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// A resolved libhdf5: the handle and the functions the filter needs.
@@ -36,7 +39,9 @@ pub struct Api {
     pub zfilter_avail: H5Zfilter_avail_t,
     pub allocate_memory: Option<H5allocate_memory_t>,
     pub free_memory: Option<H5free_memory_t>,
-    pub is_valid: Option<H5Iis_valid_t>,
+    pub iget_type: Option<H5Iget_type_t>,
+    pub eget_auto2: Option<H5Eget_auto2_t>,
+    pub eset_auto2: Option<H5Eset_auto2_t>,
     err_cls: *const hid_t,
     maj_pline: *const hid_t,
     min_cantfilter: *const hid_t,
@@ -96,7 +101,9 @@ impl Api {
             zfilter_avail: f!("H5Zfilter_avail")?,
             allocate_memory: f!("H5allocate_memory"),
             free_memory: f!("H5free_memory"),
-            is_valid: f!("H5Iis_valid"),
+            iget_type: f!("H5Iget_type"),
+            eget_auto2: f!("H5Eget_auto2"),
+            eset_auto2: f!("H5Eset_auto2"),
             err_cls: f!("H5E_ERR_CLS_g")?,
             maj_pline: f!("H5E_PLINE_g")?,
             min_cantfilter: f!("H5E_CANTFILTER_g")?,
@@ -113,12 +120,45 @@ impl Api {
         (a, b, c)
     }
 
-    /// Whether `id` is a valid id of this library copy.
-    pub fn knows(&self, id: hid_t) -> bool {
-        match self.is_valid {
-            // SAFETY: resolved H5Iis_valid takes any id value.
-            Some(f) => unsafe { f(id) > 0 },
-            None => false,
+    /// Whether the ids of a `can_apply`/`set_local` call belong to this copy: `dcpl` holds
+    /// filter 47815 and `type_id`/`space_id` (when >= 0) are a datatype and a dataspace.
+    /// Id values alone are ambiguous (two copies hand out the same numbers) and `H5Iis_valid`
+    /// is false for the library-internal dcpl copy these callbacks get, hence the content
+    /// checks; they run with this copy's automatic error printing off.
+    pub fn owns(&self, dcpl: hid_t, type_id: hid_t, space_id: hid_t) -> bool {
+        const H5I_DATATYPE: H5I_type_t = 3;
+        const H5I_DATASPACE: H5I_type_t = 4;
+        let (Some(get_type), Some(get_auto), Some(set_auto)) =
+            (self.iget_type, self.eget_auto2, self.eset_auto2)
+        else {
+            return false;
+        };
+        let mut func: *const c_void = std::ptr::null();
+        let mut data: *mut c_void = std::ptr::null_mut();
+        // SAFETY: resolved functions; auto-print settings saved and restored; the filter
+        // query writes at most `n` = 0 values and no name.
+        unsafe {
+            let saved = get_auto(H5E_DEFAULT, &mut func, &mut data) >= 0;
+            set_auto(H5E_DEFAULT, std::ptr::null(), std::ptr::null_mut());
+            let mut ok = (type_id < 0 || get_type(type_id) == H5I_DATATYPE)
+                && (space_id < 0 || get_type(space_id) == H5I_DATASPACE);
+            if ok {
+                let (mut flags, mut n) = (0u32, 0usize);
+                ok = (self.get_filter_by_id2)(
+                    dcpl,
+                    crate::FILTER_ID as H5Z_filter_t,
+                    &mut flags,
+                    &mut n,
+                    std::ptr::null_mut(),
+                    0,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                ) >= 0;
+            }
+            if saved {
+                set_auto(H5E_DEFAULT, func, data);
+            }
+            ok
         }
     }
 
@@ -181,17 +221,20 @@ fn loaded_libhdf5_paths() -> Vec<String> {
         _size: usize,
         data: *mut c_void,
     ) -> c_int {
-        // SAFETY: glibc passes a valid dl_phdr_info; data is the Vec below.
-        let out = &mut *(data as *mut Vec<String>);
-        let name = (*info).dlpi_name;
-        if !name.is_null() {
-            if let Ok(s) = CStr::from_ptr(name).to_str() {
-                if is_core_libhdf5(s) {
-                    out.push(s.to_owned());
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: glibc passes a valid dl_phdr_info; data is the Vec below.
+            let out = &mut *(data as *mut Vec<String>);
+            let name = (*info).dlpi_name;
+            if !name.is_null() {
+                if let Ok(s) = CStr::from_ptr(name).to_str() {
+                    if is_core_libhdf5(s) {
+                        out.push(s.to_owned());
+                    }
                 }
             }
-        }
-        0
+        }));
+        // Non-zero stops the iteration.
+        r.map(|_| 0).unwrap_or(1)
     }
     let mut out: Vec<String> = Vec::new();
     // SAFETY: the callback only reads the info and pushes to `out`.
@@ -244,18 +287,28 @@ pub fn apis() -> &'static [Api] {
     APIS.get_or_init(|| found)
 }
 
-/// The library copy to use for a call involving `id` (the first copy that knows it), or the
-/// first copy when `id` is `None` or unknown to all.
-pub fn api_for(id: Option<hid_t>) -> Option<&'static Api> {
+/// Index of the copy [`api_for_ids`] picked last.
+static LAST_PICKED: AtomicUsize = AtomicUsize::new(0);
+
+/// The library copy to use when no id tells (the filter callback, the reading API): the one
+/// [`api_for_ids`] picked last, else the first found.
+pub fn current() -> Option<&'static Api> {
     let all = apis();
-    if all.len() > 1 {
-        if let Some(id) = id {
-            if let Some(a) = all.iter().find(|a| a.knows(id)) {
-                return Some(a);
-            }
-        }
+    all.get(LAST_PICKED.load(Ordering::Relaxed)).or(all.first())
+}
+
+/// The copy that owns the ids of a `can_apply`/`set_local` call (see [`Api::owns`]).
+pub fn api_for_ids(dcpl: hid_t, type_id: hid_t, space_id: hid_t) -> Option<&'static Api> {
+    let all = apis();
+    if all.len() <= 1 {
+        return all.first();
     }
-    all.first()
+    let i = all
+        .iter()
+        .position(|a| a.owns(dcpl, type_id, space_id))
+        .unwrap_or(0);
+    LAST_PICKED.store(i, Ordering::Relaxed);
+    all.get(i)
 }
 
 /// Library names tried by [`load_by_name`] after `$H5Z_APR_LIBHDF5`.
@@ -274,7 +327,7 @@ pub const LIBHDF5_NAMES: &[&str] = &[
 /// Returns the loaded libhdf5, loading one by name when the process has none
 /// (`$H5Z_APR_LIBHDF5` first, then [`LIBHDF5_NAMES`]).
 pub fn load_by_name() -> Result<&'static Api, String> {
-    if let Some(a) = api_for(None) {
+    if let Some(a) = current() {
         return Ok(a);
     }
     let mut names: Vec<String> = Vec::new();
@@ -304,7 +357,7 @@ pub fn load_by_name() -> Result<&'static Api, String> {
             }
             continue;
         }
-        if let Some(a) = api_for(None) {
+        if let Some(a) = current() {
             return Ok(a);
         }
         errors.push(format!("{n}: loaded but HDF5 symbols are missing"));

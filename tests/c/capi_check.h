@@ -156,21 +156,4 @@ static inline void fill_pattern(int dt, unsigned char *buf, size_t n) {
     }
 }
 
-/* Transitional: 1 while this build's codec still reports apr mode as being implemented; the
- * apr cases are then skipped loudly. Once apr mode lands this returns 0 and they run. */
-static inline int apr_pending(void) {
-    static const size_t shape[1] = {256};
-    unsigned char src[256] = {0}, *dst;
-    h5z_apr_params p = {H5Z_APR_MODE_APR, 0.1, 0};
-    size_t cap = h5z_apr_max_compressed_size(H5Z_APR_DTYPE_U8, shape, 1), len = 0;
-    h5z_apr_status st;
-    int pending;
-    dst = xmalloc(cap);
-    st = h5z_apr_compress(&p, H5Z_APR_DTYPE_U8, shape, 1, src, sizeof src, dst, cap, &len);
-    free(dst);
-    pending = st == H5Z_APR_ERR_UNSUPPORTED && strstr(h5z_apr_last_error(), "being implemented");
-    if (pending) printf("SKIP apr mode: %s\n", h5z_apr_last_error());
-    return pending;
-}
-
 #endif

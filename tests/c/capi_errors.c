@@ -209,22 +209,25 @@ static void corrupted(const unsigned char *stream, size_t len, const char *label
 }
 
 int main(void) {
-    h5z_apr_params lossless = {H5Z_APR_MODE_LOSSLESS, 0, 0}, abs2 = {H5Z_APR_MODE_ABS, 2, 0};
-    unsigned char *src = xmalloc(NELEM * 2), *s1, *s2;
-    size_t len1, len2;
+    h5z_apr_params lossless = {H5Z_APR_MODE_LOSSLESS, 0, 0}, abs2 = {H5Z_APR_MODE_ABS, 2, 0},
+                   apr = {H5Z_APR_MODE_APR, 0.1, 0};
+    unsigned char *src = xmalloc(NELEM * 2), *s1, *s2, *s3;
+    size_t len1, len2, len3;
 
     fill_pattern(H5Z_APR_DTYPE_U16, src, NELEM);
     s1 = make_stream(&lossless, src, &len1);
     s2 = make_stream(&abs2, src, &len2);
+    s3 = make_stream(&apr, src, &len3);
     CHECK(strcmp(h5z_apr_last_error(), "") == 0, "message '%s' after success", h5z_apr_last_error());
 
     null_pointers(src);
     invalid_arguments(src);
-    if (len1 > 0 && len2 > 0) {
+    if (len1 > 0 && len2 > 0 && len3 > 0) {
         small_buffers(src, s1, len1);
         truncated(s1, len1);
         corrupted(s1, len1, "lossless u16");
         corrupted(s2, len2, "abs u16");
+        corrupted(s3, len3, "apr u16");
     }
     CHECK(strcmp(h5z_apr_status_name(H5Z_APR_ERR_CORRUPT), "H5Z_APR_ERR_CORRUPT") == 0,
           "status name");
@@ -232,6 +235,7 @@ int main(void) {
 
     free(s1);
     free(s2);
+    free(s3);
     free(src);
     return finish();
 }

@@ -5,19 +5,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+// Generic helpers (CI policy, plugin directory, scratch dirs) come from the HDF5 tests.
+#[path = "../h5_support/mod.rs"]
+mod h5_support;
+#[allow(unused_imports)]
+pub use h5_support::{in_ci, plugin_dir, repo_root, require, require_tools, scratch};
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_h5z-apr")
 }
 
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// A file of the shared test data (../shared/data), or `None` with a loud message.
+/// A file of the shared test data (../shared/data), or `None` with a loud message. Absent data
+/// is a skip, also in CI (the data is not part of the repository).
 pub fn data_file(rel: &str) -> Option<PathBuf> {
     let p = repo_root().join("../shared/data").join(rel);
     if p.exists() {
@@ -31,15 +30,8 @@ pub fn data_file(rel: &str) -> Option<PathBuf> {
     }
 }
 
-/// Handles a missing tool: a failure under CI=true, a loud skip otherwise.
-pub fn missing_tool(what: &str) {
-    if in_ci() {
-        panic!("{what} is required with CI=true (run scripts/setup.sh)");
-    }
-    eprintln!("\n*** SKIPPED: {what} not available (run scripts/setup.sh) ***\n");
-}
-
-/// The project's .venv Python when it has h5py and numpy.
+/// The project's .venv Python when it has h5py and numpy (a failure with CI=true, else a
+/// loud skip).
 pub fn python() -> Option<PathBuf> {
     static PY: OnceLock<Option<PathBuf>> = OnceLock::new();
     let p = PY.get_or_init(|| {
@@ -50,54 +42,7 @@ pub fn python() -> Option<PathBuf> {
             .is_ok_and(|o| o.status.success());
         ok.then_some(py)
     });
-    if p.is_none() {
-        missing_tool(".venv python with h5py and numpy");
-    }
-    p.clone()
-}
-
-pub fn have_tool(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success() || !o.stdout.is_empty() || !o.stderr.is_empty());
-    if !ok {
-        missing_tool(tool);
-    }
-    ok
-}
-
-/// Build directory of this test run (target/<profile>), found from the binary under test.
-pub fn profile_dir() -> PathBuf {
-    Path::new(bin()).parent().expect("bin dir").to_path_buf()
-}
-
-/// A directory holding only a fresh copy of `libh5z_apr.so`, for `HDF5_PLUGIN_PATH`.
-pub fn plugin_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let src = profile_dir().join("libh5z_apr.so");
-        assert!(
-            src.exists(),
-            "{} missing: the cdylib should be built with the tests",
-            src.display()
-        );
-        let dir = profile_dir().join("cli-test-plugin");
-        std::fs::create_dir_all(&dir).unwrap();
-        let tmp = dir.join(format!(".libh5z_apr.so.{}", std::process::id()));
-        std::fs::copy(&src, &tmp).unwrap();
-        std::fs::rename(&tmp, dir.join("libh5z_apr.so")).unwrap();
-        dir
-    })
-    .clone()
-}
-
-/// A fresh scratch directory for one test.
-pub fn scratch(name: &str) -> PathBuf {
-    let d = profile_dir().join("cli-test-scratch").join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    require(p.is_some(), ".venv python with h5py and numpy").then(|| p.clone().unwrap())
 }
 
 /// Runs `h5z-apr` with `args`.

@@ -256,3 +256,39 @@ def test_apr_mode_through_h5py(tmp_path):
     mse = np.mean((b.astype(np.float64) - a.astype(np.float64)) ** 2)
     psnr = 10 * np.log10(float(a.max() - a.min()) ** 2 / mse)
     assert psnr > 30, psnr
+
+
+def test_two_hdf5_copies_in_one_process(tmp_path):
+    """Debian's libhdf5 1.10 loaded (RTLD_LOCAL, like another package bundling HDF5) next to
+    h5py's own HDF5 2.x: the plugin must talk to the copy that owns the ids of each call."""
+    import ctypes.util
+
+    from conftest import missing
+
+    if ctypes.util.find_library("hdf5_serial") is None:
+        missing("Debian libhdf5 (libhdf5-dev)")
+    code = f"""
+import ctypes, ctypes.util
+other = ctypes.CDLL(ctypes.util.find_library("hdf5_serial"))
+assert other.H5open() >= 0
+import h5py, numpy as np
+a = (np.arange(64 * 64, dtype="u2").reshape(64, 64) * 7) % 3001
+p = {str(tmp_path / 'two.h5')!r}
+with h5py.File(p, "w") as f:
+    d = f.create_dataset("x", data=a, chunks=(32, 32), compression={FILTER_ID}, compression_opts=(1, 4, 0))
+    assert d.id.get_create_plist().get_filter_by_id({FILTER_ID})[1][4] == {LAYOUT_MARKER}
+    assert all(d.id.get_chunk_info(i).filter_mask == 0 for i in range(4))
+with h5py.File(p, "r") as f:
+    assert np.abs(f["x"][...].astype(int) - a).max() <= 4
+try:
+    with h5py.File(p, "w") as f:
+        f.create_dataset("y", data=a, chunks=(32, 32), compression={FILTER_ID}, compression_opts=(9,))
+    raise SystemExit("bad cd_values accepted")
+except ValueError as e:
+    assert "unknown mode 9" in str(e), str(e)
+print("ok")
+"""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HDF5_PLUGIN_PATH": str(PLUGIN_DIR)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stdout + r.stderr
+    assert "HDF5-DIAG" not in r.stderr, r.stderr  # no stray errors printed by the other copy

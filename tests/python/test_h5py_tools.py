@@ -2,12 +2,12 @@
 h5repack/h5dump/h5diff (HDF5 1.10.x) and the other way round, all through HDF5_PLUGIN_PATH."""
 import h5py
 import numpy as np
-from conftest import FILTER_ID, ct_head_crop, need_data, need_tool, run
+from conftest import FILTER_ID, ct_head_crop, need_tool, real_or_synthetic, run
 
 
 def test_h5repack_compresses_what_h5py_wrote_and_h5py_reads_it(tmp_path):
     h5repack, h5dump, h5diff = need_tool("h5repack"), need_tool("h5dump"), need_tool("h5diff")
-    vol = np.load(need_data("ct_headsq_vtk/headsq_quarter_uint16.npy"))
+    vol = np.asarray(real_or_synthetic("ct_headsq_vtk/headsq_quarter_uint16.npy", (93, 64, 64)))
     plain = tmp_path / "plain.h5"
     with h5py.File(plain, "w") as f:
         f.create_dataset("head", data=vol)  # contiguous, no filter

@@ -86,8 +86,9 @@ pub struct EvalArgs {
     /// Skip the segmentation-based (downstream) observables
     #[arg(long)]
     pub no_downstream: bool,
-    /// Count only objects of at least this many voxels in the downstream segmentation
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    /// Count only objects of at least this many voxels in the downstream segmentation (default:
+    /// a 3x3x3 cube; smaller specks are mostly noise). Foreground and Dice use every voxel.
+    #[arg(long, default_value_t = 27, value_name = "N")]
     pub min_object_voxels: usize,
     /// No progress bar on stderr
     #[arg(long, short)]

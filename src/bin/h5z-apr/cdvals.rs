@@ -3,7 +3,7 @@
 //! value = cd[1] x 10^-cd[2], optional cd[3] effort 1..=22 (default 3).
 
 use crate::args::{CdArgs, ModeArg, Setting};
-use h5z_apr::h5::cd_values::{UserParams, DEFAULT_EFFORT, MAX_EXPONENT};
+use h5z_apr::h5::cd_values::{decimal_of, UserParams, DEFAULT_EFFORT, MAX_EXPONENT};
 use h5z_apr::{Mode, FILTER_ID};
 
 /// Writes a positive decimal value as mantissa x 10^-exponent with the smallest exponent that
@@ -12,19 +12,11 @@ pub fn decimal(v: f64) -> Result<(u32, u32), String> {
     if !(v.is_finite() && v >= 0.0) {
         return Err(format!("value must be finite and >= 0, got {v}"));
     }
-    for e in 0..=MAX_EXPONENT {
-        let p = 10f64.powi(e as i32);
-        let m = (v * p).round();
-        if m > u32::MAX as f64 {
-            break;
-        }
-        if (m / p - v).abs() <= v * 1e-12 {
-            return Ok((m as u32, e));
-        }
-    }
-    Err(format!(
-        "{v} cannot be written as m x 10^-e with m < 2^32 and e <= {MAX_EXPONENT}; use fewer significant digits"
-    ))
+    decimal_of(v).ok_or_else(|| {
+        format!(
+            "{v} cannot be written as m x 10^-e with m < 2^32 and e <= {MAX_EXPONENT}; use fewer significant digits"
+        )
+    })
 }
 
 /// User cd_values of an eval setting (effort slot only when not the default).

@@ -20,6 +20,8 @@ pub struct Reference {
     pub noise_estimator: &'static str,
     sorted: Vec<f64>,
     pub seg: Option<Segmentation>,
+    /// Smallest component counted as an object.
+    pub min_object_voxels: usize,
 }
 
 impl Reference {
@@ -55,9 +57,10 @@ impl Reference {
             data_range,
             noise_sigma,
             noise_estimator:
-                "Immerkaer operator, robust median (h5z_apr::codec::apr::estimate_noise_sigma)",
+                "Immerkaer operator, robust median, finest and 2x-binned scale (codec::apr::estimate_noise_sigma)",
             sorted,
             seg,
+            min_object_voxels,
         }
     }
 }
@@ -298,7 +301,6 @@ pub fn run(
     chunks: &[usize],
     settings: &[Setting],
     reference: &Reference,
-    min_object_voxels: usize,
     quiet: bool,
 ) -> Result<Vec<Row>, String> {
     let n_chunks: usize = grid(&input.shape, chunks).iter().product();
@@ -317,7 +319,7 @@ pub fn run(
             reference.data_range,
         );
         let downstream = reference.seg.as_ref().map(|so| {
-            let sr = metrics::segment(&rv, reference.shape3, min_object_voxels);
+            let sr = metrics::segment(&rv, reference.shape3, reference.min_object_voxels);
             Downstream {
                 threshold_orig: so.threshold,
                 threshold_recon: sr.threshold,

@@ -22,7 +22,33 @@ enum Failure {
     Runtime(String),
 }
 
+/// A bug (panic) is reported as one line with its location, unless RUST_BACKTRACE asks for
+/// the full trace.
+fn install_panic_hook() {
+    if std::env::var_os("RUST_BACKTRACE").is_some() {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            std::io::stderr(),
+            "h5z-apr: internal error{at}: {} (a bug; please report it, RUST_BACKTRACE=1 for details)",
+            msg.replace('\n', " ")
+        );
+    }));
+}
+
 fn main() -> ExitCode {
+    install_panic_hook();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -90,15 +116,8 @@ fn run_eval(a: &EvalArgs) -> Result<(), Failure> {
             .unwrap_or_else(|| input::default_chunks(&input.shape))
     };
     let reference = eval::Reference::new(&input, !a.no_downstream, a.min_object_voxels);
-    let rows = eval::run(
-        &input,
-        &chunks,
-        &settings,
-        &reference,
-        a.min_object_voxels,
-        a.quiet,
-    )
-    .map_err(Failure::Runtime)?;
+    let rows =
+        eval::run(&input, &chunks, &settings, &reference, a.quiet).map_err(Failure::Runtime)?;
     if let Some(path) = &a.datasheet {
         std::fs::write(path, report::datasheet(&input, &chunks, &reference, &rows))
             .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", path.display())))?;

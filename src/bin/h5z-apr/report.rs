@@ -29,12 +29,24 @@ pub fn g4(x: f64) -> String {
 }
 
 fn mb(bytes: u64) -> String {
-    format!("{} MB", g4(bytes as f64 / 1e6))
+    let b = bytes as f64;
+    if b >= 1e6 {
+        format!("{} MB", g4(b / 1e6))
+    } else if b >= 1e3 {
+        format!("{} kB", g4(b / 1e3))
+    } else {
+        format!("{bytes} B")
+    }
 }
 
+/// Python-style shape tuple: `(60, 256, 256)`, `(7,)`.
 fn tuple(v: &[usize]) -> String {
     let s: Vec<String> = v.iter().map(|d| d.to_string()).collect();
-    format!("({})", s.join(", "))
+    if v.len() == 1 {
+        format!("({},)", s[0])
+    } else {
+        format!("({})", s.join(", "))
+    }
 }
 
 /// Renders rows with a left-aligned first column and right-aligned others.
@@ -213,7 +225,12 @@ pub fn text(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
     out += &table(&QUALITY_HEADERS, &quality_rows(rows, r));
     let d = downstream_rows(rows);
     if !d.is_empty() {
-        out += "\ndownstream: Otsu threshold + 6-connected components on original and decompressed data\n";
+        let _ = writeln!(
+            out,
+            "\ndownstream: Otsu threshold + 6-connected components (objects >= {} voxels), \
+             same pipeline on original and decompressed data",
+            r.min_object_voxels
+        );
         out += &table(&DOWNSTREAM_HEADERS, &d);
     }
     out += "\nratio = raw bytes / compressed chunk bytes; SSIM per 2-D slice (7x7 window); \
@@ -263,7 +280,7 @@ pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
         o,
         "\"file\":{},\"dataset\":{},\"dtype\":{},\"shape\":{},\"chunks\":{},\"raw_bytes\":{},\
          \"source_storage_bytes\":{},\"min\":{},\"max\":{},\"mean\":{},\"std\":{},\
-         \"noise_sigma\":{},\"noise_estimator\":{}}},\"results\":[",
+         \"noise_sigma\":{},\"noise_estimator\":{},\"min_object_voxels\":{}}},\"results\":[",
         jstr(&input.file.display().to_string()),
         input
             .dataset
@@ -284,6 +301,7 @@ pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
         jnum(r.summary.std),
         jnum(r.noise_sigma),
         jstr(r.noise_estimator),
+        r.min_object_voxels,
     );
     let n = r.values.len();
     for (i, row) in rows.iter().enumerate() {
@@ -391,6 +409,10 @@ pub fn datasheet(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -
         ),
     ]);
     o += &md_table(&["property", "value"], &facts, false);
+    o += "\n## Summary\n\n";
+    for row in rows {
+        o += &format!("- {}\n", summary_line(row, r));
+    }
     o += "\n## Settings\n\n";
     let settings: Vec<Vec<String>> = rows
         .iter()
@@ -413,8 +435,12 @@ pub fn datasheet(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -
     o += &md_table(&QUALITY_HEADERS, &quality_rows(rows, r), true);
     let d = downstream_rows(rows);
     if !d.is_empty() {
-        o += "\n## Downstream observables\n\nOtsu threshold, then 6-connected components, applied the same way to the \
-              original and to the decompressed volume.\n\n";
+        let _ = write!(
+            o,
+            "\n## Downstream observables\n\nOtsu threshold, then 6-connected components (objects of at \
+             least {} voxels), applied the same way to the original and to the decompressed volume.\n\n",
+            r.min_object_voxels
+        );
         o += &md_table(&DOWNSTREAM_HEADERS, &d, true);
     }
     o += "\n## How to read this\n\n\
@@ -428,6 +454,38 @@ pub fn datasheet(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -
   earth mover's distance between the intensity distributions, in intensity units (≤ mean error).\n\
 - **MB/s**: single thread, raw chunk bytes per second; on another machine these differ.\n";
     o
+}
+
+/// One sentence per setting: size, loss against the noise, effect on the segmentation.
+fn summary_line(row: &Row, r: &Reference) -> String {
+    let mut s = format!("**{}**: {:.2}x smaller", row.setting.label(), row.ratio());
+    if row.err.max_abs == 0.0 {
+        s += ", bit-exact";
+    } else {
+        s += &format!(", max error {}", g4(row.err.max_abs));
+        if r.noise_sigma > 0.0 {
+            let k = row.err.rmse() / r.noise_sigma;
+            s += &format!(
+                ", RMS error {:.3} x the noise σ ({})",
+                k,
+                if k < 1.0 {
+                    "below the noise"
+                } else {
+                    "above the noise"
+                }
+            );
+        }
+    }
+    if let Some(d) = &row.downstream {
+        s += &format!(
+            "; segmentation Dice {:.4}, objects {} -> {}, foreground {:+.2} %",
+            d.dice,
+            d.objects_orig,
+            d.objects_recon,
+            d.foreground_change_pct()
+        );
+    }
+    s + "."
 }
 
 #[cfg(test)]
@@ -444,6 +502,15 @@ mod tests {
         assert_eq!(g4(0.5), "0.5000");
         assert_eq!(g4(1e-5), "1.000e-5");
         assert_eq!(g4(f64::INFINITY), "inf");
+    }
+
+    #[test]
+    fn sizes_and_shapes() {
+        assert_eq!(mb(7_864_320), "7.864 MB");
+        assert_eq!(mb(2_000), "2 kB");
+        assert_eq!(mb(240), "240 B");
+        assert_eq!(tuple(&[7]), "(7,)");
+        assert_eq!(tuple(&[2, 3]), "(2, 3)");
     }
 
     #[test]
