@@ -25,6 +25,14 @@
 //! - `ip_th` = off (`-inf`): LibAPR's 0 would zero the gradient of all non-positive data.
 //!
 //! Explicit (`Some`) values are used as given, LibAPR semantics.
+//!
+//! Differences from LibAPR, all deliberate: everything runs in f32 with no integer offset
+//! (so `ip_th` compares with the data as given); `min(d)` in the level formula is over the
+//! active axes only; the last two outputs of the smoothing spline come from the exact
+//! mirror-symmetry equations instead of truncated sums, and the truncated tails of the first
+//! two are folded back (constants pass unchanged); particle values are true means of the
+//! in-range pixels (f64 sums, no edge replication, no integer truncation); blocks with
+//! `max dim <= 4` (`Lmax <= 2`) keep every pixel. Single-threaded, no halo between blocks.
 
 mod cells;
 mod gradient;
