@@ -186,6 +186,11 @@ fn non_finite_and_extreme_inputs_still_partition() {
         estimate_noise_sigma(Array3::<f32>::zeros((0, 4, 4)).view()),
         0.0
     );
+    // the noise estimate ignores non-finite pixels
+    let s = estimate_noise_sigma(img.view());
+    assert!(s.is_finite(), "{s}");
+    let nan = Array3::from_elem((3, 8, 8), f32::NAN);
+    assert_eq!(estimate_noise_sigma(nan.view()), 0.0);
     let (cells, _) = compute_particle_cells(
         Array3::<f32>::zeros((0, 5, 7)).view(),
         0.1,

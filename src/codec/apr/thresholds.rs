@@ -120,7 +120,9 @@ fn immerkaer_2d(data: &[f32], nz: usize, nx: usize, ny: usize) -> f32 {
                     continue;
                 }
             }
-            vals.push(l.abs());
+            if l.is_finite() {
+                vals.push(l.abs());
+            }
         }
         r += step;
     }
@@ -143,6 +145,7 @@ fn second_diff_1d(lines: &[f32], n: usize) -> f32 {
         .step_by(step)
         .filter(|w| !(w[0] == w[1] && w[1] == w[2]))
         .map(|w| (w[0] - 2.0 * w[1] + w[2]).abs())
+        .filter(|v| v.is_finite())
         .collect();
     if vals.is_empty() {
         return 0.0;
