@@ -16,6 +16,8 @@ use super::grid::{ceil_shift, cell_extent, level_max_for, sum_pool, Dims};
 pub struct ParticleCells {
     shape: [usize; 3],
     lmax: u32,
+    /// `level_shape(l)` for every level (cached: `is_particle` is called per cell by walkers).
+    shapes: Vec<[usize; 3]>,
     levels: Vec<BitVec>,
 }
 
@@ -23,15 +25,17 @@ impl ParticleCells {
     /// A partition structure with no particles yet.
     pub fn new(shape: [usize; 3]) -> Self {
         let lmax = level_max_for(shape);
-        let levels = (0..=lmax)
-            .map(|l| {
-                let s = shape.map(|n| ceil_shift(n, lmax - l));
-                BitVec::repeat(false, s.iter().product())
-            })
+        let shapes: Vec<[usize; 3]> = (0..=lmax)
+            .map(|l| shape.map(|n| ceil_shift(n, lmax - l)))
+            .collect();
+        let levels = shapes
+            .iter()
+            .map(|s| BitVec::repeat(false, s.iter().product()))
             .collect();
         ParticleCells {
             shape,
             lmax,
+            shapes,
             levels,
         }
     }
@@ -48,15 +52,13 @@ impl ParticleCells {
     /// `ceil(n / 2^(Lmax-l))` per axis. Panics if `l > level_max()`.
     pub fn level_shape(&self, l: u32) -> [usize; 3] {
         assert!(l <= self.lmax, "level {l} > level_max {}", self.lmax);
-        self.shape.map(|n| ceil_shift(n, self.lmax - l))
+        self.shapes[l as usize]
     }
 
+    #[inline]
     fn linear(&self, l: u32, idx: [usize; 3]) -> Option<usize> {
-        if l > self.lmax {
-            return None;
-        }
-        let s = self.level_shape(l);
-        if idx.iter().zip(&s).any(|(i, n)| i >= n) {
+        let s = self.shapes.get(l as usize)?;
+        if idx[0] >= s[0] || idx[1] >= s[1] || idx[2] >= s[2] {
             return None;
         }
         Some((idx[0] * s[1] + idx[1]) * s[2] + idx[2])
@@ -64,8 +66,9 @@ impl ParticleCells {
 
     /// Whether cell `idx = (z, x, y)` of level `l` is a particle (false when out of range).
     pub fn is_particle(&self, l: u32, idx: [usize; 3]) -> bool {
+        const W: usize = usize::BITS as usize;
         self.linear(l, idx)
-            .map(|i| self.levels[l as usize][i])
+            .map(|i| (self.levels[l as usize].as_raw_slice()[i / W] >> (i % W)) & 1 == 1)
             .unwrap_or(false)
     }
 
@@ -320,5 +323,14 @@ mod tests {
         assert_eq!(seen, vec![3, 4, 67]);
         assert_eq!(c.num_particles(), 4);
         assert!(!c.is_partition());
+        assert!(c.is_particle(l, [0, 0, 63]) && c.is_particle(l, [0, 0, 64]));
+        assert!(!c.is_particle(l, [0, 0, 62]) && !c.is_particle(l, [0, 0, 65]));
+        assert!(!c.is_particle(l, [0, 0, 200]) && !c.is_particle(l, [1, 0, 0]));
+        assert!(!c.is_particle(l + 1, [0, 0, 0]));
+        c.set_particle(l, [0, 0, 64], false);
+        assert!(!c.is_particle(l, [0, 0, 64]));
+        // level shapes: ceil(n / 2^(Lmax - l)), level 0 has one cell
+        assert_eq!(c.level_shape(0), [1, 1, 1]);
+        assert_eq!(c.level_shape(l - 1), [1, 1, 100]);
     }
 }
