@@ -12,16 +12,21 @@
 //! number of active axes, children collapse along them).
 //!
 //! Automatic thresholds (`None` in [`AprParams`]). LibAPR's automatic parameters are Li
-//! minimum-cross-entropy thresholds of the gradient and of sigma; alone they let noise through
-//! on noisy data (Rc ≈ 1, LibAPR issue #124), most of all without smoothing. Here they are
-//! raised to floors set by the estimated noise sigma `s_n` ([`estimate_noise_sigma`]):
-//! - `grad_th = max(Li(grad), GRAD_NOISE_K · s_n · g1)`, where `g1` is the RMS gradient
-//!   magnitude that unit white noise has after the same smoothing spline and finite
-//!   differences (computed from the filter), so pure-noise gradients are zeroed with high
-//!   probability whatever `lambda` is;
-//! - `sigma_th = max(Li(sigma), SIGMA_NOISE_K · s_n)`, so the allowed error `E·sigma` never
-//!   drops far below the noise (at `E = 0.1`: about one noise sigma);
-//! - both at least `1e-6 · max|I|` (f32 round-off of the smoothing; avoids sigma = 0);
+//! minimum-cross-entropy thresholds of the gradient and of sigma. Alone they fail both ways:
+//! on noisy data they let noise through (Rc ≈ 1, LibAPR issue #124), most of all without
+//! smoothing; on CT they split tissue from bone rather than signal from noise and zero real
+//! soft-tissue gradients (one 12x256x256 head-CT block: grad_th 116, sigma_th 1094, RMSE
+//! 128 HU for a noise of 3.5 HU). Here the estimated noise sigma `s_n`
+//! ([`estimate_noise_sigma`]) bounds them from both sides:
+//! - `grad_th = clamp(Li(grad), F, GRAD_LI_CAP_K · F)` with the noise floor
+//!   `F = GRAD_NOISE_K · s_n · g1`, where `g1` is the RMS gradient magnitude that unit white
+//!   noise has after the same smoothing spline and finite differences (computed from the
+//!   filter): pure-noise gradients are zeroed with high probability whatever `lambda` is, and
+//!   gradients far above the noise are never zeroed;
+//! - `sigma_th = clamp(Li(sigma), SIGMA_NOISE_K · s_n, SIGMA_LI_CAP_K · s_n)`: the allowed
+//!   error `E·sigma` in flat regions is 1 to 3 noise sigmas at `E = 0.1`;
+//! - both at least `1e-6 · max|I|` (f32 round-off of the smoothing; avoids sigma = 0), so a
+//!   noise-free block is refined wherever its gradient is non-zero;
 //! - `ip_th` = off (`-inf`): LibAPR's 0 would zero the gradient of all non-positive data.
 //!
 //! Explicit (`Some`) values are used as given, LibAPR semantics.
@@ -52,8 +57,13 @@ use grid::{ceil_shift, level_max_for, Dims};
 
 /// Automatic gradient threshold >= this many RMS gradients of smoothed white noise.
 pub const GRAD_NOISE_K: f32 = 3.0;
+/// The Li gradient threshold may raise the automatic one to at most this many times the noise
+/// floor `GRAD_NOISE_K · s_n · g1`.
+pub const GRAD_LI_CAP_K: f32 = 30.0;
 /// Automatic sigma floor >= this many noise sigmas (allowed flat-region error `E·10·s_n`).
 pub const SIGMA_NOISE_K: f32 = 10.0;
+/// The Li sigma threshold may raise the automatic floor to at most this many noise sigmas.
+pub const SIGMA_LI_CAP_K: f32 = 30.0;
 
 /// What the pipeline used and produced for one block.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,12 +135,19 @@ fn front_end(img: ArrayView3<f32>, p: &AprParams, noise_sigma: f32) -> Front {
         let g1 = thresholds::noise_gradient_rms(p.lambda, active, smoothed_axes, spacing(p));
         // f32 round-off floor (smoothing a constant is exact only to ~1e-7 relative)
         let tiny = 1e-6 * ids.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let sig = p
-            .sigma_th
-            .unwrap_or_else(|| li(&sigma).max(SIGMA_NOISE_K * noise_sigma).max(tiny));
-        let gr = p
-            .grad_th
-            .unwrap_or_else(|| li(&grad).max(GRAD_NOISE_K * noise_sigma * g1).max(tiny));
+        let sig = p.sigma_th.unwrap_or_else(|| {
+            li(&sigma)
+                .min(SIGMA_LI_CAP_K * noise_sigma)
+                .max(SIGMA_NOISE_K * noise_sigma)
+                .max(tiny)
+        });
+        let grad_floor = GRAD_NOISE_K * noise_sigma * g1;
+        let gr = p.grad_th.unwrap_or_else(|| {
+            li(&grad)
+                .min(GRAD_LI_CAP_K * grad_floor)
+                .max(grad_floor)
+                .max(tiny)
+        });
         (sig, gr)
     } else {
         (p.sigma_th.unwrap_or(0.0), p.grad_th.unwrap_or(0.0))
