@@ -145,7 +145,9 @@ fn partition_for_random_shapes() {
         let mut img = spheres(shape, rng.0);
         let noise = rng.uniform() * 200.0;
         img.mapv_inplace(|v| v + noise * rng.gauss());
-        for p in [AprParams::default(), libapr_test_params()] {
+        let mut no_opt = AprParams::default();
+        no_opt.neighborhood_optimization = false;
+        for p in [AprParams::default(), libapr_test_params(), no_opt] {
             let (cells, info) = compute_particle_cells(img.view(), 0.1, &p);
             assert!(cells.is_partition(), "{shape:?} not a partition");
             assert_eq!(cells.shape(), shape);
