@@ -324,6 +324,19 @@ struct Line {
     cubic: bool,
 }
 
+impl Line {
+    /// Geometry of `pass` and the context offset of its level (finest level: NB).
+    fn of(shape: [usize; 3], pass: Pass, cubic: bool) -> (Line, usize) {
+        let g = Line {
+            n: shape[pass.axis],
+            st: strides(shape)[pass.axis] * pass.h,
+            h: pass.h,
+            cubic,
+        };
+        (g, if pass.h == 1 { NB } else { 0 })
+    }
+}
+
 #[inline(always)]
 fn predict<D: Domain>(d: &D, v: &[D::V], idx: usize, c: usize, g: Line) -> (D::V, usize) {
     let Line { n, st, h, cubic } = g;
@@ -451,7 +464,6 @@ pub fn encode<D: Domain>(d: &D, x: &[D::V], shape: [usize; 3], nblocks: usize, o
     let bl = shape.iter().product::<usize>();
     debug_assert_eq!(x.len(), bl * nblocks);
     let ps = passes(shape);
-    let str3 = strides(shape);
     let mut choice: BitVec<u8, Lsb0> = BitVec::with_capacity(ps.len() * nblocks);
     let mut enc = Encoder::with_capacity(NCTX, x.len());
     let mut bits = BitWriter::new();
@@ -464,13 +476,7 @@ pub fn encode<D: Domain>(d: &D, x: &[D::V], shape: [usize; 3], nblocks: usize, o
         for &pass in &ps {
             let cubic = choose_cubic(d, xb, shape, pass);
             choice.push(cubic);
-            let g = Line {
-                n: shape[pass.axis],
-                st: str3[pass.axis] * pass.h,
-                h: pass.h,
-                cubic,
-            };
-            let fine = if pass.h == 1 { NB } else { 0 };
+            let (g, fine) = Line::of(shape, pass, cubic);
             run_pass(d, &mut v, shape, pass, g, |idx, p, act| {
                 d.encode(xb[idx], p, fine + act, &mut enc, &mut bits)
             });
@@ -491,7 +497,6 @@ pub fn decode<D: Domain>(
 ) -> Result<()> {
     let bl = shape.iter().product::<usize>();
     let ps = passes(shape);
-    let str3 = strides(shape);
     let choice_bytes = cur.section()?;
     if choice_bytes.len() != (ps.len() * nblocks).div_ceil(8) {
         return Err(Error::corrupt(
@@ -514,13 +519,7 @@ pub fn decode<D: Domain>(
         for &pass in &ps {
             let cubic = choice[k];
             k += 1;
-            let g = Line {
-                n: shape[pass.axis],
-                st: str3[pass.axis] * pass.h,
-                h: pass.h,
-                cubic,
-            };
-            let fine = if pass.h == 1 { NB } else { 0 };
+            let (g, fine) = Line::of(shape, pass, cubic);
             run_pass(d, vb, shape, pass, g, |_, p, act| {
                 d.decode(p, fine + act, &mut dec, &mut bits)
             });
