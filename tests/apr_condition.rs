@@ -103,7 +103,7 @@ fn reconstruction_condition_holds() {
             assert_eq!(info.num_particles, cells.num_particles());
             assert_eq!((info.sigma_th, info.grad_th, info.ip_th), (100.0, 0.0, 0.0));
             let pc = pc_of(img.view(), &cells);
-            let sigma = local_intensity_scale(img.view(), e, &p);
+            let sigma = local_intensity_scale(img.view(), &p);
             assert_eq!(
                 sigma.dim(),
                 (

@@ -85,6 +85,20 @@ impl ParticleCells {
         b.as_raw_mut_slice()[i / W] |= 1usize << (i % W);
     }
 
+    /// Sets bits `i..i+n` of level `l` (`1 <= n <= 2`, in range).
+    pub(crate) fn set_run(&mut self, l: u32, i: usize, n: usize) {
+        const W: usize = usize::BITS as usize;
+        let b = &mut self.levels[l as usize];
+        debug_assert!(i + n <= b.len() && (1..=2).contains(&n));
+        let mask = (1usize << n) - 1;
+        let (w, off) = (i / W, i % W);
+        let words = b.as_raw_mut_slice();
+        words[w] |= mask << off;
+        if off + n > W {
+            words[w + 1] |= mask >> (W - off);
+        }
+    }
+
     /// The particle flags of level `l`, one bit per cell in C order over `level_shape(l)`.
     pub fn level_bits(&self, l: u32) -> &BitVec {
         &self.levels[l as usize]
@@ -285,5 +299,26 @@ fn fill_pc(cells: &ParticleCells, values: &[f32], out: &mut [f32]) {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bit_runs_and_word_scan_across_word_boundaries() {
+        let mut c = ParticleCells::new([1, 1, 200]);
+        let l = c.level_max();
+        c.set_run(l, 63, 2);
+        c.set_run(l, 127, 1);
+        c.set_linear(l, 199);
+        let ones: Vec<usize> = c.level_bits(l).iter_ones().collect();
+        assert_eq!(ones, vec![63, 64, 127, 199]);
+        let mut seen = Vec::new();
+        for_each_one(c.level_bits(l), 60, 128, |i| seen.push(i));
+        assert_eq!(seen, vec![3, 4, 67]);
+        assert_eq!(c.num_particles(), 4);
+        assert!(!c.is_partition());
     }
 }

@@ -25,6 +25,14 @@
 //! - `ip_th` = off (`-inf`): LibAPR's 0 would zero the gradient of all non-positive data.
 //!
 //! Explicit (`Some`) values are used as given, LibAPR semantics.
+//!
+//! Differences from LibAPR, all deliberate: everything runs in f32 with no integer offset
+//! (so `ip_th` compares with the data as given); `min(d)` in the level formula is over the
+//! active axes only; the last two outputs of the smoothing spline come from the exact
+//! mirror-symmetry equations instead of truncated sums, and the truncated tails of the first
+//! two are folded back (constants pass unchanged); particle values are true means of the
+//! in-range pixels (f64 sums, no edge replication, no integer truncation); blocks with
+//! `max dim <= 4` (`Lmax <= 2`) keep every pixel. Single-threaded, no halo between blocks.
 
 mod cells;
 mod gradient;
@@ -76,7 +84,7 @@ fn spacing(p: &AprParams) -> [f32; 3] {
 }
 
 /// Smoothing, gradient, ds intensity, local intensity scale, parameters. Needs max dim > 4.
-fn front_end(img: ArrayView3<f32>, rel_error: f32, p: &AprParams, noise_sigma: f32) -> Front {
+fn front_end(img: ArrayView3<f32>, p: &AprParams, noise_sigma: f32) -> Front {
     let (nz, nx, ny) = img.dim();
     let dims = Dims { nz, nx, ny };
     let smoothed = p.lambda > 0.0;
@@ -127,7 +135,6 @@ fn front_end(img: ArrayView3<f32>, rel_error: f32, p: &AprParams, noise_sigma: f
     } else {
         (p.sigma_th.unwrap_or(0.0), p.grad_th.unwrap_or(0.0))
     };
-    let _ = rel_error;
     // applyParameters order: intensity threshold, sigma floor, gradient threshold
     for (g, &i) in grad.iter_mut().zip(&ids) {
         if i <= ip_th {
@@ -194,7 +201,7 @@ pub fn compute_particle_cells(
         };
         return (cells, info);
     }
-    let f = front_end(img, rel_error, p, noise_sigma);
+    let f = front_end(img, p, noise_sigma);
     // levels on the ds grid
     let dmin = shape
         .iter()
@@ -222,7 +229,10 @@ pub fn compute_particle_cells(
     let shape_of = |l: u32| Dims::from_shape(shape.map(|n| ceil_shift(n, lmax - l)));
     let st = pulling::pulling_scheme(lev, lmax, shape_of);
     let cells = pulling::particle_cells(&st, shape, p.neighborhood_optimization);
-    debug_assert!(cells.num_particles() > 0);
+    debug_assert!(
+        cells.is_partition(),
+        "particle cells must partition the block"
+    );
     let info = AprInfo {
         noise_sigma,
         sigma_th: f.sigma_th,
@@ -235,9 +245,10 @@ pub fn compute_particle_cells(
 
 /// The local intensity scale the pipeline uses for the levels (after the sigma floor), on the
 /// ds grid `ceil(n/2)` per axis, for tests of the reconstruction condition: pixel `(z, x, y)`
-/// maps to ds cell `(z/2, x/2, y/2)`. For blocks with max dim <= 4 (all pixels are particles)
+/// maps to ds cell `(z/2, x/2, y/2)`. It does not depend on `E` (nor do the automatic
+/// thresholds). For blocks with max dim <= 4 (all pixels are particles)
 /// it is the block's `max - min` (any positive scale satisfies the condition there).
-pub fn local_intensity_scale(img: ArrayView3<f32>, rel_error: f32, p: &AprParams) -> Array3<f32> {
+pub fn local_intensity_scale(img: ArrayView3<f32>, p: &AprParams) -> Array3<f32> {
     let (nz, nx, ny) = img.dim();
     let ds = Dims { nz, nx, ny }.half();
     if level_max_for([nz, nx, ny]) <= 2 || nz * nx * ny == 0 {
@@ -245,6 +256,6 @@ pub fn local_intensity_scale(img: ArrayView3<f32>, rel_error: f32, p: &AprParams
         let min = img.iter().copied().fold(f32::INFINITY, f32::min);
         return Array3::from_elem((ds.nz, ds.nx, ds.ny), (max - min).max(0.0));
     }
-    let f = front_end(img, rel_error, p, estimate_noise_sigma(img));
+    let f = front_end(img, p, estimate_noise_sigma(img));
     Array3::from_shape_vec((ds.nz, ds.nx, ds.ny), f.sigma).expect("ds shape")
 }

@@ -140,9 +140,7 @@ pub(crate) fn particle_cells(st: &Status, shape: [usize; 3], nopt: bool) -> Part
                         for cz in (2 * z)..(2 * z + 2).min(cd.nz) {
                             for cx in (2 * x)..(2 * x + 2).min(cd.nx) {
                                 let base = (cz * cd.nx + cx) * cd.ny;
-                                for cy in y0..y1 {
-                                    cells.set_linear(l + 1, base + cy);
-                                }
+                                cells.set_run(l + 1, base + y0, y1 - y0);
                             }
                         }
                     }
