@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo bench --bench codec` (optional args: dataset-name filters, `--quick`).
 
-use h5z_apr::codec::{compress, decompress, Config, DType};
+use h5z_apr::codec::{compress, decompress, values_f64, Config, DType};
 use h5z_apr::npy;
 use std::path::Path;
 use std::time::Instant;
@@ -120,21 +120,6 @@ fn chunks(v: &Vol) -> Vec<(Vec<usize>, Vec<u8>)> {
     out
 }
 
-fn to_f64(dt: DType, b: &[u8]) -> Vec<f64> {
-    b.chunks_exact(dt.size())
-        .map(|c| match dt {
-            DType::U8 => c[0] as f64,
-            DType::I8 => c[0] as i8 as f64,
-            DType::U16 => u16::from_le_bytes([c[0], c[1]]) as f64,
-            DType::I16 => i16::from_le_bytes([c[0], c[1]]) as f64,
-            DType::U32 => u32::from_le_bytes(c.try_into().unwrap()) as f64,
-            DType::I32 => i32::from_le_bytes(c.try_into().unwrap()) as f64,
-            DType::F32 => f32::from_le_bytes(c.try_into().unwrap()) as f64,
-            DType::F64 => f64::from_le_bytes(c.try_into().unwrap()),
-        })
-        .collect()
-}
-
 /// Integers as integers, other values with 3 significant digits.
 fn num(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
@@ -184,7 +169,7 @@ fn main() {
         let ch = chunks(&v);
         let raw: usize = ch.iter().map(|c| c.1.len()).sum();
         let mb = raw as f64 / 1e6;
-        let orig = to_f64(v.dtype, &v.data);
+        let orig = values_f64(v.dtype, &v.data);
         let range = orig.iter().cloned().fold(f64::MIN, f64::max)
             - orig.iter().cloned().fold(f64::MAX, f64::min);
         // zstd-3 baseline
@@ -252,7 +237,7 @@ fn main() {
             let size: usize = streams.iter().map(|s| s.len()).sum();
             let (mut se, mut maxe, mut n) = (0.0f64, 0.0f64, 0usize);
             for (c, d) in ch.iter().zip(&decoded) {
-                for (a, b) in to_f64(v.dtype, &c.1).iter().zip(to_f64(v.dtype, d)) {
+                for (a, b) in values_f64(v.dtype, &c.1).iter().zip(values_f64(v.dtype, d)) {
                     let e = (a - b).abs();
                     se += e * e;
                     maxe = maxe.max(e);

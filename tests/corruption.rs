@@ -1,6 +1,6 @@
 //! Hostile input: truncated, bit-flipped and forged streams give errors, never panics.
 
-use h5z_apr::codec::{compress, decompress, decompress_into, read_header, Config, DType};
+use h5z_apr::codec::{compress, crc32, decompress, decompress_into, read_header, Config, DType};
 use h5z_apr::ErrorKind;
 
 fn sample_streams() -> Vec<(String, Vec<u8>)> {
@@ -48,21 +48,6 @@ fn fix_crc(s: &mut [u8]) {
     let n = s.len() - 4;
     let c = crc32(&s[..n]);
     s[n..].copy_from_slice(&c.to_le_bytes());
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut c = !0u32;
-    for &b in data {
-        c ^= b as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! To add cases for a new format version: add them to `cases()` with that version and run
 //! `H5Z_APR_WRITE_GOLDEN=1 cargo test --release --test golden` (existing files are kept).
 
-use h5z_apr::codec::{compress, decompress, Config, DType, Mode};
+use h5z_apr::codec::{compress, crc32, decompress, values_f64 as values, Config, DType, Mode};
 use std::path::PathBuf;
 
 struct Case {
@@ -91,36 +91,6 @@ fn input(case: &Case) -> Vec<u8> {
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut c = !0u32;
-    for &b in data {
-        c ^= b as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
-}
-
-fn values(dt: DType, b: &[u8]) -> Vec<f64> {
-    b.chunks_exact(dt.size())
-        .map(|c| match dt {
-            DType::U8 => c[0] as f64,
-            DType::I8 => c[0] as i8 as f64,
-            DType::U16 => u16::from_le_bytes([c[0], c[1]]) as f64,
-            DType::I16 => i16::from_le_bytes([c[0], c[1]]) as f64,
-            DType::U32 => u32::from_le_bytes(c.try_into().unwrap()) as f64,
-            DType::I32 => i32::from_le_bytes(c.try_into().unwrap()) as f64,
-            DType::F32 => f32::from_le_bytes(c.try_into().unwrap()) as f64,
-            DType::F64 => f64::from_le_bytes(c.try_into().unwrap()),
-        })
-        .collect()
 }
 
 /// Writes missing golden files (only with H5Z_APR_WRITE_GOLDEN=1); never overwrites.

@@ -1,7 +1,7 @@
 //! Property tests: for arbitrary shapes, dtypes, values and bounds, lossless is bit-exact and
 //! abs mode holds |x - x'| <= bound on every element.
 
-use h5z_apr::codec::{compress, decompress, Config, DType};
+use h5z_apr::codec::{compress, decompress, values_f64, Config, DType};
 use proptest::prelude::*;
 
 fn dtype() -> impl Strategy<Value = DType> {
@@ -10,19 +10,6 @@ fn dtype() -> impl Strategy<Value = DType> {
 
 fn shape() -> impl Strategy<Value = Vec<usize>> {
     prop::collection::vec(1usize..12, 1..=4)
-}
-
-fn value(dt: DType, c: &[u8]) -> f64 {
-    match dt {
-        DType::U8 => c[0] as f64,
-        DType::I8 => c[0] as i8 as f64,
-        DType::U16 => u16::from_le_bytes([c[0], c[1]]) as f64,
-        DType::I16 => i16::from_le_bytes([c[0], c[1]]) as f64,
-        DType::U32 => u32::from_le_bytes(c.try_into().unwrap()) as f64,
-        DType::I32 => i32::from_le_bytes(c.try_into().unwrap()) as f64,
-        DType::F32 => f32::from_le_bytes(c.try_into().unwrap()) as f64,
-        DType::F64 => f64::from_le_bytes(c.try_into().unwrap()),
-    }
 }
 
 /// Random bytes, with floats kept finite and smooth-ish half of the time.
@@ -70,8 +57,7 @@ proptest! {
         let s = compress(&d, dt, &shape, &Config::abs(bound)).unwrap();
         let back = decompress(&s).unwrap().1;
         let eff = if dt.is_float() { bound } else { bound.floor() };
-        for (x, y) in d.chunks_exact(dt.size()).zip(back.chunks_exact(dt.size())) {
-            let (x, y) = (value(dt, x), value(dt, y));
+        for (x, y) in values_f64(dt, &d).into_iter().zip(values_f64(dt, &back)) {
             prop_assert!((x - y).abs() <= eff, "{:?} {:?} bound {}: {} -> {}", dt, shape, bound, x, y);
         }
     }

@@ -1,7 +1,7 @@
 //! Round trips of every dtype, rank 1-4, odd shapes, in lossless and abs modes; the bound is
 //! checked on every element.
 
-use h5z_apr::codec::{compress, decompress, Config, DType, Mode};
+use h5z_apr::codec::{compress, decompress, values_f64 as values, Config, DType, Mode};
 
 /// Deterministic pseudo-random generator (xorshift*), so failures reproduce.
 pub struct Rng(u64);
@@ -48,21 +48,6 @@ fn field(dtype: DType, shape: &[usize], seed: u64, noise: f64) -> Vec<u8> {
         }
     }
     out
-}
-
-fn values(dtype: DType, b: &[u8]) -> Vec<f64> {
-    b.chunks_exact(dtype.size())
-        .map(|c| match dtype {
-            DType::U8 => c[0] as f64,
-            DType::I8 => c[0] as i8 as f64,
-            DType::U16 => u16::from_le_bytes([c[0], c[1]]) as f64,
-            DType::I16 => i16::from_le_bytes([c[0], c[1]]) as f64,
-            DType::U32 => u32::from_le_bytes(c.try_into().unwrap()) as f64,
-            DType::I32 => i32::from_le_bytes(c.try_into().unwrap()) as f64,
-            DType::F32 => f32::from_le_bytes(c.try_into().unwrap()) as f64,
-            DType::F64 => f64::from_le_bytes(c.try_into().unwrap()),
-        })
-        .collect()
 }
 
 const SHAPES: &[&[usize]] = &[

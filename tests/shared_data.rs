@@ -1,7 +1,7 @@
 //! Every volume in ../shared/data, chunked (16,256,256) as the benchmarks do: lossless is
 //! bit-exact and abs mode holds its bound on every element. Skips loudly without the data.
 
-use h5z_apr::codec::{compress, decompress, Config, DType};
+use h5z_apr::codec::{compress, decompress, values_f64, Config};
 use std::path::PathBuf;
 
 fn data_dir() -> Option<PathBuf> {
@@ -29,19 +29,6 @@ fn npy_files(dir: &PathBuf) -> Vec<PathBuf> {
     }
     v.sort();
     v
-}
-
-fn value(dt: DType, c: &[u8]) -> f64 {
-    match dt {
-        DType::U8 => c[0] as f64,
-        DType::I8 => c[0] as i8 as f64,
-        DType::U16 => u16::from_le_bytes([c[0], c[1]]) as f64,
-        DType::I16 => i16::from_le_bytes([c[0], c[1]]) as f64,
-        DType::U32 => u32::from_le_bytes(c.try_into().unwrap()) as f64,
-        DType::I32 => i32::from_le_bytes(c.try_into().unwrap()) as f64,
-        DType::F32 => f32::from_le_bytes(c.try_into().unwrap()) as f64,
-        DType::F64 => f64::from_le_bytes(c.try_into().unwrap()),
-    }
 }
 
 /// (chunk shape, bytes) of a 2-D or 3-D array in chunks of (16,256,256) clipped to it.
@@ -82,7 +69,7 @@ fn every_shared_volume_round_trips() {
         let a = h5z_apr::npy::read(&f).unwrap();
         let es = a.dtype.size();
         let range = {
-            let v: Vec<f64> = a.data.chunks_exact(es).map(|c| value(a.dtype, c)).collect();
+            let v = values_f64(a.dtype, &a.data);
             v.iter().cloned().fold(f64::MIN, f64::max) - v.iter().cloned().fold(f64::MAX, f64::min)
         };
         let bound = if a.dtype.is_float() {
@@ -96,8 +83,10 @@ fn every_shared_volume_round_trips() {
             assert_eq!(decompress(&s).unwrap().1, c, "{}: lossless", f.display());
             let t = compress(&c, a.dtype, &shape, &Config::abs(bound)).unwrap();
             let back = decompress(&t).unwrap().1;
-            for (x, y) in c.chunks_exact(es).zip(back.chunks_exact(es)) {
-                let (x, y) = (value(a.dtype, x), value(a.dtype, y));
+            for (x, y) in values_f64(a.dtype, &c)
+                .into_iter()
+                .zip(values_f64(a.dtype, &back))
+            {
                 assert!(
                     (x - y).abs() <= bound,
                     "{}: abs {bound}: {x} -> {y}",

@@ -124,20 +124,17 @@ impl Domain for IntDomain {
     }
     #[inline]
     fn activity(&self, a: i64, b: i64) -> usize {
-        // bit_length(floor(d / w)) capped at NB-1, without a division:
-        // bit_length(t) >= j+1  <=>  t >= 2^j  <=>  d >= w * 2^j.
+        // bit_length(floor(d / w)) capped at NB-1, without a division: with a = bit_length(d)
+        // and c = bit_length(w), d / w lies in (2^(a-1-c), 2^(a-c+1)), so the answer is a-c or
+        // a-c+1, the latter iff d >= w << (a-c).
         let d = a.abs_diff(b);
         let w = self.w() as u64;
-        if w == 1 {
-            return activity_bucket(d);
+        if d < w {
+            return 0;
         }
-        let mut k = 0;
-        let mut t = w;
-        while k < NB - 1 && d >= t {
-            k += 1;
-            t = t.saturating_mul(2);
-        }
-        k
+        let k = w.leading_zeros() - d.leading_zeros();
+        let j = k as usize + (d >= w << k) as usize;
+        j.min(NB - 1)
     }
     #[inline]
     fn encode(&self, x: i64, p: i64, ctx: usize, enc: &mut Encoder, bits: &mut BitWriter) -> i64 {
@@ -160,13 +157,9 @@ impl Domain for IntDomain {
         if self.b == 0 {
             p.wrapping_add(q)
         } else {
-            match q.checked_mul(self.w()).and_then(|d| d.checked_add(p)) {
-                Some(r) => self.clamp(r),
-                None => {
-                    dec.mark_bad();
-                    p
-                }
-            }
+            // Valid streams never overflow here (|q·w| <= dtype span); forged ones get a
+            // wrapped value, clamped into range like any other.
+            self.clamp(p.wrapping_add(q.wrapping_mul(self.w())))
         }
     }
 }
@@ -324,6 +317,19 @@ struct Line {
     cubic: bool,
 }
 
+impl Line {
+    /// Geometry of `pass` and the context offset of its level (finest level: NB).
+    fn of(shape: [usize; 3], pass: Pass, cubic: bool) -> (Line, usize) {
+        let g = Line {
+            n: shape[pass.axis],
+            st: strides(shape)[pass.axis] * pass.h,
+            h: pass.h,
+            cubic,
+        };
+        (g, if pass.h == 1 { NB } else { 0 })
+    }
+}
+
 #[inline(always)]
 fn predict<D: Domain>(d: &D, v: &[D::V], idx: usize, c: usize, g: Line) -> (D::V, usize) {
     let Line { n, st, h, cubic } = g;
@@ -451,7 +457,6 @@ pub fn encode<D: Domain>(d: &D, x: &[D::V], shape: [usize; 3], nblocks: usize, o
     let bl = shape.iter().product::<usize>();
     debug_assert_eq!(x.len(), bl * nblocks);
     let ps = passes(shape);
-    let str3 = strides(shape);
     let mut choice: BitVec<u8, Lsb0> = BitVec::with_capacity(ps.len() * nblocks);
     let mut enc = Encoder::with_capacity(NCTX, x.len());
     let mut bits = BitWriter::new();
@@ -464,13 +469,7 @@ pub fn encode<D: Domain>(d: &D, x: &[D::V], shape: [usize; 3], nblocks: usize, o
         for &pass in &ps {
             let cubic = choose_cubic(d, xb, shape, pass);
             choice.push(cubic);
-            let g = Line {
-                n: shape[pass.axis],
-                st: str3[pass.axis] * pass.h,
-                h: pass.h,
-                cubic,
-            };
-            let fine = if pass.h == 1 { NB } else { 0 };
+            let (g, fine) = Line::of(shape, pass, cubic);
             run_pass(d, &mut v, shape, pass, g, |idx, p, act| {
                 d.encode(xb[idx], p, fine + act, &mut enc, &mut bits)
             });
@@ -491,7 +490,6 @@ pub fn decode<D: Domain>(
 ) -> Result<()> {
     let bl = shape.iter().product::<usize>();
     let ps = passes(shape);
-    let str3 = strides(shape);
     let choice_bytes = cur.section()?;
     if choice_bytes.len() != (ps.len() * nblocks).div_ceil(8) {
         return Err(Error::corrupt(
@@ -514,13 +512,7 @@ pub fn decode<D: Domain>(
         for &pass in &ps {
             let cubic = choice[k];
             k += 1;
-            let g = Line {
-                n: shape[pass.axis],
-                st: str3[pass.axis] * pass.h,
-                h: pass.h,
-                cubic,
-            };
-            let fine = if pass.h == 1 { NB } else { 0 };
+            let (g, fine) = Line::of(shape, pass, cubic);
             run_pass(d, vb, shape, pass, g, |_, p, act| {
                 d.decode(p, fine + act, &mut dec, &mut bits)
             });

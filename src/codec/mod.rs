@@ -17,6 +17,7 @@ mod params;
 mod rans;
 mod stream;
 
+pub use crc32::crc32;
 pub use header::{Header, FORMAT_VERSION, MAGIC};
 pub use params::AprParams;
 pub use stream::{stats, StreamStats};
@@ -237,6 +238,11 @@ pub fn checked_len(dtype: DType, shape: &[usize]) -> Result<usize> {
         ));
     }
     Ok(n as usize)
+}
+
+/// Element values of little-endian `data` as f64 (integers exactly; for evaluation and tests).
+pub fn values_f64(dtype: DType, data: &[u8]) -> Vec<f64> {
+    stream::to_f64s(dtype, data)
 }
 
 /// Worst-case stream length for a chunk of this dtype and shape (any mode).
