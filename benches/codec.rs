@@ -205,6 +205,7 @@ fn main() {
             (format!("abs {}", num(b1)), Config::abs(b1)),
             (format!("abs {}", num(b4)), Config::abs(b4)),
             ("apr E=0.1".into(), Config::apr(0.1)),
+            ("apr E=0.2".into(), Config::apr(0.2)),
         ];
         for (label, cfg) in settings {
             let t = Instant::now();

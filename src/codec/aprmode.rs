@@ -166,7 +166,7 @@ pub fn encode(
         let mut prev_sym = 0usize;
         let mut k = 0usize;
         for l in 0..=lmax {
-            let n_l = count_level(cells, l);
+            let n_l = cells.num_particles_at(l);
             for &m in &means[k..k + n_l] {
                 let q = coding.quantise(m as f64);
                 let (sym, nb, extra) = bucket(zigzag(q.wrapping_sub(prev)));
@@ -192,19 +192,6 @@ pub fn encode(
     Ok(())
 }
 
-/// Number of particles at level `l` (cells are in LibAPR order within a level).
-fn count_level(cells: &ParticleCells, l: u32) -> usize {
-    let s = cells.level_shape(l);
-    let mut n = 0;
-    for z in 0..s[0] {
-        for x in 0..s[1] {
-            for y in 0..s[2] {
-                n += cells.is_particle(l, [z, x, y]) as usize;
-            }
-        }
-    }
-    n
-}
 
 /// Upper bound on the number of tree bits of one block.
 fn max_tree_bits(bs: [usize; 3]) -> usize {
@@ -288,7 +275,7 @@ pub fn decode(
         let mut prev = 0i64;
         let mut prev_sym = 0usize;
         for l in 0..=lmax {
-            for _ in 0..count_level(cells, l) {
+            for _ in 0..cells.num_particles_at(l) {
                 let sym = dec.get(ctx(l, lmax, prev_sym));
                 let q = prev.wrapping_add(unzigzag(unbucket(sym, &mut dec, &mut bits)));
                 values.push(coding.value(q) as f32);
