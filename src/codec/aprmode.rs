@@ -192,7 +192,6 @@ pub fn encode(
     Ok(())
 }
 
-
 /// Upper bound on the number of tree bits of one block.
 fn max_tree_bits(bs: [usize; 3]) -> usize {
     let lmax = ParticleCells::new(bs).level_max();
