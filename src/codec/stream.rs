@@ -393,14 +393,20 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
         Mode::Apr(e) => {
             out.push(Method::Apr as u8);
             aprmode::encode(data, dtype, bs, nblocks, e, cfg, &mut out)?;
-            // Keep within the decoder's expansion limit (only huge near-constant chunks hit
-            // this); the lossless pyramid is within any error bound and always fits it.
-            let n = (data.len() / dtype.size()) as u64;
-            if n > (out.len() - body_start) as u64 * MAX_EXPANSION {
-                out.truncate(body_start);
-                lossless_pyramid(&mut out);
-            }
         }
+    }
+    // The decoder refuses bodies more than MAX_EXPANSION times smaller than what they decode
+    // to (its guard against forged sizes). The rANS coders can spend almost nothing per element
+    // of a huge constant chunk, so such a chunk is stored as zstd-shuffle, which is exact (valid
+    // in every mode) and cannot beat that ratio (a zstd block of 128 KiB costs >= 4 bytes).
+    if claimed_size(out[body_start], data.len(), dtype)
+        > (out.len() - body_start) as u64 * MAX_EXPANSION
+    {
+        out.truncate(body_start);
+        let z = zstd::bulk::compress(&shuffle(data, dtype.size()), cfg.effort)
+            .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("zstd: {e}")))?;
+        out.push(Method::ZstdShuffle as u8);
+        out.extend_from_slice(&z);
     }
     if out.len() - body_start > 1 + data.len() {
         out.truncate(body_start);
@@ -410,6 +416,16 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
     let c = crc32(&out);
     out.extend_from_slice(&c.to_le_bytes());
     Ok(out)
+}
+
+/// What a body of `method` must back with real bytes: decoded bytes for zstd, elements for
+/// the entropy-coded methods, nothing for raw (its length is checked exactly).
+fn claimed_size(method: u8, nbytes: usize, dtype: DType) -> u64 {
+    match method {
+        0 => 0,
+        1 => nbytes as u64,
+        _ => (nbytes / dtype.size()) as u64,
+    }
 }
 
 /// Checks header, length, checksum and that the claimed size is backed by real bytes;
@@ -433,11 +449,7 @@ pub fn validate(stream: &[u8]) -> Result<(Header, usize)> {
     // 1, 2, 4 is more than 2^15 times smaller than the elements (or bytes) it decodes to. The
     // encoder keeps apr bodies (method 3) within the same limit (falling back to method 2).
     let backed = (body.len() - hlen) as u64 * MAX_EXPANSION;
-    let claimed = match method {
-        0 => 0,
-        1 => (n * h.dtype.size()) as u64,
-        _ => n as u64,
-    };
+    let claimed = claimed_size(method, n * h.dtype.size(), h.dtype);
     if claimed > backed {
         return Err(Error::corrupt(format!(
             "stream of {} bytes cannot hold {claimed} elements/bytes",
