@@ -295,3 +295,30 @@ fn huge_constant_chunks_stay_decodable() {
         }
     }
 }
+
+#[test]
+fn rank_32_and_non_finite_apr_input() {
+    let mut shape = vec![1usize; 29];
+    shape.extend([3, 4, 5]);
+    let data: Vec<u8> = (0..60u16).flat_map(|v| (v * 3).to_le_bytes()).collect();
+    for cfg in [Config::lossless(), Config::abs(1.0), Config::apr(0.1)] {
+        let s = compress(&data, DType::U16, &shape, &cfg).unwrap();
+        let (h, back) = decompress(&s).unwrap();
+        assert_eq!(h.shape, shape);
+        if cfg.mode == Mode::Lossless {
+            assert_eq!(back, data);
+        }
+    }
+    // apr mode is lossy by design, but NaN/Inf in the input must not break it.
+    let v: Vec<f32> = (0..512)
+        .map(|i| match i % 97 {
+            0 => f32::NAN,
+            1 => f32::INFINITY,
+            2 => f32::NEG_INFINITY,
+            _ => (i as f32 * 0.1).sin(),
+        })
+        .collect();
+    let data: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let s = compress(&data, DType::F32, &[8, 64], &Config::apr(0.1)).unwrap();
+    assert_eq!(decompress(&s).unwrap().1.len(), data.len());
+}
