@@ -297,6 +297,12 @@ fn shuffle(data: &[u8], size: usize) -> Vec<u8> {
     out
 }
 
+/// Method 1 body: one zstd frame of the byte-shuffled elements.
+fn zstd_shuffle(data: &[u8], dtype: DType, effort: i32) -> Result<Vec<u8>> {
+    zstd::bulk::compress(&shuffle(data, dtype.size()), effort)
+        .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("zstd: {e}")))
+}
+
 fn unshuffle(data: &[u8], size: usize, out: &mut [u8]) {
     let n = out.len() / size;
     for (i, e) in out.chunks_exact_mut(size).enumerate() {
@@ -362,8 +368,7 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
     // few distinct values, noise with a comb-shaped histogram).
     let lossless_best = |out: &mut Vec<u8>| -> Result<()> {
         lossless_pyramid(out);
-        let z = zstd::bulk::compress(&shuffle(data, dtype.size()), cfg.effort)
-            .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("zstd: {e}")))?;
+        let z = zstd_shuffle(data, dtype, cfg.effort)?;
         if 1 + z.len() < out.len() - body_start {
             out.truncate(body_start);
             out.push(Method::ZstdShuffle as u8);
@@ -403,8 +408,7 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
         > (out.len() - body_start) as u64 * MAX_EXPANSION
     {
         out.truncate(body_start);
-        let z = zstd::bulk::compress(&shuffle(data, dtype.size()), cfg.effort)
-            .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("zstd: {e}")))?;
+        let z = zstd_shuffle(data, dtype, cfg.effort)?;
         out.push(Method::ZstdShuffle as u8);
         out.extend_from_slice(&z);
     }
@@ -548,16 +552,8 @@ pub struct StreamStats {
 }
 
 pub fn stats(stream: &[u8]) -> Result<StreamStats> {
-    let (h, hlen) = Header::parse(stream)?;
-    if stream.len() < hlen + 1 + 4 {
-        return Err(Error::truncated("stream ends before its body"));
-    }
+    let (h, hlen) = validate(stream)?;
     let body = &stream[..stream.len() - 4];
-    if crc32(body) != u32::from_le_bytes(stream[stream.len() - 4..].try_into().expect("4")) {
-        return Err(Error::corrupt(
-            "checksum mismatch (stream damaged or truncated)",
-        ));
-    }
     let method = body[hlen];
     let particles = if method == Method::Apr as u8 {
         let (bs, nblocks) = block_shape(&h.shape);
