@@ -44,14 +44,7 @@ fn walk_tree(
     mut decide: impl FnMut(u32, [usize; 3]) -> Result<bool>,
 ) -> Result<()> {
     // open[l] bitmap over cells of level l.
-    let level_shape = |l: u32| -> [usize; 3] {
-        let s = lmax - l;
-        [
-            shape[0].div_ceil(1 << s),
-            shape[1].div_ceil(1 << s),
-            shape[2].div_ceil(1 << s),
-        ]
-    };
+    let level_shape = |l| level_shape(shape, lmax, l);
     let mut open: BitVec = bitvec![1; 1];
     for l in 0..=lmax {
         let ls = level_shape(l);
@@ -194,13 +187,15 @@ pub fn encode(
 
 /// Upper bound on the number of tree bits of one block.
 fn max_tree_bits(bs: [usize; 3]) -> usize {
-    let lmax = ParticleCells::new(bs).level_max();
+    let lmax = apr::level_max_for(bs);
     (0..lmax)
-        .map(|l| {
-            let s = lmax - l;
-            bs.iter().map(|&n| n.div_ceil(1 << s)).product::<usize>()
-        })
+        .map(|l| level_shape(bs, lmax, l).iter().product::<usize>())
         .sum()
+}
+
+/// Cells per axis at level `l`: ceil(n / 2^(lmax - l)) (FORMAT.md §2.6).
+fn level_shape(shape: [usize; 3], lmax: u32, l: u32) -> [usize; 3] {
+    shape.map(|n| n.div_ceil(1 << (lmax - l)))
 }
 
 /// Rebuilds the particle cells of every block from the tree section.

@@ -53,7 +53,8 @@ pub use thresholds::{estimate_noise_sigma, li_threshold};
 use ndarray::{Array3, ArrayView3};
 
 use crate::codec::AprParams;
-use grid::{ceil_shift, level_max_for, Dims};
+pub(crate) use grid::level_max_for;
+use grid::{ceil_shift, Dims};
 
 /// Automatic gradient threshold >= this many RMS gradients of smoothed white noise.
 pub const GRAD_NOISE_K: f32 = 3.0;
