@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: style checks, Rust unit/integration tests (codec, C API, HDF5 hosts), Python (h5py) tests.
+# Runs every test: style checks, Rust unit/integration tests (codec, C API, HDF5 hosts), the
+# parallel HDF5 (MPI) test, Python (h5py) tests.
 # Test data is read from ../shared/data; tests that need it skip loudly when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,8 @@ echo "== cargo build --release"
 cargo build --release
 echo "== cargo test --release"
 cargo test --release
+echo "== parallel HDF5 (MPI) test: tests/mpi/run.sh"
+bash tests/mpi/run.sh
 if [ -d tests/python ] && ls tests/python/test_*.py >/dev/null 2>&1; then
   echo "== pytest (h5py from a pip wheel, plugin via HDF5_PLUGIN_PATH)"
   HDF5_PLUGIN_PATH="$PWD/target/release/plugin" .venv/bin/python -m pytest -q tests/python
