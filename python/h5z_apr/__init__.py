@@ -115,7 +115,9 @@ def _cd_values(p: Params) -> tuple:
 try:  # h5py's base class makes `compression=APR(...)` work too, not only `**APR(...)`.
     if importlib.util.find_spec("h5py") is None:
         raise ImportError
-    from h5py.filters import FilterRefBase as _Base
+    import h5py as _h5py
+
+    _Base = _h5py.filters.FilterRefBase  # h5py.filters is an attribute, not an importable module
 except ImportError:  # pragma: no cover - h5py absent
 
     class _Base(Mapping):
@@ -299,9 +301,14 @@ if importlib.util.find_spec("h5py") is not None:
 
 
 def __getattr__(name):
-    # `h5z_apr.numcodecs` / `h5z_apr.zarr3` need numcodecs / zarr; import them on first use.
-    if name in ("numcodecs", "zarr3"):
+    # Submodules with optional dependencies (numcodecs, zarr), imported on first use.
+    if name in ("numcodecs", "zarr3", "reference"):
         import importlib
 
-        return importlib.import_module(f"{__name__}.{name}")
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"{__name__}.{name}":
+                raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+            raise
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
