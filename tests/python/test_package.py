@@ -197,22 +197,47 @@ def test_compression_keyword_takes_the_settings_object(tmp_path):
         assert 0 < err(a, f["d"][...]) <= 2
 
 
-def test_settings_match_the_cli_cd_values():
+CLI_CASES = [
+    dict(mode="lossless"),
+    dict(mode="abs", bound=4),
+    dict(mode="abs", bound=0),
+    dict(mode="abs", bound=0.0005),
+    dict(mode="abs", bound=4294967295),
+    dict(mode="abs", bound=1e-22),
+    dict(mode="abs", bound=0.1, effort=22),
+    dict(mode="apr", rel_error=0.1, effort=9),
+    dict(mode="apr", rel_error=5),
+    dict(mode="abs", bound=-1),
+    dict(mode="abs", bound=float("nan")),
+    dict(mode="abs", bound=float("inf")),
+    dict(mode="abs", bound=1e-23),
+    dict(mode="abs", bound=4294967296),
+    dict(mode="abs", bound=1e300),
+    dict(mode="apr", rel_error=0),
+    dict(mode="apr", rel_error=-0.1),
+    dict(mode="apr", rel_error=1e-30),
+]
+
+
+@pytest.mark.parametrize("kw", CLI_CASES, ids=lambda kw: "-".join(f"{v}" for v in kw.values()))
+def test_settings_accepted_and_encoded_like_the_cli(kw):
+    """The CLI (`h5z-apr cd-values`) and APR(...) accept the same settings and give the same
+    cd_values."""
     if not CLI.exists():
         pytest.fail(f"{CLI} is missing (cargo build --release)")
-    cases = [
-        (dict(mode="lossless"), ["--mode", "lossless"]),
-        (dict(mode="abs", bound=4), ["--mode", "abs", "--bound", "4"]),
-        (dict(mode="abs", bound=0.0005), ["--mode", "abs", "--bound", "0.0005"]),
-        (dict(mode="apr", rel_error=0.1, effort=9), ["--mode", "apr", "--rel-error", "0.1", "--effort", "9"]),
-    ]
-    for kw, args in cases:
-        r = subprocess.run([CLI, "cd-values", "--json", *args], capture_output=True, text=True, check=True)
-        cd = json.loads(r.stdout)["cd_values"]
+    flag = {"bound": "--bound", "rel_error": "--rel-error", "effort": "--effort"}
+    args = ["--mode", kw["mode"]] + [f"{flag[k]}={v}" for k, v in kw.items() if k != "mode"]
+    r = subprocess.run([CLI, "cd-values", "--json", *args], capture_output=True, text=True)
+    try:
         opts = list(APR(**kw).filter_options)
-        # The CLI writes lossless as [0], the library as [0, 0, 0]: the filter reads both alike.
-        pad = max(len(opts), len(cd))
-        assert opts + [0] * (pad - len(opts)) == cd + [0] * (pad - len(cd)), (kw, opts, cd)
+    except APRError as e:
+        assert r.returncode == 2 and "error" in r.stderr, (kw, str(e), r.stdout)
+        return
+    assert r.returncode == 0, (kw, opts, r.stderr)
+    cd = json.loads(r.stdout)["cd_values"]
+    # The CLI writes lossless as [0], the library as [0, 0, 0]: the filter reads both alike.
+    pad = max(len(opts), len(cd))
+    assert opts + [0] * (pad - len(opts)) == cd + [0] * (pad - len(cd)), (kw, opts, cd)
 
 
 BAD = [
