@@ -233,6 +233,12 @@ def _as_bytes(data) -> np.ndarray:
         return a.reshape(-1).view(np.uint8)
 
 
+def _dtype_of(code: int) -> np.dtype:
+    if code not in DTYPE_OF_CODE:
+        raise APRError(5, f"stream element type code {code} is not known to this h5z_apr package")
+    return np.dtype(DTYPE_OF_CODE[code])
+
+
 def header(data) -> dict:
     """What a stream says about its chunk: dtype, shape, mode, value, format version."""
     src = _as_bytes(data)
@@ -240,7 +246,7 @@ def header(data) -> dict:
     check(lib.h5z_apr_read_header(src.ctypes.data, src.nbytes, _capi.ctypes.byref(info)))
     return {
         "format_version": info.format_version,
-        "dtype": np.dtype(DTYPE_OF_CODE[info.dtype]),
+        "dtype": _dtype_of(info.dtype),
         "shape": tuple(info.shape[: info.rank]),
         "mode": MODE_NAMES.get(info.mode, info.mode),
         "value": info.value,
@@ -257,7 +263,7 @@ def decompress(data, out: np.ndarray | None = None) -> np.ndarray:
     info = Info()
     check(lib.h5z_apr_read_header(src.ctypes.data, src.nbytes, _capi.ctypes.byref(info)))
     shape = tuple(info.shape[: info.rank])
-    dtype = np.dtype(DTYPE_OF_CODE[info.dtype])
+    dtype = _dtype_of(info.dtype)
     if out is None:
         dst = np.empty(shape, dtype=dtype)
     else:

@@ -9,6 +9,7 @@ volumes with a loud warning.
 """
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -146,6 +147,29 @@ def test_packaged_library_is_an_hdf5_plugin_for_the_system_tools(tmp_path):
     out = tmp_path / "d.bin"
     subprocess.run([h5dump, "-d", "/d", "-b", "LE", "-o", out, tmp_path / "t.h5"], check=True, env=env, capture_output=True)
     assert np.array_equal(np.fromfile(out, dtype="<u2").reshape(a.shape), b)
+
+
+def test_without_h5py_the_codec_still_works():
+    r = run_py(
+        """
+        import json, sys
+        sys.modules["h5py"] = None  # as if h5py were not installed
+        import numpy as np, h5z_apr
+        s = h5z_apr.APR(mode="abs", bound=4)
+        a = (np.arange(5000) % 333).astype("i2").reshape(50, 100)
+        b = h5z_apr.decompress(h5z_apr.compress(a, settings=s))
+        try:
+            h5z_apr.register()
+            msg = None
+        except h5z_apr.APRError as e:
+            msg = str(e)
+        print(json.dumps([h5z_apr.registered, dict(s)["compression_opts"], int(np.abs(b - a).max()), msg]))
+        """
+    )
+    registered, opts, e, msg = json.loads(r.stdout)
+    assert registered is False and opts == [1, 4, 0] and 0 < e <= 4
+    assert msg.startswith("h5py is not installed"), msg
+    assert "Warning" not in r.stderr, r.stderr
 
 
 # ---------------------------------------------------------------- h5py settings objects
@@ -395,6 +419,10 @@ def test_numcodecs_config_round_trip_and_validation():
     assert cfg == {"id": "h5z_apr", "mode": "apr", "bound": None, "rel_error": 0.1, "effort": 5}
     assert json.loads(json.dumps(cfg)) == cfg
     assert numcodecs.get_codec(dict(cfg)) == c
+    # dask's process/distributed schedulers pickle the codec.
+    assert pickle.loads(pickle.dumps(c)) == c and pickle.loads(pickle.dumps(APR(mode="abs", bound=2))) == APR(
+        mode="abs", bound=2
+    )
     with pytest.raises(APRError, match="rel_error must be finite and > 0"):
         Codec(mode="apr", rel_error=-1)
     with pytest.raises(APRError, match="rel_error must be finite and > 0"):
