@@ -1,15 +1,14 @@
-//! apr mode: the Adaptive Particle Representation of each 3-D block, stored as
+//! Method 3, apr (FORMAT.md §2.6), the body of apr mode: the Adaptive Particle Representation of each 3-D block, stored as
 //! (1) the particle-cell tree, one bit per open cell, level by level (bitvec, then zstd), and
 //! (2) the particle intensities (cell means), quantised and entropy-coded (rANS) as deltas
 //! along the LibAPR particle order. Decoding is LibAPR's piecewise-constant reconstruction.
-//! See FORMAT.md §2.6.
 
-use super::apr::{self, ParticleCells};
-use super::bits::{put_section, BitReader, BitWriter, Cursor};
-use super::interp::{bucket, unbucket, unzigzag, zigzag};
-use super::rans::{Decoder, Encoder};
-use super::stream::{from_f64s, to_f64s};
-use super::{Config, DType};
+use crate::codec::apr::{self, ParticleCells};
+use crate::codec::bits::{put_section, BitReader, BitWriter, Cursor};
+use crate::codec::elements::{from_f64s, to_f64s};
+use crate::codec::rans::{Decoder, Encoder};
+use crate::codec::symbols::{bucket, unbucket, unzigzag, zigzag};
+use crate::codec::{Config, DType};
 use crate::error::{Error, Result};
 use bitvec::prelude::*;
 use ndarray::{ArrayView3, ArrayViewMut3};
@@ -245,7 +244,6 @@ pub fn decode(
     dtype: DType,
     bs: [usize; 3],
     nblocks: usize,
-    _e: f64,
     out: &mut [u8],
 ) -> Result<()> {
     let d = f64::from_le_bytes(cur.bytes(8)?.try_into().expect("8"));
