@@ -11,6 +11,7 @@ pub mod error;
 pub mod h5;
 pub mod metrics;
 pub mod npy;
+pub mod settings;
 
 pub use codec::{
     compress, compress_into, decompress, decompress_into, max_compressed_len, read_header, Config,

@@ -98,7 +98,7 @@ impl Config {
             Mode::Apr(e) => {
                 if !(e.is_finite() && e > 0.0) {
                     return Err(Error::invalid(format!(
-                        "apr rel_error must be finite and > 0, got {e}"
+                        "apr mode needs a finite relative error E > 0, got {e}"
                     )));
                 }
             }

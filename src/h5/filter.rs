@@ -227,10 +227,8 @@ fn can_apply_impl(api: &Api, type_id: hid_t, space_id: hid_t) -> Result<(), Fail
 
 fn set_local_impl(api: &Api, dcpl: hid_t, type_id: hid_t, space_id: hid_t) -> Result<(), Fail> {
     let (flags, cd) = get_cd_values(api, dcpl)?;
+    // Parsing validates the settings (FORMAT.md §3.2) with the codec's own checks.
     let user = CdValues::user_part(&cd).map_err(|e| Fail(Minor::BadValue, e.to_string()))?;
-    user.config()
-        .validate()
-        .map_err(|e| Fail(Minor::BadValue, format!("h5z-apr cd_values: {e}")))?;
     let layout = type_info(api, type_id).and_then(|ti| {
         let dims = space_dims(api, space_id)?;
         Layout::from_chunk(ti.dtype, ti.big_endian, &dims)
