@@ -15,8 +15,8 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use crate::codec::error::{Error, ErrorKind};
 use crate::codec::{self, Config, DType, Mode};
-use crate::error::{Error, ErrorKind};
 use crate::settings::{self, Settings, SettingsError};
 
 /// HDF5 filter ID of the APR filter (unregistered range 32768-65535).

@@ -1,7 +1,7 @@
 //! Codec settings: the compression mode and its error bound, the effort, the APR parameters.
 
 use super::AprParams;
-use crate::error::{Error, Result};
+use crate::codec::error::{Error, Result};
 
 /// Compression mode. The code stored in the stream is 0, 1, 2 in this order.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,6 +1,6 @@
 //! Element types of a chunk and the hard limits on its shape (FORMAT.md §2.1).
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::codec::error::{Error, ErrorKind, Result};
 
 /// Largest rank accepted (HDF5's H5S_MAX_RANK).
 pub const MAX_RANK: usize = 32;

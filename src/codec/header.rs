@@ -2,7 +2,7 @@
 
 use super::dtype::{checked_len, DType, MAX_RANK};
 use super::Mode;
-use crate::error::{Error, ErrorKind, Result};
+use crate::codec::error::{Error, ErrorKind, Result};
 
 /// First four bytes of every stream.
 pub const MAGIC: [u8; 4] = *b"APRZ";

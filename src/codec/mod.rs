@@ -20,6 +20,7 @@ mod config;
 mod crc32;
 mod dtype;
 mod elements;
+pub mod error;
 mod header;
 mod method;
 mod params;
@@ -30,11 +31,10 @@ mod symbols;
 pub use config::{Config, Mode};
 pub use crc32::crc32;
 pub use dtype::{checked_len, DType, MAX_CHUNK_BYTES, MAX_RANK};
+pub use error::{Error, ErrorKind, Result};
 pub use header::{Header, FORMAT_VERSION, MAGIC};
 pub use params::AprParams;
 pub use stream::{stats, Method, StreamStats};
-
-use crate::error::{Error, Result};
 
 /// Element values of little-endian `data` as f64 (integers exactly; for evaluation and tests).
 pub fn values_f64(dtype: DType, data: &[u8]) -> Vec<f64> {
@@ -80,7 +80,7 @@ pub fn compress_into(
     let s = compress(data, dtype, shape, cfg)?;
     if s.len() > out.len() {
         return Err(Error::new(
-            crate::error::ErrorKind::BufferTooSmall,
+            crate::codec::error::ErrorKind::BufferTooSmall,
             format!("stream needs {} bytes, buffer has {}", s.len(), out.len()),
         ));
     }

@@ -9,7 +9,7 @@ use super::elements::to_ints;
 use super::header::{Header, FORMAT_VERSION};
 use super::method::{apr, palette, pyramid, raw, zstd_shuffle};
 use super::{Config, Mode};
-use crate::error::{Error, ErrorKind, Result};
+use crate::codec::error::{Error, ErrorKind, Result};
 
 /// Largest possible expansion of a method 1, 2 or 4 body (see `decompress_into`).
 const MAX_EXPANSION: u64 = 1 << 15;

@@ -4,8 +4,8 @@
 
 use crate::args::Setting;
 use crate::input::Input;
+use crate::metrics::{self, ErrorStats, Segmentation, SliceSsim, Summary};
 use crate::progress::Progress;
-use h5z_apr::metrics::{self, ErrorStats, Segmentation, SliceSsim, Summary};
 use h5z_apr::{codec, DType};
 use std::time::Instant;
 

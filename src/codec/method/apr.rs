@@ -6,10 +6,10 @@
 use crate::codec::apr::{self, ParticleCells};
 use crate::codec::bits::{put_section, BitReader, BitWriter, Cursor};
 use crate::codec::elements::{from_f64s, to_f64s};
+use crate::codec::error::{Error, Result};
 use crate::codec::rans::{Decoder, Encoder};
 use crate::codec::symbols::{bucket, unbucket, unzigzag, zigzag};
 use crate::codec::{Config, DType};
-use crate::error::{Error, Result};
 use bitvec::prelude::*;
 use ndarray::{ArrayView3, ArrayViewMut3};
 

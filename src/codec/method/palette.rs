@@ -4,8 +4,8 @@
 use super::pyramid::{self, IntDomain};
 use crate::codec::bits::{put_varint, Cursor};
 use crate::codec::elements::from_ints;
+use crate::codec::error::{Error, Result};
 use crate::codec::DType;
-use crate::error::{Error, Result};
 
 /// Distinct values of a small-integer chunk when they are sparse in their range
 /// (e.g. 12-bit data rescaled to 16 bits): coding indices into this table saves bits.

@@ -2,7 +2,7 @@
 //! stores a chunk raw whenever every other body would be longer.
 
 use crate::codec::bits::Cursor;
-use crate::error::Result;
+use crate::codec::error::Result;
 
 /// Appends the method 0 body.
 pub fn encode(data: &[u8], out: &mut Vec<u8>) {

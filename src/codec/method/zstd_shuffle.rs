@@ -2,8 +2,8 @@
 //! elements (all first bytes, then all second bytes, ...). Exact in every mode.
 
 use crate::codec::bits::Cursor;
+use crate::codec::error::{Error, ErrorKind, Result};
 use crate::codec::DType;
-use crate::error::{Error, ErrorKind, Result};
 
 fn shuffle(data: &[u8], size: usize) -> Vec<u8> {
     let n = data.len() / size;

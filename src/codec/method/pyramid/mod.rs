@@ -17,9 +17,9 @@ mod passes;
 
 use crate::codec::bits::{put_section, BitReader, BitWriter, Cursor};
 use crate::codec::elements::{from_f64s, from_ints, to_f64s};
+use crate::codec::error::{Error, Result};
 use crate::codec::rans::{Decoder, Encoder};
 use crate::codec::{DType, Mode};
-use crate::error::{Error, Result};
 use bitvec::prelude::*;
 use domain::NB;
 pub use domain::{Domain, FloatDomain, IntDomain};

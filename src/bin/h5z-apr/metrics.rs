@@ -4,11 +4,11 @@
 //!
 //! Volumes are passed as flat `f64` slices in C order with a 3-D shape `[z, y, x]`; callers
 //! fold higher ranks into `z` and treat 1-D/2-D data as `[1, 1, n]` / `[1, h, w]`
-//! (see [`shape3`]). The noise level comes from [`crate::codec::apr::estimate_noise_sigma`].
+//! (see [`shape3`]). The noise level comes from [`h5z_apr::codec::apr::estimate_noise_sigma`].
 //! Safe Rust, no I/O.
 #![forbid(unsafe_code)]
 
-use crate::codec::DType;
+use h5z_apr::DType;
 
 /// Folds an N-D shape into `[z, y, x]`: the last two axes are the 2-D slice, every leading
 /// axis is folded into `z`.
@@ -352,6 +352,7 @@ pub fn dice(a: &[bool], b: &[bool]) -> f64 {
 /// 1-Wasserstein (earth mover's) distance between the intensity distributions of two
 /// equally long samples, in intensity units: the mean absolute difference of the sorted
 /// values. Never larger than the mean absolute error between the samples.
+#[cfg(test)]
 pub fn wasserstein1(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
     let mut sa = a.to_vec();
