@@ -525,7 +525,7 @@ pub unsafe extern "C" fn h5z_apr_decompress(
 /// again is harmless. Returns `H5Z_APR_ERR_HDF5` when no libhdf5 is found or H5Zregister fails.
 #[no_mangle]
 pub extern "C" fn h5z_apr_register() -> h5z_apr_status {
-    guard(|| crate::h5::register_filter().map_err(|e| CErr::new(St::H5Z_APR_ERR_HDF5, e)))
+    guard(|| crate::h5::register_filter().map_err(|e| CErr::new(St::H5Z_APR_ERR_HDF5, e.message())))
 }
 
 /// Builds the HDF5 `cd_values` of the filter for `*params`: `{mode, mantissa, exponent}` with

@@ -6,7 +6,8 @@
 //! before the codec and back after it.
 
 use super::cd_values::{dtype_from_parts, CdValues, Layout, CLASS_FLOAT, CLASS_INTEGER};
-use super::loader::{api_for_ids, current, Api, Minor};
+use super::error::{Error as Fail, Minor};
+use super::loader::{api_for_ids, current, Api};
 use super::sys::*;
 use crate::codec::{self, DType};
 use std::os::raw::{c_uint, c_void};
@@ -15,18 +16,15 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// Largest cd_values array read back from a dcpl.
 const CD_CAPACITY: usize = 256;
 
-/// A failure inside a callback: which minor error class and the message.
-struct Fail(Minor, String);
-
 fn fail<T>(minor: Minor, msg: impl Into<String>) -> Result<T, Fail> {
-    Err(Fail(minor, msg.into()))
+    Err(Fail::new(minor, msg))
 }
 
 /// Reports a failure: onto HDF5's error stack when the library is resolved, else stderr.
 fn report(api: Option<&Api>, func: &str, line: u32, f: &Fail) {
     match api {
-        Some(a) => a.push_error(func, line, f.0, &f.1),
-        None => eprintln!("h5z-apr: {func}: {}", f.1),
+        Some(a) => a.push_error(func, line, f.minor(), f.message()),
+        None => eprintln!("h5z-apr: {func}: {}", f.message()),
     }
 }
 
@@ -51,7 +49,7 @@ pub struct TypeInfo {
 }
 
 /// Inspects a datatype; `Err` names why it is not supported.
-fn type_info(api: &Api, type_id: hid_t) -> Result<TypeInfo, Fail> {
+pub(crate) fn type_info(api: &Api, type_id: hid_t) -> Result<TypeInfo, Fail> {
     // SAFETY: resolved HDF5 functions called with an id the library gave us.
     let (class, size, sign, order, precision, offset) = unsafe {
         (
@@ -144,18 +142,8 @@ fn type_info(api: &Api, type_id: hid_t) -> Result<TypeInfo, Fail> {
     Ok(TypeInfo { dtype, big_endian })
 }
 
-/// [`type_info`] for other modules, with a plain message.
-pub(crate) fn type_info_for(api: &Api, type_id: hid_t) -> Result<TypeInfo, String> {
-    type_info(api, type_id).map_err(|f| f.1)
-}
-
-/// [`space_dims`] for other modules, with a plain message.
-pub(crate) fn space_dims_for(api: &Api, space_id: hid_t) -> Result<Vec<u64>, String> {
-    space_dims(api, space_id).map_err(|f| f.1)
-}
-
 /// Chunk dims from a dataspace.
-fn space_dims(api: &Api, space_id: hid_t) -> Result<Vec<u64>, Fail> {
+pub(crate) fn space_dims(api: &Api, space_id: hid_t) -> Result<Vec<u64>, Fail> {
     // SAFETY: resolved HDF5 functions; `dims` has room for `n` entries.
     unsafe {
         let n = (api.s_get_ndims)(space_id);
@@ -228,11 +216,11 @@ fn can_apply_impl(api: &Api, type_id: hid_t, space_id: hid_t) -> Result<(), Fail
 fn set_local_impl(api: &Api, dcpl: hid_t, type_id: hid_t, space_id: hid_t) -> Result<(), Fail> {
     let (flags, cd) = get_cd_values(api, dcpl)?;
     // Parsing validates the settings (FORMAT.md §3.2) with the codec's own checks.
-    let user = CdValues::user_part(&cd).map_err(|e| Fail(Minor::BadValue, e.to_string()))?;
+    let user = CdValues::user_part(&cd).map_err(|e| Fail::new(Minor::BadValue, e.to_string()))?;
     let layout = type_info(api, type_id).and_then(|ti| {
         let dims = space_dims(api, space_id)?;
         Layout::from_chunk(ti.dtype, ti.big_endian, &dims)
-            .map_err(|e| Fail(Minor::BadValue, e.to_string()))
+            .map_err(|e| Fail::new(Minor::BadValue, e.to_string()))
     });
     let layout = match layout {
         Ok(l) => l,
@@ -291,7 +279,7 @@ pub unsafe extern "C" fn can_apply(dcpl_id: hid_t, type_id: hid_t, space_id: hid
         }
     });
     r.unwrap_or_else(|p| {
-        let f = Fail(
+        let f = Fail::new(
             Minor::CantFilter,
             format!("h5z-apr: internal panic: {}", panic_message(&*p)),
         );
@@ -319,7 +307,7 @@ pub unsafe extern "C" fn set_local(dcpl_id: hid_t, type_id: hid_t, space_id: hid
         }
     });
     r.unwrap_or_else(|p| {
-        let f = Fail(
+        let f = Fail::new(
             Minor::CantFilter,
             format!("h5z-apr: internal panic: {}", panic_message(&*p)),
         );
@@ -391,7 +379,7 @@ fn filter_impl(
             format!("h5z-apr: nbytes {nbytes} exceeds the buffer size {capacity}"),
         );
     }
-    let cdv = CdValues::parse(cd).map_err(|e| Fail(Minor::BadValue, e.to_string()))?;
+    let cdv = CdValues::parse(cd).map_err(|e| Fail::new(Minor::BadValue, e.to_string()))?;
     // SAFETY: HDF5 guarantees `buf` holds at least `nbytes` readable bytes.
     let input: &[u8] = if nbytes == 0 {
         &[]
@@ -402,9 +390,9 @@ fn filter_impl(
         decode(alloc, &cdv, input)
     } else {
         let layout = cdv.layout.as_ref().ok_or_else(|| {
-            Fail(
+            Fail::new(
                 Minor::BadValue,
-                "h5z-apr: cd_values carry no stored layout (set_local did not run)".into(),
+                "h5z-apr: cd_values carry no stored layout (set_local did not run)",
             )
         })?;
         if nbytes != layout.nbytes() {
@@ -427,7 +415,7 @@ fn filter_impl(
             codec::compress(input, layout.dtype, &layout.dims, &cfg)
         }
         .map_err(|e| {
-            Fail(
+            Fail::new(
                 Minor::CantFilter,
                 format!("h5z-apr: compression failed: {e}"),
             )
@@ -450,7 +438,7 @@ fn filter_impl(
 
 fn decode(alloc: &Alloc<'_>, cdv: &CdValues, input: &[u8]) -> Result<Output, Fail> {
     let corrupt = |e: crate::Error| {
-        Fail(
+        Fail::new(
             Minor::CantFilter,
             format!("h5z-apr: cannot decode chunk: {e}"),
         )
@@ -539,7 +527,7 @@ pub unsafe extern "C" fn filter(
         // encode it; an error left on the stack would only confuse later reports.
         Ok(Err(_)) if !reverse && flags & H5Z_FLAG_OPTIONAL != 0 => return 0,
         Ok(Err(f)) => f,
-        Err(p) => Fail(
+        Err(p) => Fail::new(
             Minor::CantFilter,
             format!("h5z-apr: internal panic: {}", panic_message(&*p)),
         ),
