@@ -132,9 +132,9 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
                 int_pyramid(&mut out, pyramid::int_bound(dtype, bound));
             }
         }
-        Mode::Apr(e) => {
+        Mode::Apr(rel_error) => {
             out.push(Method::Apr as u8);
-            apr::encode(data, dtype, bs, nblocks, e, cfg, &mut out)?;
+            apr::encode(data, dtype, bs, nblocks, rel_error, cfg, &mut out)?;
         }
     }
     // The decoder refuses bodies more than MAX_EXPANSION times smaller than what they decode

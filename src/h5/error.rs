@@ -41,3 +41,8 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// `Err` of a new [`Error`].
+pub(crate) fn fail<T>(minor: Minor, message: impl Into<String>) -> Result<T, Error> {
+    Err(Error::new(minor, message))
+}

@@ -12,6 +12,7 @@
 
 pub mod cd_values;
 pub mod dataset;
+mod datatype;
 pub mod error;
 pub mod filter;
 mod loader;

@@ -111,7 +111,7 @@ pub fn encode(
     dtype: DType,
     bs: [usize; 3],
     nblocks: usize,
-    e: f64,
+    rel_error: f64,
     cfg: &Config,
     out: &mut Vec<u8>,
 ) -> Result<()> {
@@ -125,11 +125,11 @@ pub fn encode(
     for b in 0..nblocks {
         let img = block_f32(dtype, &data[b * bl * es..(b + 1) * bl * es]);
         let view = ArrayView3::from_shape(bs, &img).expect("block shape");
-        let (cells, info) = apr::compute_particle_cells(view, e as f32, &cfg.apr);
+        let (cells, info) = apr::compute_particle_cells(view, rel_error as f32, &cfg.apr);
         // Float means are kept to a tenth of the APR's own error scale E * sigma_floor.
         let scale = info.sigma_th.max(info.noise_sigma) as f64;
         if scale.is_finite() && scale > 0.0 {
-            delta = delta.min(VALUE_STEP_FRACTION * e * scale);
+            delta = delta.min(VALUE_STEP_FRACTION * rel_error * scale);
         }
         let means = apr::sample_means(view, &cells);
         blocks.push((cells, means));
