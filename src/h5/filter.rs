@@ -25,14 +25,19 @@ fn report(api: Option<&Api>, func: &str, line: u32, f: &Fail) {
     }
 }
 
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
+/// The error a caught panic becomes.
+fn internal_panic(p: &(dyn std::any::Any + Send)) -> Fail {
+    let message = if let Some(s) = p.downcast_ref::<&str>() {
         s.to_string()
     } else if let Some(s) = p.downcast_ref::<String>() {
         s.clone()
     } else {
         "unknown panic".into()
-    }
+    };
+    Fail::new(
+        Minor::CantFilter,
+        format!("h5z-apr: internal panic: {message}"),
+    )
 }
 
 const NO_API: &str = "h5z-apr cannot find the HDF5 library functions in this process \
@@ -156,10 +161,7 @@ pub unsafe extern "C" fn can_apply(dcpl_id: hid_t, type_id: hid_t, space_id: hid
         }
     });
     r.unwrap_or_else(|p| {
-        let f = Fail::new(
-            Minor::CantFilter,
-            format!("h5z-apr: internal panic: {}", panic_message(&*p)),
-        );
+        let f = internal_panic(&*p);
         report(current(), "H5Z_apr_can_apply", line!(), &f);
         -1
     })
@@ -184,10 +186,7 @@ pub unsafe extern "C" fn set_local(dcpl_id: hid_t, type_id: hid_t, space_id: hid
         }
     });
     r.unwrap_or_else(|p| {
-        let f = Fail::new(
-            Minor::CantFilter,
-            format!("h5z-apr: internal panic: {}", panic_message(&*p)),
-        );
+        let f = internal_panic(&*p);
         report(current(), "H5Z_apr_set_local", line!(), &f);
         -1
     })
@@ -404,10 +403,7 @@ pub unsafe extern "C" fn filter(
         // encode it; an error left on the stack would only confuse later reports.
         Ok(Err(_)) if !reverse && flags & H5Z_FLAG_OPTIONAL != 0 => return 0,
         Ok(Err(f)) => f,
-        Err(p) => Fail::new(
-            Minor::CantFilter,
-            format!("h5z-apr: internal panic: {}", panic_message(&*p)),
-        ),
+        Err(p) => internal_panic(&*p),
     };
     let _ = catch_unwind(AssertUnwindSafe(|| report(current(), func, line!(), &f)));
     0
