@@ -20,32 +20,9 @@ pub fn shape3(shape: &[usize]) -> [usize; 3] {
     }
 }
 
-/// Converts little-endian element bytes of `dtype` into `f64` values.
+/// Converts little-endian element bytes of `dtype` into `f64` values (the codec's conversion).
 pub fn to_f64(dtype: DType, bytes: &[u8]) -> Vec<f64> {
-    let n = dtype.size();
-    let it = bytes.chunks_exact(n);
-    match dtype {
-        DType::U8 => bytes.iter().map(|&b| b as f64).collect(),
-        DType::I8 => bytes.iter().map(|&b| b as i8 as f64).collect(),
-        DType::U16 => it
-            .map(|c| u16::from_le_bytes([c[0], c[1]]) as f64)
-            .collect(),
-        DType::I16 => it
-            .map(|c| i16::from_le_bytes([c[0], c[1]]) as f64)
-            .collect(),
-        DType::U32 => it
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-            .collect(),
-        DType::I32 => it
-            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-            .collect(),
-        DType::F32 => it
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-            .collect(),
-        DType::F64 => it
-            .map(|c| f64::from_le_bytes(c.try_into().expect("chunks_exact(8)")))
-            .collect(),
-    }
+    h5z_apr::codec::values_f64(dtype, bytes)
 }
 
 /// Summary statistics of one volume (NaNs are skipped).
