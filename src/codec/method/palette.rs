@@ -5,6 +5,7 @@ use super::pyramid::{self, IntDomain};
 use crate::codec::bits::{put_varint, Cursor};
 use crate::codec::elements::from_ints;
 use crate::codec::error::{Error, Result};
+use crate::codec::symbols::{unzigzag, zigzag};
 use crate::codec::DType;
 
 /// Distinct values of a small-integer chunk when they are sparse in their range
@@ -28,24 +29,30 @@ pub fn sparse_palette(dtype: DType, v: &[i64]) -> Option<Vec<i64>> {
     (pal.len() as i64 * 2 <= span).then_some(pal)
 }
 
-/// Largest index half-width k such that indices within k of each other map to values within `b`.
-fn palette_bound(pal: &[i64], b: i64) -> i64 {
+/// Largest index half-width k such that indices within k of each other map to values within
+/// `bound`.
+fn palette_bound(pal: &[i64], bound: i64) -> i64 {
     let mut k = 0usize;
-    while k + 1 < pal.len() && pal.windows(k + 2).all(|w| w[k + 1] - w[0] <= b) {
+    while k + 1 < pal.len() && pal.windows(k + 2).all(|w| w[k + 1] - w[0] <= bound) {
         k += 1;
     }
     k as i64
 }
 
-pub fn encode(pal: &[i64], v: &[i64], b: i64, bs: [usize; 3], nblocks: usize, out: &mut Vec<u8>) {
+/// Appends the method 4 body of the integer values `v` (all in `pal`) with integer abs bound
+/// `bound` (0: exact).
+pub fn encode(
+    pal: &[i64],
+    v: &[i64],
+    bound: i64,
+    bs: [usize; 3],
+    nblocks: usize,
+    out: &mut Vec<u8>,
+) {
     put_varint(out, pal.len() as u64);
     let mut prev = 0i64;
     for (i, &p) in pal.iter().enumerate() {
-        let d = if i == 0 {
-            ((p << 1) ^ (p >> 63)) as u64
-        } else {
-            (p - prev) as u64
-        };
+        let d = if i == 0 { zigzag(p) } else { (p - prev) as u64 };
         put_varint(out, d);
         prev = p;
     }
@@ -56,17 +63,18 @@ pub fn encode(pal: &[i64], v: &[i64], b: i64, bs: [usize; 3], nblocks: usize, ou
     }
     let idx: Vec<i64> = v.iter().map(|&x| index[(x - lo) as usize]).collect();
     let d = IntDomain {
-        b: palette_bound(pal, b),
+        b: palette_bound(pal, bound),
         lo: 0,
         hi: pal.len() as i64 - 1,
     };
     pyramid::encode(&d, &idx, bs, nblocks, out);
 }
 
+/// Decodes a method 4 body of a chunk of `dtype` with integer abs bound `bound` into `out`.
 pub fn decode(
     cur: &mut Cursor,
     dtype: DType,
-    b: i64,
+    bound: i64,
     bs: [usize; 3],
     nblocks: usize,
     out: &mut [u8],
@@ -81,7 +89,7 @@ pub fn decode(
     for i in 0..k {
         let d = cur.varint()?;
         let p = if i == 0 {
-            ((d >> 1) as i64) ^ -((d & 1) as i64)
+            unzigzag(d)
         } else {
             if d == 0 || d > (hi - lo) as u64 {
                 return Err(Error::corrupt("palette not strictly increasing"));
@@ -95,7 +103,7 @@ pub fn decode(
         prev = p;
     }
     let d = IntDomain {
-        b: palette_bound(&pal, b),
+        b: palette_bound(&pal, bound),
         lo: 0,
         hi: pal.len() as i64 - 1,
     };
