@@ -4,8 +4,10 @@
 //!
 //! Run: `cargo bench --bench codec` (optional args: dataset-name filters, `--quick`).
 
+#[path = "../src/bin/h5z-apr/npy.rs"]
+#[allow(dead_code, unused_imports)]
+mod npy;
 use h5z_apr::codec::{compress, decompress, values_f64, Config, DType};
-use h5z_apr::npy;
 use std::path::Path;
 use std::time::Instant;
 

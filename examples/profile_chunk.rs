@@ -2,11 +2,14 @@
 //! for `valgrind --tool=callgrind` instruction counts (repeatable on a shared machine).
 //! Usage: profile_chunk <npy> <lossless|abs4|apr> [enc|dec]
 
+#[path = "../src/bin/h5z-apr/npy.rs"]
+#[allow(dead_code, unused_imports)]
+mod npy;
 use h5z_apr::codec::{compress, decompress, Config};
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
-    let arr = h5z_apr::npy::read(std::path::Path::new(&a[1])).expect("npy");
+    let arr = npy::read(std::path::Path::new(&a[1])).expect("npy");
     let (z, y, x) = (arr.shape[0], arr.shape[1], arr.shape[2]);
     let (cz, cy, cx) = (16.min(z), 256.min(y), 256.min(x));
     let (y0, x0) = ((y - cy) / 2, (x - cx) / 2);

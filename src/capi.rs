@@ -15,9 +15,9 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use crate::codec::error::{Error, ErrorKind};
 use crate::codec::{self, Config, DType, Mode};
-use crate::error::{Error, ErrorKind};
-use crate::h5::cd_values::{self, UserMode, UserParams};
+use crate::settings::{self, Settings, SettingsError};
 
 /// HDF5 filter ID of the APR filter (unregistered range 32768-65535).
 pub const H5Z_FILTER_APR: c_uint = 47815;
@@ -233,23 +233,21 @@ fn mode_code(m: Mode) -> c_int {
 
 /// Turns C parameters into a validated codec configuration.
 fn config_of(p: &h5z_apr_params) -> Result<Config, CErr> {
-    let cfg = match p.mode {
-        H5Z_APR_MODE_LOSSLESS => Config::lossless(),
-        H5Z_APR_MODE_ABS => Config::abs(p.value),
-        H5Z_APR_MODE_APR => Config::apr(p.value),
-        m => {
-            return Err(CErr::invalid(format!(
-                "unknown mode code {m} (expected 0 lossless, 1 abs, 2 apr)"
-            )))
-        }
-    };
-    let cfg = if p.effort == 0 {
-        cfg
-    } else {
-        cfg.with_effort(p.effort)
-    };
-    cfg.validate()?;
-    Ok(cfg)
+    Ok(settings_of(p)?.config()?)
+}
+
+/// The settings `p` describes; effort 0 means the default (and no effort slot).
+fn settings_of(p: &h5z_apr_params) -> Result<Settings, CErr> {
+    Ok(Settings {
+        mode: settings::mode_of_code(p.mode.into(), p.value)?,
+        effort: (p.effort != 0).then_some(p.effort),
+    })
+}
+
+impl From<SettingsError> for CErr {
+    fn from(e: SettingsError) -> Self {
+        CErr::invalid(e.message())
+    }
 }
 
 /// Borrows `len` bytes at `ptr` after checking the pointer and the length.
@@ -527,7 +525,7 @@ pub unsafe extern "C" fn h5z_apr_decompress(
 /// again is harmless. Returns `H5Z_APR_ERR_HDF5` when no libhdf5 is found or H5Zregister fails.
 #[no_mangle]
 pub extern "C" fn h5z_apr_register() -> h5z_apr_status {
-    guard(|| crate::h5::register_filter().map_err(|e| CErr::new(St::H5Z_APR_ERR_HDF5, e)))
+    guard(|| crate::h5::register_filter().map_err(|e| CErr::new(St::H5Z_APR_ERR_HDF5, e.message())))
 }
 
 /// Builds the HDF5 `cd_values` of the filter for `*params`: `{mode, mantissa, exponent}` with
@@ -576,45 +574,9 @@ pub unsafe extern "C" fn h5z_apr_cd_values(
     })
 }
 
-/// The user cd_values for `p`, built with and checked by the plugin's own parser
-/// (`h5::cd_values::UserParams`), so the filter reads back exactly these settings.
+/// The user cd_values for `p` ([`Settings::cd_values`], shared with the plugin and the CLI).
 fn cd_values_of(p: &h5z_apr_params) -> Result<Vec<c_uint>, CErr> {
-    let cfg = config_of(p)?;
-    let decimal = |v: f64| {
-        cd_values::decimal_of(v).ok_or_else(|| {
-            CErr::invalid(format!(
-                "value {v} cannot be written as m * 10^-e with m < 2^32 and e <= {}; \
-                 use fewer significant digits",
-                cd_values::MAX_EXPONENT
-            ))
-        })
-    };
-    let mode = match cfg.mode {
-        Mode::Lossless => UserMode::Lossless,
-        Mode::Abs(v) => {
-            let (mantissa, exponent) = decimal(v)?;
-            UserMode::Abs { mantissa, exponent }
-        }
-        Mode::Apr(v) => {
-            let (mantissa, exponent) = decimal(v)?;
-            UserMode::Apr { mantissa, exponent }
-        }
-    };
-    let user = UserParams {
-        mode,
-        effort: u32::try_from(cfg.effort).map_err(|_| CErr::invalid("negative effort"))?,
-    };
-    // The effort slot is written only when the caller chose one.
-    let n = if p.effort == 0 { 3 } else { 4 };
-    let cd = user.to_slots()[..n].to_vec();
-    let back = UserParams::parse(&cd).map_err(|e| CErr::invalid(e.to_string()))?;
-    if back != user {
-        return Err(CErr::new(
-            St::H5Z_APR_ERR_INTERNAL,
-            format!("cd_values {cd:?} parse back as {back:?}, not {user:?}"),
-        ));
-    }
-    Ok(cd)
+    Ok(settings_of(p)?.cd_values()?)
 }
 
 #[cfg(test)]
@@ -648,7 +610,7 @@ mod tests {
                 value: v,
                 effort,
             };
-            let back = UserParams::parse(&cd_values_of(&p).ok().unwrap())
+            let back = settings::UserParams::parse(&cd_values_of(&p).ok().unwrap())
                 .unwrap()
                 .config();
             assert_eq!(back, config_of(&p).ok().unwrap(), "{p:?}");

@@ -7,16 +7,14 @@
 
 pub mod capi;
 pub mod codec;
-pub mod error;
 pub mod h5;
-pub mod metrics;
-pub mod npy;
+pub mod settings;
 
+pub use codec::error::{Error, ErrorKind, Result};
 pub use codec::{
     compress, compress_into, decompress, decompress_into, max_compressed_len, read_header, Config,
     DType, Header, Mode,
 };
-pub use error::{Error, ErrorKind, Result};
 
 /// HDF5 filter ID of the APR filter (unregistered range 32768-65535).
 pub const FILTER_ID: u32 = 47815;

@@ -5,6 +5,9 @@
 //! particles and exact reconstruction for constant images; no collapse on noise with automatic
 //! parameters; real data (skipped loudly without ../shared/data).
 
+#[path = "../src/bin/h5z-apr/npy.rs"]
+#[allow(dead_code, unused_imports)]
+mod npy;
 use h5z_apr::codec::apr::{
     compute_particle_cells, estimate_noise_sigma, local_intensity_scale, reconstruct_pc,
     sample_means, ParticleCells,
@@ -312,7 +315,7 @@ fn data_dir() -> Option<PathBuf> {
 }
 
 fn load_u16(path: &std::path::Path) -> Array3<f32> {
-    let a = h5z_apr::npy::read(path).expect("read npy");
+    let a = npy::read(path).expect("read npy");
     assert_eq!(a.dtype, h5z_apr::DType::U16);
     assert_eq!(a.shape.len(), 3);
     let v: Vec<f32> = a

@@ -2,10 +2,11 @@
 //! plugin uses malloc/free): input length is `nbytes`, output in a malloc-compatible buffer,
 //! failure returns 0 and leaves `*buf` untouched, big-endian chunks, determinism across threads.
 
-use h5z_apr::h5::cd_values::{CdValues, Layout, UserParams};
+use h5z_apr::h5::cd_values::{CdValues, Layout};
 use h5z_apr::h5::filter::filter;
-use h5z_apr::h5::sys::{H5Z_FLAG_OPTIONAL, H5Z_FLAG_REVERSE};
+use h5z_apr::settings::UserParams;
 use h5z_apr::DType;
+use hdf5_sys::h5z::{H5Z_FLAG_OPTIONAL, H5Z_FLAG_REVERSE};
 use std::os::raw::c_void;
 
 /// A chunk buffer owned like HDF5 owns one (malloc).

@@ -1,6 +1,9 @@
 //! Every volume in ../shared/data, chunked (16,256,256) as the benchmarks do: lossless is
 //! bit-exact and abs mode holds its bound on every element. Skips loudly without the data.
 
+#[path = "../src/bin/h5z-apr/npy.rs"]
+#[allow(dead_code, unused_imports)]
+mod npy;
 use h5z_apr::codec::{compress, decompress, values_f64, Config};
 use std::path::PathBuf;
 
@@ -66,7 +69,7 @@ fn every_shared_volume_round_trips() {
         files.len()
     );
     for f in files {
-        let a = h5z_apr::npy::read(&f).unwrap();
+        let a = npy::read(&f).unwrap();
         let es = a.dtype.size();
         let range = {
             let v = values_f64(a.dtype, &a.data);

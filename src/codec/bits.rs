@@ -1,6 +1,6 @@
 //! Little-endian bit packing for the raw "extra bits" section and small varints.
 
-use crate::error::{Error, Result};
+use crate::codec::error::{Error, Result};
 
 /// Writes bit fields LSB-first.
 #[derive(Default)]

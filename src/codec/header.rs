@@ -1,7 +1,8 @@
 //! Stream header: magic, format version, dtype, mode, shape. See FORMAT.md §2.
 
-use super::{checked_len, DType, Mode, MAX_RANK};
-use crate::error::{Error, ErrorKind, Result};
+use super::dtype::{checked_len, DType, MAX_RANK};
+use super::Mode;
+use crate::codec::error::{Error, ErrorKind, Result};
 
 /// First four bytes of every stream.
 pub const MAGIC: [u8; 4] = *b"APRZ";

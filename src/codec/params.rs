@@ -1,7 +1,7 @@
 //! Parameters of the APR pipeline (LibAPR `APRParameters`), except `rel_error`,
 //! which lives in [`super::Mode::Apr`].
 
-use crate::error::{Error, Result};
+use crate::codec::error::{Error, Result};
 
 /// LibAPR pipeline parameters. `None` thresholds are set automatically from the
 /// estimated noise level of the chunk (see `codec::apr`).

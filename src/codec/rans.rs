@@ -4,7 +4,7 @@
 //! table of its context. Tables are normalised to `1 << PROB_BITS` and stored in the stream.
 
 use super::bits::{put_varint, Cursor};
-use crate::error::{Error, Result};
+use crate::codec::error::{Error, Result};
 
 pub const PROB_BITS: u32 = 12;
 const PROB_SCALE: u32 = 1 << PROB_BITS;

@@ -1,15 +1,7 @@
-//! Typed `cd_values` of filter 47815 (FORMAT.md §3). Pure code: no HDF5, no unsafe.
+//! The stored cd_values of filter 47815 (FORMAT.md §3.3). Pure code: no HDF5, no unsafe.
+//! The user slots 0..=3 are [`crate::settings`]'s.
 //!
-//! User values (h5py `compression_opts`, h5repack `UD=47815,flag,n,v1..vn`), all optional:
-//!
-//! | slot | meaning | default |
-//! |---|---|---|
-//! | 0 | mode: 0 lossless, 1 abs (pointwise bound), 2 apr (LibAPR `rel_error` E) | 2 |
-//! | 1 | mantissa m of the mode value v = m x 10^-e | abs: 1, apr: 1 |
-//! | 2 | exponent e (0..=22) | abs: 0, apr: 1 (so E = 0.1) |
-//! | 3 | entropy-coder effort 1..=22 | 3 |
-//!
-//! `set_local` normalises them to exactly 4 slots and appends the stored layout:
+//! `set_local` normalises the user values to exactly 4 slots and appends the stored layout:
 //!
 //! | slot | meaning |
 //! |---|---|
@@ -21,11 +13,10 @@
 //! | 9 | stored rank r (1..=10) |
 //! | 10..10+r | chunk dims, C order; a chunk of rank > 10 has its leading dims merged into one |
 
-use crate::codec::{Config, DType};
-use std::fmt;
+use crate::codec::DType;
+pub use crate::settings::SettingsError as CdValuesError;
+use crate::settings::{UserParams, USER_SLOTS};
 
-/// Number of user slots after normalisation.
-pub const USER_SLOTS: usize = 4;
 /// Upper 24 bits of the layout marker ("APR").
 pub const LAYOUT_MARKER_BASE: u32 = 0x4150_5200;
 /// Stored-layout version written by this build.
@@ -38,151 +29,8 @@ pub const MAX_CD_VALUES: usize = 20;
 const LAYOUT_FIXED: usize = USER_SLOTS + 6;
 /// Largest stored rank (20 - 10).
 pub const MAX_STORED_RANK: usize = MAX_CD_VALUES - LAYOUT_FIXED;
-/// Largest decimal exponent (10^22 is the largest power of ten exact in f64).
-pub const MAX_EXPONENT: u32 = 22;
-/// Default entropy effort.
-pub const DEFAULT_EFFORT: u32 = 3;
-
-/// A rejected cd_values array, with a message meant for the user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CdValuesError(pub String);
-
-impl fmt::Display for CdValuesError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "h5z-apr cd_values: {}", self.0)
-    }
-}
-
-impl std::error::Error for CdValuesError {}
-
 fn err<T>(msg: impl Into<String>) -> Result<T, CdValuesError> {
-    Err(CdValuesError(msg.into()))
-}
-
-/// Compression mode with its decimal parameter kept exactly as given (m x 10^-e).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserMode {
-    Lossless,
-    Abs { mantissa: u32, exponent: u32 },
-    Apr { mantissa: u32, exponent: u32 },
-}
-
-/// The user part of the cd_values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UserParams {
-    pub mode: UserMode,
-    pub effort: u32,
-}
-
-impl Default for UserParams {
-    /// No values at all: apr mode, E = 0.1, effort 3.
-    fn default() -> Self {
-        UserParams {
-            mode: UserMode::Apr {
-                mantissa: 1,
-                exponent: 1,
-            },
-            effort: DEFAULT_EFFORT,
-        }
-    }
-}
-
-/// The inverse of [`decimal_value`]: `value` as `(m, e)` with the smallest exponent that
-/// represents it to 1e-12 relative (0.1 + 0.2 -> (3, 1)); `None` for negative or non-finite
-/// values and for those that need m >= 2^32 or e > MAX_EXPONENT (e.g. pi).
-pub fn decimal_of(value: f64) -> Option<(u32, u32)> {
-    if !(value.is_finite() && value >= 0.0) {
-        return None;
-    }
-    for exponent in 0..=MAX_EXPONENT {
-        let p = 10f64.powi(exponent as i32);
-        let m = (value * p).round();
-        if m > f64::from(u32::MAX) {
-            break;
-        }
-        if (m / p - value).abs() <= value * 1e-12 {
-            return Some((m as u32, exponent));
-        }
-    }
-    None
-}
-
-/// m x 10^-e, correctly rounded (division by an exact power of ten).
-pub fn decimal_value(mantissa: u32, exponent: u32) -> f64 {
-    mantissa as f64 / 10f64.powi(exponent as i32)
-}
-
-impl UserParams {
-    /// Parses 0..=4 user values. More values are only valid as a stored layout (see
-    /// [`CdValues::parse`]).
-    pub fn parse(cd: &[u32]) -> Result<UserParams, CdValuesError> {
-        if cd.len() > USER_SLOTS {
-            return err(format!(
-                "{} values given; at most {USER_SLOTS} user values are accepted \
-                 (mode, mantissa, exponent, effort)",
-                cd.len()
-            ));
-        }
-        let mode_code = cd.first().copied().unwrap_or(2);
-        let value = |m_default: u32, e_default: u32| -> Result<(u32, u32), CdValuesError> {
-            let m = cd.get(1).copied().unwrap_or(m_default);
-            let e = cd
-                .get(2)
-                .copied()
-                .unwrap_or(if cd.len() >= 2 { 0 } else { e_default });
-            if e > MAX_EXPONENT {
-                return err(format!(
-                    "exponent (slot 2) must be 0..={MAX_EXPONENT}, got {e}"
-                ));
-            }
-            Ok((m, e))
-        };
-        let mode = match mode_code {
-            0 => UserMode::Lossless,
-            1 => {
-                let (mantissa, exponent) = value(1, 0)?;
-                UserMode::Abs { mantissa, exponent }
-            }
-            2 => {
-                let (mantissa, exponent) = value(1, 1)?;
-                if mantissa == 0 {
-                    return err("apr mode needs a relative error E > 0 (slot 1 mantissa is 0)");
-                }
-                UserMode::Apr { mantissa, exponent }
-            }
-            m => {
-                return err(format!(
-                    "unknown mode {m} in slot 0 (0 lossless, 1 abs, 2 apr)"
-                ))
-            }
-        };
-        let effort = cd.get(3).copied().unwrap_or(DEFAULT_EFFORT);
-        if !(1..=22).contains(&effort) {
-            return err(format!(
-                "effort (slot 3) must be 1..=22, got {effort} (omit the slot for the default {DEFAULT_EFFORT})"
-            ));
-        }
-        Ok(UserParams { mode, effort })
-    }
-
-    /// The normalised 4 user slots.
-    pub fn to_slots(&self) -> [u32; USER_SLOTS] {
-        match self.mode {
-            UserMode::Lossless => [0, 0, 0, self.effort],
-            UserMode::Abs { mantissa, exponent } => [1, mantissa, exponent, self.effort],
-            UserMode::Apr { mantissa, exponent } => [2, mantissa, exponent, self.effort],
-        }
-    }
-
-    /// The codec configuration these values select.
-    pub fn config(&self) -> Config {
-        let cfg = match self.mode {
-            UserMode::Lossless => Config::lossless(),
-            UserMode::Abs { mantissa, exponent } => Config::abs(decimal_value(mantissa, exponent)),
-            UserMode::Apr { mantissa, exponent } => Config::apr(decimal_value(mantissa, exponent)),
-        };
-        cfg.with_effort(self.effort as i32)
-    }
+    Err(CdValuesError::new(msg))
 }
 
 /// Datatype and chunk shape recorded by `set_local`.
@@ -241,7 +89,9 @@ impl Layout {
             .iter()
             .try_fold(1u64, |a, &d| a.checked_mul(d))
             .filter(|&n| n <= u32::MAX as u64)
-            .ok_or_else(|| CdValuesError(format!("chunk dims {chunk:?} exceed 2^32-1 elements")))?;
+            .ok_or_else(|| {
+                CdValuesError::new(format!("chunk dims {chunk:?} exceed 2^32-1 elements"))
+            })?;
         debug_assert!(total >= 1);
         let merge = chunk.len().saturating_sub(MAX_STORED_RANK);
         let mut dims: Vec<usize> = Vec::with_capacity(chunk.len().min(MAX_STORED_RANK));
@@ -323,7 +173,7 @@ impl CdValues {
             return err(format!("stored layout sign {sign} is not 0 or 1"));
         }
         let dtype = dtype_from_parts(class, size, sign == 1).ok_or_else(|| {
-            CdValuesError(format!(
+            CdValuesError::new(format!(
                 "stored layout datatype (class {class}, size {size}, sign {sign}) is not supported"
             ))
         })?;
@@ -390,75 +240,11 @@ impl CdValues {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::Mode;
-
-    fn mode_of(cd: &[u32]) -> Mode {
-        UserParams::parse(cd).unwrap().config().mode
-    }
 
     #[test]
-    fn examples_from_the_issue() {
-        assert_eq!(mode_of(&[1, 4, 0]), Mode::Abs(4.0));
-        assert_eq!(mode_of(&[2, 1, 1]), Mode::Apr(0.1));
-        assert_eq!(mode_of(&[1, 5, 4]), Mode::Abs(0.0005));
-        assert_eq!(mode_of(&[0]), Mode::Lossless);
-        assert_eq!(mode_of(&[0, 7, 9]), Mode::Lossless);
-    }
-
-    #[test]
-    fn decimal_forms() {
-        assert_eq!(decimal_of(4.0), Some((4, 0)));
-        assert_eq!(decimal_of(0.1), Some((1, 1)));
-        assert_eq!(decimal_of(0.0005), Some((5, 4)));
-        assert_eq!(decimal_of(0.5), Some((5, 1)));
-        assert_eq!(decimal_of(0.0), Some((0, 0)));
-        assert_eq!(decimal_of(12.25), Some((1225, 2)));
-        assert_eq!(decimal_of(1e-7), Some((1, 7)));
-        assert_eq!(decimal_of(0.1 + 0.2), Some((3, 1)));
-        assert_eq!(decimal_of(-1.0), None);
-        assert_eq!(decimal_of(f64::NAN), None);
-        assert_eq!(decimal_of(1e300), None);
-        assert_eq!(decimal_of(1e-23), None);
-        assert_eq!(decimal_of(1.0 / 3.0), None);
-        assert_eq!(decimal_of(std::f64::consts::PI), None);
-        for (m, e) in [(4, 0), (1, 1), (5, 4), (225, 2)] {
-            assert_eq!(decimal_of(decimal_value(m, e)), Some((m, e)));
-        }
-    }
-
-    #[test]
-    fn defaults() {
-        let p = UserParams::parse(&[]).unwrap();
-        assert_eq!(p, UserParams::default());
-        assert_eq!(p.config().mode, Mode::Apr(0.1));
-        assert_eq!(p.config().effort, 3);
-        assert_eq!(mode_of(&[2]), Mode::Apr(0.1));
-        assert_eq!(mode_of(&[1]), Mode::Abs(1.0));
-        // A mantissa without exponent means exponent 0.
-        assert_eq!(mode_of(&[1, 3]), Mode::Abs(3.0));
-        assert_eq!(mode_of(&[2, 3]), Mode::Apr(3.0));
-        assert_eq!(UserParams::parse(&[1, 4, 0, 9]).unwrap().config().effort, 9);
-    }
-
-    #[test]
-    fn rejects_bad_values_with_messages() {
-        let e = UserParams::parse(&[3]).unwrap_err();
-        assert!(e.0.contains("unknown mode 3"), "{e}");
-        let e = UserParams::parse(&[1, 4, 23]).unwrap_err();
-        assert!(e.0.contains("exponent"), "{e}");
-        let e = UserParams::parse(&[2, 0, 1]).unwrap_err();
-        assert!(e.0.contains("E > 0"), "{e}");
-        let e = UserParams::parse(&[1, 4, 0, 0]).unwrap_err();
-        assert!(e.0.contains("effort"), "{e}");
-        let e = UserParams::parse(&[1, 4, 0, 23]).unwrap_err();
-        assert!(e.0.contains("effort"), "{e}");
+    fn too_many_user_values_without_a_marker() {
         let e = CdValues::parse(&[1, 4, 0, 3, 7]).unwrap_err();
-        assert!(e.0.contains("at most 4"), "{e}");
-    }
-
-    #[test]
-    fn abs_zero_is_allowed() {
-        assert_eq!(mode_of(&[1, 0, 0]), Mode::Abs(0.0));
+        assert!(e.message().contains("at most 4"), "{e}");
     }
 
     #[test]
@@ -535,7 +321,10 @@ mod tests {
         .to_stored();
         let mut v = good.clone();
         v[USER_SLOTS] = LAYOUT_MARKER_BASE | 2;
-        assert!(CdValues::parse(&v).unwrap_err().0.contains("version 2"));
+        assert!(CdValues::parse(&v)
+            .unwrap_err()
+            .message()
+            .contains("version 2"));
         // set_local still recovers the user part from a newer layout.
         assert_eq!(CdValues::user_part(&v).unwrap(), UserParams::default());
         let mut v = good.clone();
@@ -543,10 +332,16 @@ mod tests {
         assert!(CdValues::parse(&v).is_err());
         let mut v = good.clone();
         v[8] = 2;
-        assert!(CdValues::parse(&v).unwrap_err().0.contains("byte order"));
+        assert!(CdValues::parse(&v)
+            .unwrap_err()
+            .message()
+            .contains("byte order"));
         let mut v = good.clone();
         v[6] = 2;
-        assert!(CdValues::parse(&v).unwrap_err().0.contains("not supported"));
+        assert!(CdValues::parse(&v)
+            .unwrap_err()
+            .message()
+            .contains("not supported"));
         let mut v = good.clone();
         v[10] = 0;
         assert!(CdValues::parse(&v).is_err());

@@ -98,7 +98,7 @@ impl Io {
         }
         // SAFETY: resolved function, plain id argument.
         if unsafe { (api.zfilter_avail)(crate::FILTER_ID as H5Z_filter_t) } <= 0 {
-            super::register_with(api)?;
+            super::register_with(api).map_err(|e| e.to_string())?;
         }
         Ok(io)
     }
@@ -191,10 +191,10 @@ pub fn read_dataset(file: &Path, name: &str) -> Result<H5Dataset, String> {
     // SAFETY (all calls below): resolved HDF5 functions on ids owned by guards.
     let t = Id::new(unsafe { (io.dget_type)(d.id) }, io.tclose)
         .ok_or_else(|| format!("{what}: cannot get datatype"))?;
-    let ti = super::filter::type_info_for(io.api, t.id).map_err(|e| format!("{what}: {e}"))?;
+    let ti = super::datatype::type_info(io.api, t.id).map_err(|e| format!("{what}: {e}"))?;
     let s = Id::new(unsafe { (io.dget_space)(d.id) }, io.sclose)
         .ok_or_else(|| format!("{what}: cannot get dataspace"))?;
-    let shape: Vec<usize> = super::filter::space_dims_for(io.api, s.id)
+    let shape: Vec<usize> = super::datatype::space_dims(io.api, s.id)
         .map_err(|e| format!("{what}: {e}"))?
         .into_iter()
         .map(|x| x as usize)

@@ -5,173 +5,43 @@
 //! arrive in the file datatype's byte order; big-endian chunks are swapped to little-endian
 //! before the codec and back after it.
 
-use super::cd_values::{dtype_from_parts, CdValues, Layout, CLASS_FLOAT, CLASS_INTEGER};
-use super::loader::{api_for_ids, current, Api, Minor};
+use super::cd_values::{CdValues, Layout};
+use super::datatype::{space_dims, type_info};
+use super::error::{fail, Error as Fail, Minor};
+use super::loader::{api_for_ids, current, Api};
 use super::sys::*;
-use crate::codec::{self, DType};
+use crate::codec;
 use std::os::raw::{c_uint, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Largest cd_values array read back from a dcpl.
 const CD_CAPACITY: usize = 256;
 
-/// A failure inside a callback: which minor error class and the message.
-struct Fail(Minor, String);
-
-fn fail<T>(minor: Minor, msg: impl Into<String>) -> Result<T, Fail> {
-    Err(Fail(minor, msg.into()))
-}
-
 /// Reports a failure: onto HDF5's error stack when the library is resolved, else stderr.
 fn report(api: Option<&Api>, func: &str, line: u32, f: &Fail) {
     match api {
-        Some(a) => a.push_error(func, line, f.0, &f.1),
-        None => eprintln!("h5z-apr: {func}: {}", f.1),
+        Some(a) => a.push_error(func, line, f.minor(), f.message()),
+        None => eprintln!("h5z-apr: {func}: {}", f.message()),
     }
 }
 
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
+/// The error a caught panic becomes.
+fn internal_panic(p: &(dyn std::any::Any + Send)) -> Fail {
+    let message = if let Some(s) = p.downcast_ref::<&str>() {
         s.to_string()
     } else if let Some(s) = p.downcast_ref::<String>() {
         s.clone()
     } else {
         "unknown panic".into()
-    }
+    };
+    Fail::new(
+        Minor::CantFilter,
+        format!("h5z-apr: internal panic: {message}"),
+    )
 }
 
 const NO_API: &str = "h5z-apr cannot find the HDF5 library functions in this process \
                       (no libhdf5 visible through dlsym(RTLD_DEFAULT) or dl_iterate_phdr)";
-
-/// What the filter needs to know about an HDF5 datatype.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TypeInfo {
-    pub dtype: DType,
-    pub big_endian: bool,
-}
-
-/// Inspects a datatype; `Err` names why it is not supported.
-fn type_info(api: &Api, type_id: hid_t) -> Result<TypeInfo, Fail> {
-    // SAFETY: resolved HDF5 functions called with an id the library gave us.
-    let (class, size, sign, order, precision, offset) = unsafe {
-        (
-            (api.t_get_class)(type_id),
-            (api.t_get_size)(type_id),
-            (api.t_get_sign)(type_id),
-            (api.t_get_order)(type_id),
-            (api.t_get_precision)(type_id),
-            (api.t_get_offset)(type_id),
-        )
-    };
-    let class_name = match class {
-        H5T_INTEGER => "integer",
-        H5T_FLOAT => "float",
-        H5T_TIME => "time",
-        H5T_STRING => "string",
-        H5T_BITFIELD => "bitfield",
-        H5T_OPAQUE => "opaque",
-        H5T_COMPOUND => "compound",
-        H5T_REFERENCE => "reference",
-        H5T_ENUM => "enum",
-        H5T_VLEN => "variable-length",
-        H5T_ARRAY => "array",
-        _ => "unknown",
-    };
-    const SUPPORTED: &str = "supported: u8, i8, u16, i16, u32, i32, f32, f64 \
-                             (little- or big-endian, full precision)";
-    let class_code = match class {
-        H5T_INTEGER => CLASS_INTEGER,
-        H5T_FLOAT => CLASS_FLOAT,
-        _ => {
-            return fail(
-                Minor::BadType,
-                format!(
-                    "h5z-apr cannot compress {} {class_name} datatype; {SUPPORTED}",
-                    if class_name.starts_with(['a', 'e', 'o', 'u']) {
-                        "an"
-                    } else {
-                        "a"
-                    }
-                ),
-            )
-        }
-    };
-    let signed = match (class, sign) {
-        (H5T_FLOAT, _) => true,
-        (_, H5T_SGN_NONE) => false,
-        (_, H5T_SGN_2) => true,
-        _ => {
-            return fail(
-                Minor::BadType,
-                format!("h5z-apr: integer sign {sign} unsupported; {SUPPORTED}"),
-            )
-        }
-    };
-    let Some(dtype) = dtype_from_parts(class_code, size as u32, signed) else {
-        return fail(
-            Minor::BadType,
-            format!(
-                "h5z-apr cannot compress a {size}-byte {}{class_name} datatype; {SUPPORTED}",
-                if class == H5T_INTEGER && signed {
-                    "signed "
-                } else if class == H5T_INTEGER {
-                    "unsigned "
-                } else {
-                    ""
-                }
-            ),
-        );
-    };
-    if precision != 8 * size || offset != 0 {
-        return fail(
-            Minor::BadType,
-            format!(
-                "h5z-apr needs full-precision types; this {} uses {precision} bits at offset {offset}",
-                dtype.name()
-            ),
-        );
-    }
-    let big_endian = match order {
-        H5T_ORDER_LE => false,
-        H5T_ORDER_BE => true,
-        o => {
-            return fail(
-                Minor::BadType,
-                format!("h5z-apr supports little- and big-endian types only (byte order code {o})"),
-            )
-        }
-    };
-    Ok(TypeInfo { dtype, big_endian })
-}
-
-/// [`type_info`] for other modules, with a plain message.
-pub(crate) fn type_info_for(api: &Api, type_id: hid_t) -> Result<TypeInfo, String> {
-    type_info(api, type_id).map_err(|f| f.1)
-}
-
-/// [`space_dims`] for other modules, with a plain message.
-pub(crate) fn space_dims_for(api: &Api, space_id: hid_t) -> Result<Vec<u64>, String> {
-    space_dims(api, space_id).map_err(|f| f.1)
-}
-
-/// Chunk dims from a dataspace.
-fn space_dims(api: &Api, space_id: hid_t) -> Result<Vec<u64>, Fail> {
-    // SAFETY: resolved HDF5 functions; `dims` has room for `n` entries.
-    unsafe {
-        let n = (api.s_get_ndims)(space_id);
-        if n < 0 {
-            return fail(
-                Minor::CantFilter,
-                "h5z-apr: cannot read the chunk dataspace rank",
-            );
-        }
-        let mut dims = vec![0u64; n as usize];
-        if n > 0 && (api.s_get_dims)(space_id, dims.as_mut_ptr(), std::ptr::null_mut()) < 0 {
-            return fail(Minor::CantFilter, "h5z-apr: cannot read the chunk dims");
-        }
-        Ok(dims)
-    }
-}
 
 /// The filter's cd_values in `dcpl` and its flags.
 fn get_cd_values(api: &Api, dcpl: hid_t) -> Result<(c_uint, Vec<u32>), Fail> {
@@ -227,14 +97,12 @@ fn can_apply_impl(api: &Api, type_id: hid_t, space_id: hid_t) -> Result<(), Fail
 
 fn set_local_impl(api: &Api, dcpl: hid_t, type_id: hid_t, space_id: hid_t) -> Result<(), Fail> {
     let (flags, cd) = get_cd_values(api, dcpl)?;
-    let user = CdValues::user_part(&cd).map_err(|e| Fail(Minor::BadValue, e.to_string()))?;
-    user.config()
-        .validate()
-        .map_err(|e| Fail(Minor::BadValue, format!("h5z-apr cd_values: {e}")))?;
+    // Parsing validates the settings (FORMAT.md §3.2) with the codec's own checks.
+    let user = CdValues::user_part(&cd).map_err(|e| Fail::new(Minor::BadValue, e.to_string()))?;
     let layout = type_info(api, type_id).and_then(|ti| {
         let dims = space_dims(api, space_id)?;
         Layout::from_chunk(ti.dtype, ti.big_endian, &dims)
-            .map_err(|e| Fail(Minor::BadValue, e.to_string()))
+            .map_err(|e| Fail::new(Minor::BadValue, e.to_string()))
     });
     let layout = match layout {
         Ok(l) => l,
@@ -293,10 +161,7 @@ pub unsafe extern "C" fn can_apply(dcpl_id: hid_t, type_id: hid_t, space_id: hid
         }
     });
     r.unwrap_or_else(|p| {
-        let f = Fail(
-            Minor::CantFilter,
-            format!("h5z-apr: internal panic: {}", panic_message(&*p)),
-        );
+        let f = internal_panic(&*p);
         report(current(), "H5Z_apr_can_apply", line!(), &f);
         -1
     })
@@ -321,10 +186,7 @@ pub unsafe extern "C" fn set_local(dcpl_id: hid_t, type_id: hid_t, space_id: hid
         }
     });
     r.unwrap_or_else(|p| {
-        let f = Fail(
-            Minor::CantFilter,
-            format!("h5z-apr: internal panic: {}", panic_message(&*p)),
-        );
+        let f = internal_panic(&*p);
         report(current(), "H5Z_apr_set_local", line!(), &f);
         -1
     })
@@ -393,7 +255,7 @@ fn filter_impl(
             format!("h5z-apr: nbytes {nbytes} exceeds the buffer size {capacity}"),
         );
     }
-    let cdv = CdValues::parse(cd).map_err(|e| Fail(Minor::BadValue, e.to_string()))?;
+    let cdv = CdValues::parse(cd).map_err(|e| Fail::new(Minor::BadValue, e.to_string()))?;
     // SAFETY: HDF5 guarantees `buf` holds at least `nbytes` readable bytes.
     let input: &[u8] = if nbytes == 0 {
         &[]
@@ -404,9 +266,9 @@ fn filter_impl(
         decode(alloc, &cdv, input)
     } else {
         let layout = cdv.layout.as_ref().ok_or_else(|| {
-            Fail(
+            Fail::new(
                 Minor::BadValue,
-                "h5z-apr: cd_values carry no stored layout (set_local did not run)".into(),
+                "h5z-apr: cd_values carry no stored layout (set_local did not run)",
             )
         })?;
         if nbytes != layout.nbytes() {
@@ -429,7 +291,7 @@ fn filter_impl(
             codec::compress(input, layout.dtype, &layout.dims, &cfg)
         }
         .map_err(|e| {
-            Fail(
+            Fail::new(
                 Minor::CantFilter,
                 format!("h5z-apr: compression failed: {e}"),
             )
@@ -452,7 +314,7 @@ fn filter_impl(
 
 fn decode(alloc: &Alloc<'_>, cdv: &CdValues, input: &[u8]) -> Result<Output, Fail> {
     let corrupt = |e: crate::Error| {
-        Fail(
+        Fail::new(
             Minor::CantFilter,
             format!("h5z-apr: cannot decode chunk: {e}"),
         )
@@ -541,10 +403,7 @@ pub unsafe extern "C" fn filter(
         // encode it; an error left on the stack would only confuse later reports.
         Ok(Err(_)) if !reverse && flags & H5Z_FLAG_OPTIONAL != 0 => return 0,
         Ok(Err(f)) => f,
-        Err(p) => Fail(
-            Minor::CantFilter,
-            format!("h5z-apr: internal panic: {}", panic_message(&*p)),
-        ),
+        Err(p) => internal_panic(&*p),
     };
     let _ = catch_unwind(AssertUnwindSafe(|| report(current(), func, line!(), &f)));
     0

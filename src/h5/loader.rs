@@ -11,6 +11,7 @@
 //! [`load_by_name`] is the last resort for programs that load no HDF5 themselves (the
 //! `h5z-apr` binary): it dlopens the library by name.
 
+use super::error::Minor;
 use super::sys::*;
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_void};
@@ -53,14 +54,6 @@ pub struct Api {
 // stays loaded for the life of the process (we never dlclose); HDF5 serialises its own API.
 unsafe impl Send for Api {}
 unsafe impl Sync for Api {}
-
-/// Minor error class used with [`Api::push_error`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Minor {
-    CantFilter,
-    BadType,
-    BadValue,
-}
 
 impl Api {
     /// Looks a symbol up in this library. `T` must be a function pointer type or a raw pointer.

@@ -1,7 +1,7 @@
 //! Hand-declared subset of the HDF5 C ABI (HDF5 >= 1.10, 64-bit `hid_t`).
 //!
 //! The plugin never links libhdf5: these declarations describe the types and the function
-//! signatures, and [`super::loader`] resolves the symbols at run time from the libhdf5 the host
+//! signatures, and `super::loader` resolves the symbols at run time from the libhdf5 the host
 //! process already loaded. `tests/h5_abi.rs` checks every layout and signature here against
 //! `hdf5-sys` (which does link libhdf5, in that test binary only).
 //!
@@ -9,6 +9,8 @@
 //! libhdf5 may return a value this build does not know (e.g. `H5T_COMPLEX` in 2.0), and an
 //! unknown discriminant in a Rust enum is undefined behaviour.
 #![allow(non_camel_case_types)]
+// The subset is declared whole (tests/h5_abi.rs checks it); not every item is used.
+#![allow(dead_code)]
 
 use std::os::raw::{c_char, c_int, c_uint, c_void};
 

@@ -1,6 +1,7 @@
 //! Command-line arguments (clap derive) and their checks beyond what clap validates.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use h5z_apr::settings::{Settings, DEFAULT_EFFORT};
 use h5z_apr::Mode;
 use std::path::PathBuf;
 
@@ -125,6 +126,13 @@ pub struct Setting {
 }
 
 impl Setting {
+    /// As library settings; the effort counts as chosen when it is not the default.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            mode: self.mode,
+            effort: (self.effort != DEFAULT_EFFORT as i32).then_some(self.effort),
+        }
+    }
     pub fn label(&self) -> String {
         match self.mode {
             Mode::Lossless => "lossless".into(),
@@ -161,11 +169,17 @@ pub fn settings(a: &EvalArgs) -> Result<Vec<Setting>, String> {
     if !has(ModeArg::Apr) && !a.rel_error.is_empty() {
         return Err("--rel-error is only used with --mode apr".into());
     }
-    if let Some(b) = a.bound.iter().find(|b| !(b.is_finite() && **b >= 0.0)) {
-        return Err(format!("--bound must be finite and >= 0, got {b}"));
+    let check = |flag: &str, mode: Mode| {
+        let s = Settings { mode, effort: None };
+        s.config()
+            .map(drop)
+            .map_err(|e| format!("{flag}: {}", e.message()))
+    };
+    for &b in &a.bound {
+        check("--bound", Mode::Abs(b))?;
     }
-    if let Some(e) = a.rel_error.iter().find(|e| !(e.is_finite() && **e > 0.0)) {
-        return Err(format!("--rel-error must be finite and > 0, got {e}"));
+    for &e in &a.rel_error {
+        check("--rel-error", Mode::Apr(e))?;
     }
     if a.chunks.contains(&0) {
         return Err("--chunks entries must be >= 1".into());

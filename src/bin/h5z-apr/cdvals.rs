@@ -3,48 +3,14 @@
 //! value = cd[1] x 10^-cd[2], optional cd[3] effort 1..=22 (default 3).
 
 use crate::args::{CdArgs, ModeArg, Setting};
-use h5z_apr::h5::cd_values::{decimal_of, UserParams, DEFAULT_EFFORT, MAX_EXPONENT};
+use h5z_apr::settings::{Settings, UserParams};
 use h5z_apr::{Mode, FILTER_ID};
-
-/// Writes a positive decimal value as mantissa x 10^-exponent with the smallest exponent that
-/// represents it exactly (to 1e-12 relative), e.g. 0.5 -> (5, 1), 4 -> (4, 0), 0.0005 -> (5, 4).
-pub fn decimal(v: f64) -> Result<(u32, u32), String> {
-    if !(v.is_finite() && v >= 0.0) {
-        return Err(format!("value must be finite and >= 0, got {v}"));
-    }
-    decimal_of(v).ok_or_else(|| {
-        format!(
-            "{v} cannot be written as m x 10^-e with m < 2^32 and e <= {MAX_EXPONENT}; use fewer significant digits"
-        )
-    })
-}
 
 /// User cd_values of an eval setting (effort slot only when not the default).
 pub fn for_setting(s: &Setting) -> Result<Vec<u32>, String> {
-    let effort = s.effort as u32;
-    let mut cd = match s.mode {
-        Mode::Lossless => vec![0, 0, 0],
-        Mode::Abs(b) => {
-            let (m, e) = decimal(b)?;
-            vec![1, m, e]
-        }
-        Mode::Apr(x) => {
-            let (m, e) = decimal(x)?;
-            vec![2, m, e]
-        }
-    };
-    if effort != DEFAULT_EFFORT {
-        cd.push(effort);
-    }
-    // The plugin must read back exactly this setting.
-    let back = decode(&cd)?;
-    if back != (s.mode, effort) {
-        return Err(format!(
-            "{} cannot be expressed exactly in cd_values",
-            s.label()
-        ));
-    }
-    Ok(cd)
+    s.settings()
+        .cd_values()
+        .map_err(|e| format!("{}: {}", s.label(), e.message()))
 }
 
 /// `(1, 5, 1)`; a single value gets Python's trailing comma.
@@ -102,7 +68,7 @@ pub fn parse_list(text: &str) -> Result<Vec<u32>, String> {
 
 /// Meaning of user cd_values, as (mode, effort), through the plugin's own parser.
 pub fn decode(cd: &[u32]) -> Result<(Mode, u32), String> {
-    let p = UserParams::parse(cd).map_err(|e| e.0)?;
+    let p = UserParams::parse(cd).map_err(|e| e.message().to_string())?;
     Ok((p.config().mode, p.effort))
 }
 
@@ -131,14 +97,14 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
         parse_list(text).map_err(CdError::Usage)?
     } else {
         let mode = a.mode.expect("clap: --mode required without --decode");
-        let mut cd = match mode {
+        let (mode, flag) = match mode {
             ModeArg::Lossless => {
                 if a.bound.is_some() || a.rel_error.is_some() {
                     return Err(CdError::Usage(
                         "--mode lossless takes no --bound/--rel-error".into(),
                     ));
                 }
-                vec![0]
+                (Mode::Lossless, "--mode")
             }
             ModeArg::Abs => {
                 let b = a
@@ -150,8 +116,7 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
                         "--rel-error is only used with --mode apr".into(),
                     ));
                 }
-                let (m, e) = decimal(parse_decimal_arg("--bound", b)?).map_err(CdError::Usage)?;
-                vec![1, m, e]
+                (Mode::Abs(parse_decimal_arg("--bound", b)?), "--bound")
             }
             ModeArg::Apr => {
                 let x = a
@@ -163,19 +128,25 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
                         "--bound is only used with --mode abs".into(),
                     ));
                 }
-                let v = parse_decimal_arg("--rel-error", x)?;
-                if v <= 0.0 {
-                    return Err(CdError::Usage(format!("--rel-error must be > 0, got {v}")));
-                }
-                let (m, e) = decimal(v).map_err(CdError::Usage)?;
-                vec![2, m, e]
+                (
+                    Mode::Apr(parse_decimal_arg("--rel-error", x)?),
+                    "--rel-error",
+                )
             }
         };
-        if let Some(eff) = a.effort {
-            cd.resize(3, 0);
-            cd.push(eff);
+        let settings = Settings {
+            mode,
+            effort: a.effort.map(|e| e as i32),
+        };
+        let cd = settings
+            .cd_values()
+            .map_err(|e| CdError::Usage(format!("{flag}: {}", e.message())))?;
+        // Printed in the shortest form h5py users type: lossless without effort is `(0,)`.
+        if mode == Mode::Lossless && settings.effort.is_none() {
+            vec![0]
+        } else {
+            cd
         }
-        cd
     };
     let (mode, effort) = decode(&cd).map_err(CdError::Usage)?;
     if a.json {
@@ -210,18 +181,6 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimals_from_the_contract() {
-        assert_eq!(decimal(4.0), Ok((4, 0)));
-        assert_eq!(decimal(0.1), Ok((1, 1)));
-        assert_eq!(decimal(0.0005), Ok((5, 4)));
-        assert_eq!(decimal(0.5), Ok((5, 1)));
-        assert_eq!(decimal(0.0), Ok((0, 0)));
-        assert_eq!(decimal(2.25), Ok((225, 2)));
-        assert!(decimal(1.0 / 3.0).is_err());
-        assert!(decimal(-1.0).is_err());
-    }
 
     #[test]
     fn settings_round_trip_through_the_plugin_parser() {

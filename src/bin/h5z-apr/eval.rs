@@ -4,9 +4,9 @@
 
 use crate::args::Setting;
 use crate::input::Input;
+use crate::metrics::{self, ErrorStats, Segmentation, SliceSsim, Summary};
 use crate::progress::Progress;
-use h5z_apr::metrics::{self, ErrorStats, Segmentation, SliceSsim, Summary};
-use h5z_apr::{codec, Config, DType};
+use h5z_apr::{codec, DType};
 use std::time::Instant;
 
 /// The original data, analysed once and compared against every setting.
@@ -232,10 +232,6 @@ fn particle_count(stream: &[u8]) -> Option<u64> {
     codec::stats(stream).ok().and_then(|s| s.particles)
 }
 
-fn config_of(s: &Setting) -> Config {
-    Config::lossless().with_mode(s.mode).with_effort(s.effort)
-}
-
 /// Result of compressing and decompressing every chunk with one setting.
 struct Trip {
     /// Reconstruction, little-endian bytes, C order.
@@ -260,7 +256,10 @@ fn round_trip(
     let g = grid(shape, chunks);
     let n_chunks: usize = g.iter().product();
     let chunk_len: usize = chunks.iter().product::<usize>() * elem;
-    let cfg = config_of(setting);
+    let cfg = setting
+        .settings()
+        .config()
+        .map_err(|e| e.message().to_string())?;
     let mut recon = vec![0u8; input.data.len()];
     let mut buf = vec![0u8; chunk_len];
     let (mut stored, mut t_c, mut t_d) = (0u64, 0.0f64, 0.0f64);

@@ -97,7 +97,7 @@ pub fn load(spec: &str) -> Result<Input, String> {
                     file.display()
                 ));
             }
-            let a = h5z_apr::npy::read(&file).map_err(|e| e.message().to_string())?;
+            let a = crate::npy::read(&file)?;
             if a.shape.is_empty() {
                 return Err(format!(
                     "{}: scalar arrays cannot be evaluated",

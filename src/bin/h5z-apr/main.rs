@@ -6,6 +6,8 @@ mod args;
 mod cdvals;
 mod eval;
 mod input;
+mod metrics;
+mod npy;
 mod progress;
 mod report;
 

@@ -1,6 +1,7 @@
 //! The Adaptive Particle Representation pipeline (LibAPR semantics), per 3-D block.
 //!
-//! Steps (see `docs/apr-algorithm.md` §2): optional smoothing spline (`lambda > 0`), gradient
+//! Steps (LibAPR, Cheeseman et al. 2018; the project notes are `../shared/docs/apr-algorithm.md`
+//! §2, outside this repository): optional smoothing spline (`lambda > 0`), gradient
 //! magnitude (central differences, 2x2x2 max onto the ds grid), ds intensity (2x2x2 mean, then
 //! `[1/6,4/6,1/6]` if smoothed), local intensity scale sigma, parameters (intensity threshold,
 //! sigma floor, gradient threshold, automatic ones from Li thresholds and the noise level),

@@ -1,16 +1,15 @@
-//! apr mode: the Adaptive Particle Representation of each 3-D block, stored as
+//! Method 3, apr (FORMAT.md §2.6), the body of apr mode: the Adaptive Particle Representation of each 3-D block, stored as
 //! (1) the particle-cell tree, one bit per open cell, level by level (bitvec, then zstd), and
 //! (2) the particle intensities (cell means), quantised and entropy-coded (rANS) as deltas
 //! along the LibAPR particle order. Decoding is LibAPR's piecewise-constant reconstruction.
-//! See FORMAT.md §2.6.
 
-use super::apr::{self, ParticleCells};
-use super::bits::{put_section, BitReader, BitWriter, Cursor};
-use super::interp::{bucket, unbucket, unzigzag, zigzag};
-use super::rans::{Decoder, Encoder};
-use super::stream::{from_f64s, to_f64s};
-use super::{Config, DType};
-use crate::error::{Error, Result};
+use crate::codec::apr::{self, ParticleCells};
+use crate::codec::bits::{put_section, BitReader, BitWriter, Cursor};
+use crate::codec::elements::{from_f64s, to_f64s};
+use crate::codec::error::{Error, Result};
+use crate::codec::rans::{Decoder, Encoder};
+use crate::codec::symbols::{bucket, unbucket, unzigzag, zigzag};
+use crate::codec::{Config, DType};
 use bitvec::prelude::*;
 use ndarray::{ArrayView3, ArrayViewMut3};
 
@@ -112,7 +111,7 @@ pub fn encode(
     dtype: DType,
     bs: [usize; 3],
     nblocks: usize,
-    e: f64,
+    rel_error: f64,
     cfg: &Config,
     out: &mut Vec<u8>,
 ) -> Result<()> {
@@ -126,11 +125,11 @@ pub fn encode(
     for b in 0..nblocks {
         let img = block_f32(dtype, &data[b * bl * es..(b + 1) * bl * es]);
         let view = ArrayView3::from_shape(bs, &img).expect("block shape");
-        let (cells, info) = apr::compute_particle_cells(view, e as f32, &cfg.apr);
+        let (cells, info) = apr::compute_particle_cells(view, rel_error as f32, &cfg.apr);
         // Float means are kept to a tenth of the APR's own error scale E * sigma_floor.
         let scale = info.sigma_th.max(info.noise_sigma) as f64;
         if scale.is_finite() && scale > 0.0 {
-            delta = delta.min(VALUE_STEP_FRACTION * e * scale);
+            delta = delta.min(VALUE_STEP_FRACTION * rel_error * scale);
         }
         let means = apr::sample_means(view, &cells);
         blocks.push((cells, means));
@@ -245,7 +244,6 @@ pub fn decode(
     dtype: DType,
     bs: [usize; 3],
     nblocks: usize,
-    _e: f64,
     out: &mut [u8],
 ) -> Result<()> {
     let d = f64::from_le_bytes(cur.bytes(8)?.try_into().expect("8"));

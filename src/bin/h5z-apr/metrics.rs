@@ -4,11 +4,11 @@
 //!
 //! Volumes are passed as flat `f64` slices in C order with a 3-D shape `[z, y, x]`; callers
 //! fold higher ranks into `z` and treat 1-D/2-D data as `[1, 1, n]` / `[1, h, w]`
-//! (see [`shape3`]). The noise level comes from [`crate::codec::apr::estimate_noise_sigma`].
+//! (see [`shape3`]). The noise level comes from [`h5z_apr::codec::apr::estimate_noise_sigma`].
 //! Safe Rust, no I/O.
 #![forbid(unsafe_code)]
 
-use crate::codec::DType;
+use h5z_apr::DType;
 
 /// Folds an N-D shape into `[z, y, x]`: the last two axes are the 2-D slice, every leading
 /// axis is folded into `z`.
@@ -20,32 +20,9 @@ pub fn shape3(shape: &[usize]) -> [usize; 3] {
     }
 }
 
-/// Converts little-endian element bytes of `dtype` into `f64` values.
+/// Converts little-endian element bytes of `dtype` into `f64` values (the codec's conversion).
 pub fn to_f64(dtype: DType, bytes: &[u8]) -> Vec<f64> {
-    let n = dtype.size();
-    let it = bytes.chunks_exact(n);
-    match dtype {
-        DType::U8 => bytes.iter().map(|&b| b as f64).collect(),
-        DType::I8 => bytes.iter().map(|&b| b as i8 as f64).collect(),
-        DType::U16 => it
-            .map(|c| u16::from_le_bytes([c[0], c[1]]) as f64)
-            .collect(),
-        DType::I16 => it
-            .map(|c| i16::from_le_bytes([c[0], c[1]]) as f64)
-            .collect(),
-        DType::U32 => it
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-            .collect(),
-        DType::I32 => it
-            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-            .collect(),
-        DType::F32 => it
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-            .collect(),
-        DType::F64 => it
-            .map(|c| f64::from_le_bytes(c.try_into().expect("chunks_exact(8)")))
-            .collect(),
-    }
+    h5z_apr::codec::values_f64(dtype, bytes)
 }
 
 /// Summary statistics of one volume (NaNs are skipped).
@@ -352,6 +329,7 @@ pub fn dice(a: &[bool], b: &[bool]) -> f64 {
 /// 1-Wasserstein (earth mover's) distance between the intensity distributions of two
 /// equally long samples, in intensity units: the mean absolute difference of the sorted
 /// values. Never larger than the mean absolute error between the samples.
+#[cfg(test)]
 pub fn wasserstein1(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
     let mut sa = a.to_vec();

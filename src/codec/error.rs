@@ -1,4 +1,5 @@
-//! One error type for the whole crate, classified by kind.
+//! The codec's error type, classified by kind (the C API maps kinds to status codes, the
+//! plugin reports them on HDF5's error stack).
 
 use std::fmt;
 

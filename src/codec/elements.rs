@@ -1,0 +1,139 @@
+//! Element conversion: little-endian element bytes <-> integer or f64 values.
+//!
+//! Floats enter the integer domain through an order-preserving bijection of their bits
+//! (FORMAT.md §2.4, "ordered integers"), so lossless float coding is integer coding.
+
+use super::DType;
+
+/// Maps float bits to integers whose order matches the float order (bijective).
+#[inline]
+fn f32_to_ordered(bits: u32) -> i64 {
+    let u = if bits & 0x8000_0000 != 0 {
+        !bits
+    } else {
+        bits | 0x8000_0000
+    };
+    (u ^ 0x8000_0000) as i32 as i64
+}
+#[inline]
+fn ordered_to_f32(v: i64) -> u32 {
+    let u = (v as i32 as u32) ^ 0x8000_0000;
+    if u & 0x8000_0000 != 0 {
+        u & 0x7fff_ffff
+    } else {
+        !u
+    }
+}
+#[inline]
+fn f64_to_ordered(bits: u64) -> i64 {
+    let u = if bits >> 63 != 0 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    (u ^ (1 << 63)) as i64
+}
+#[inline]
+fn ordered_to_f64(v: i64) -> u64 {
+    let u = (v as u64) ^ (1 << 63);
+    if u >> 63 != 0 {
+        u & !(1 << 63)
+    } else {
+        !u
+    }
+}
+
+/// Element bytes -> integer domain values (floats via the ordered mapping).
+pub fn to_ints(dtype: DType, data: &[u8]) -> Vec<i64> {
+    macro_rules! conv {
+        ($t:ty, $n:expr) => {
+            data.chunks_exact($n)
+                .map(|c| <$t>::from_le_bytes(c.try_into().expect("size")) as i64)
+                .collect()
+        };
+    }
+    match dtype {
+        DType::U8 => data.iter().map(|&b| b as i64).collect(),
+        DType::I8 => data.iter().map(|&b| b as i8 as i64).collect(),
+        DType::U16 => conv!(u16, 2),
+        DType::I16 => conv!(i16, 2),
+        DType::U32 => conv!(u32, 4),
+        DType::I32 => conv!(i32, 4),
+        DType::F32 => data
+            .chunks_exact(4)
+            .map(|c| f32_to_ordered(u32::from_le_bytes(c.try_into().expect("4"))))
+            .collect(),
+        DType::F64 => data
+            .chunks_exact(8)
+            .map(|c| f64_to_ordered(u64::from_le_bytes(c.try_into().expect("8"))))
+            .collect(),
+    }
+}
+
+/// Inverse of [`to_ints`].
+pub fn from_ints(dtype: DType, v: &[i64], out: &mut [u8]) {
+    macro_rules! conv {
+        ($t:ty, $n:expr) => {
+            for (o, &x) in out.chunks_exact_mut($n).zip(v) {
+                o.copy_from_slice(&(x as $t).to_le_bytes());
+            }
+        };
+    }
+    match dtype {
+        DType::U8 => conv!(u8, 1),
+        DType::I8 => conv!(i8, 1),
+        DType::U16 => conv!(u16, 2),
+        DType::I16 => conv!(i16, 2),
+        DType::U32 => conv!(u32, 4),
+        DType::I32 => conv!(i32, 4),
+        DType::F32 => {
+            for (o, &x) in out.chunks_exact_mut(4).zip(v) {
+                o.copy_from_slice(&ordered_to_f32(x).to_le_bytes());
+            }
+        }
+        DType::F64 => {
+            for (o, &x) in out.chunks_exact_mut(8).zip(v) {
+                o.copy_from_slice(&ordered_to_f64(x).to_le_bytes());
+            }
+        }
+    }
+}
+
+/// Element bytes -> f64 values (any dtype).
+pub fn to_f64s(dtype: DType, data: &[u8]) -> Vec<f64> {
+    match dtype {
+        DType::F32 => data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4")) as f64)
+            .collect(),
+        DType::F64 => data
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8")))
+            .collect(),
+        _ => to_ints(dtype, data).into_iter().map(|x| x as f64).collect(),
+    }
+}
+
+/// f64 values -> element bytes (floats cast, integers rounded and clamped).
+pub fn from_f64s(dtype: DType, v: &[f64], out: &mut [u8]) {
+    match dtype {
+        DType::F32 => {
+            for (o, &x) in out.chunks_exact_mut(4).zip(v) {
+                o.copy_from_slice(&(x as f32).to_le_bytes());
+            }
+        }
+        DType::F64 => {
+            for (o, &x) in out.chunks_exact_mut(8).zip(v) {
+                o.copy_from_slice(&x.to_le_bytes());
+            }
+        }
+        _ => {
+            let (lo, hi) = dtype.int_range();
+            let ints: Vec<i64> = v
+                .iter()
+                .map(|&x| (x.round() as i64).clamp(lo, hi))
+                .collect();
+            from_ints(dtype, &ints, out);
+        }
+    }
+}

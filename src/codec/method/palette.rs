@@ -1,0 +1,121 @@
+//! Method 4, palette-pyramid (FORMAT.md §2.5): the sorted table of the distinct values of a
+//! small-integer chunk, then pyramid coding (§2.4) of the indices into that table.
+
+use super::pyramid::{self, IntDomain};
+use crate::codec::bits::{put_varint, Cursor};
+use crate::codec::elements::from_ints;
+use crate::codec::error::{Error, Result};
+use crate::codec::symbols::{unzigzag, zigzag};
+use crate::codec::DType;
+
+/// Distinct values of a small-integer chunk when they are sparse in their range
+/// (e.g. 12-bit data rescaled to 16 bits): coding indices into this table saves bits.
+pub fn sparse_palette(dtype: DType, v: &[i64]) -> Option<Vec<i64>> {
+    if dtype.size() > 2 || v.len() < 64 {
+        return None;
+    }
+    let (lo, _) = dtype.int_range();
+    let mut seen = vec![false; 1 << 16];
+    for &x in v {
+        seen[(x - lo) as usize] = true;
+    }
+    let pal: Vec<i64> = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, &s)| s)
+        .map(|(i, _)| i as i64 + lo)
+        .collect();
+    let span = pal[pal.len() - 1] - pal[0] + 1;
+    (pal.len() as i64 * 2 <= span).then_some(pal)
+}
+
+/// Largest index half-width k such that indices within k of each other map to values within
+/// `bound`.
+fn palette_bound(pal: &[i64], bound: i64) -> i64 {
+    let mut k = 0usize;
+    while k + 1 < pal.len() && pal.windows(k + 2).all(|w| w[k + 1] - w[0] <= bound) {
+        k += 1;
+    }
+    k as i64
+}
+
+/// Appends the method 4 body of the integer values `v` (all in `pal`) with integer abs bound
+/// `bound` (0: exact).
+pub fn encode(
+    pal: &[i64],
+    v: &[i64],
+    bound: i64,
+    bs: [usize; 3],
+    nblocks: usize,
+    out: &mut Vec<u8>,
+) {
+    put_varint(out, pal.len() as u64);
+    let mut prev = 0i64;
+    for (i, &p) in pal.iter().enumerate() {
+        let d = if i == 0 { zigzag(p) } else { (p - prev) as u64 };
+        put_varint(out, d);
+        prev = p;
+    }
+    let mut index = vec![0i64; 1 << 16];
+    let lo = pal[0];
+    for (i, &p) in pal.iter().enumerate() {
+        index[(p - lo) as usize] = i as i64;
+    }
+    let idx: Vec<i64> = v.iter().map(|&x| index[(x - lo) as usize]).collect();
+    let d = IntDomain {
+        b: palette_bound(pal, bound),
+        lo: 0,
+        hi: pal.len() as i64 - 1,
+    };
+    pyramid::encode(&d, &idx, bs, nblocks, out);
+}
+
+/// Decodes a method 4 body of a chunk of `dtype` with integer abs bound `bound` into `out`.
+pub fn decode(
+    cur: &mut Cursor,
+    dtype: DType,
+    bound: i64,
+    bs: [usize; 3],
+    nblocks: usize,
+    out: &mut [u8],
+) -> Result<()> {
+    let k = cur.varint()?;
+    if k == 0 || k > 1 << 16 {
+        return Err(Error::corrupt("palette size out of range"));
+    }
+    let (lo, hi) = dtype.int_range();
+    let mut pal = Vec::with_capacity(k as usize);
+    let mut prev = 0i64;
+    for i in 0..k {
+        let d = cur.varint()?;
+        let p = if i == 0 {
+            unzigzag(d)
+        } else {
+            if d == 0 || d > (hi - lo) as u64 {
+                return Err(Error::corrupt("palette not strictly increasing"));
+            }
+            prev + d as i64
+        };
+        if p < lo || p > hi {
+            return Err(Error::corrupt("palette value outside the dtype range"));
+        }
+        pal.push(p);
+        prev = p;
+    }
+    let d = IntDomain {
+        b: palette_bound(&pal, bound),
+        lo: 0,
+        hi: pal.len() as i64 - 1,
+    };
+    let mut idx = vec![0i64; out.len() / dtype.size()];
+    pyramid::decode(&d, cur, bs, nblocks, &mut idx)?;
+    let mut vals = Vec::with_capacity(idx.len());
+    for i in idx {
+        vals.push(
+            *pal.get(i as usize)
+                .ok_or_else(|| Error::corrupt("palette index out of range"))?,
+        );
+    }
+    from_ints(dtype, &vals, out);
+    Ok(())
+}
