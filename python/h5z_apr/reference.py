@@ -10,19 +10,21 @@ Python); section numbers below are those of FORMAT.md. Every rejection of FORMAT
 
 Dependencies: numpy and the Python standard library (``zlib.crc32`` for the CRC-32 of §2.2).
 zstd data (RFC 8878, methods 1 and 3) is decoded by the first of: the standard library's
-``compression.zstd`` (Python >= 3.14), the ``zstandard`` package, or the system ``libzstd``
-through ctypes.
+``compression.zstd`` (Python >= 3.14), the ``zstandard`` package, the system ``libzstd``
+through ctypes, or, when none is present (or H5Z_APR_REFERENCE_ZSTD=python), the pure-Python
+RFC 8878 decoder in this file (slow, but needs nothing compiled).
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import struct
 import zlib
 
 import numpy as np
 
-__all__ = ["decode", "FORMAT_VERSION"]
+__all__ = ["decode", "FORMAT_VERSION", "set_zstd_backend", "zstd_decompress_py"]
 
 FORMAT_VERSION = 1  # newest stream format version this decoder knows (§2.10)
 
@@ -56,7 +58,8 @@ def _reject(msg: str):
 # ---- zstd (RFC 8878) -----------------------------------------------------------------------
 
 
-def _zstd_backend():
+def _zstd_library():
+    """A fast zstd decoder if one is installed, else None."""
     try:  # Python >= 3.14
         from compression import zstd as _z  # type: ignore
 
@@ -81,9 +84,12 @@ def _zstd_backend():
     except ImportError:
         pass
     name = ctypes.util.find_library("zstd") or "libzstd.so.1"
-    lib = ctypes.CDLL(name)
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError:
+        return None
     lib.ZSTD_decompress.restype = ctypes.c_size_t
-    lib.ZSTD_decompress.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t]
+    lib.ZSTD_decompress.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
     lib.ZSTD_isError.restype = ctypes.c_uint
     lib.ZSTD_isError.argtypes = [ctypes.c_size_t]
     lib.ZSTD_getErrorName.restype = ctypes.c_char_p
@@ -102,11 +108,23 @@ def _zstd_backend():
 _ZSTD = None
 
 
+def set_zstd_backend(name: str):
+    """'library' (compression.zstd, zstandard or libzstd; pure Python if none) or 'python'
+    (the pure-Python decoder below). The environment variable H5Z_APR_REFERENCE_ZSTD sets the
+    default."""
+    global _ZSTD
+    if name == "python":
+        _ZSTD = zstd_decompress_py
+    elif name == "library":
+        _ZSTD = _zstd_library() or zstd_decompress_py
+    else:
+        raise ValueError(f"unknown zstd backend {name!r}")
+
+
 def _zstd_decompress(data: bytes, cap: int) -> bytes:
     """All frames of `data`; an error (or more than `cap` bytes) is a rejection."""
-    global _ZSTD
     if _ZSTD is None:
-        _ZSTD = _zstd_backend()
+        set_zstd_backend(os.environ.get("H5Z_APR_REFERENCE_ZSTD", "library"))
     try:
         out = _ZSTD(bytes(data), cap)
     except Exception as e:  # noqa: BLE001 - any zstd failure is a corrupt stream
@@ -114,6 +132,474 @@ def _zstd_decompress(data: bytes, cap: int) -> bytes:
     if len(out) > cap:
         _reject("zstd data decodes to more bytes than allowed")
     return out
+
+
+# ---- zstd frame decoder in pure Python (RFC 8878), the last-resort backend ---------------------
+#
+# Written from RFC 8878 so that this file needs no compiled code at all. It is slow (about a
+# megabyte per second or less) and used only when no zstd library is present, or when
+# H5Z_APR_REFERENCE_ZSTD=python asks for it (the tests do, to check it against libzstd).
+
+_LL_BASE = list(range(16)) + [16, 18, 20, 22, 24, 28, 32, 40, 48, 64, 128, 256, 512, 1024, 2048, 4096,
+                              8192, 16384, 32768, 65536]
+_LL_BITS = [0] * 16 + [1, 1, 1, 1, 2, 2, 3, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+_ML_BASE = [i + 3 for i in range(32)] + [35, 37, 39, 41, 43, 47, 51, 59, 67, 83, 99, 131, 259, 515, 1027,
+                                         2051, 4099, 8195, 16387, 32771, 65539]
+_ML_BITS = [0] * 32 + [1, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+_LL_DEFAULT = [4, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 2, 1, 1, 1, 1, 1,
+               -1, -1, -1, -1]
+_ML_DEFAULT = [1, 4, 3, 2, 2, 2, 2, 2, 2] + [1] * 37 + [-1] * 7
+_OF_DEFAULT = [1, 1, 1, 1, 1, 1, 2, 2, 2] + [1] * 15 + [-1] * 5
+
+
+class _ZstdError(Exception):
+    pass
+
+
+def _zcheck(cond, msg):
+    if not cond:
+        raise _ZstdError(msg)
+
+
+class _FwdBits:
+    """Forward little-endian bit reader (FSE table descriptions)."""
+
+    def __init__(self, data, pos):
+        self.data, self.bitpos = data, pos * 8
+
+    def peek(self, n):
+        b0 = self.bitpos >> 3
+        chunk = int.from_bytes(self.data[b0 : b0 + 8], "little")
+        return (chunk >> (self.bitpos & 7)) & ((1 << n) - 1)
+
+    def skip(self, n):
+        self.bitpos += n
+
+
+class _BackBits:
+    """Backward bit stream (RFC 8878 §4.1): starts at the highest set bit of the last byte, read
+    toward the first byte; bits before the start read as 0 and make `pos` negative."""
+
+    def __init__(self, data):
+        _zcheck(len(data) > 0 and data[-1] != 0, "backward bit stream without end marker")
+        self.data = bytes(8) + bytes(data)
+        self.pos = 8 * (len(data) - 1) + data[-1].bit_length() - 1  # bits left
+
+    def read(self, n):
+        if n == 0:
+            return 0
+        self.pos -= n
+        lo = self.pos + 64
+        if lo < 0:
+            return 0  # far past the start (corrupt data; the caller's end check rejects it)
+        b0 = lo >> 3
+        b1 = (lo + n - 1) >> 3
+        chunk = int.from_bytes(self.data[b0 : b1 + 1], "little") if b1 >= 0 else 0
+        return (chunk >> (lo & 7)) & ((1 << n) - 1)
+
+    def peek(self, n):
+        v = self.read(n)
+        self.pos += n
+        return v
+
+
+def _fse_read_ncount(data, pos, max_log, max_sym):
+    """FSE table description (RFC 8878 §4.1.1) -> (normalized counts, accuracy log, bytes used)."""
+    _zcheck(pos < len(data), "FSE table description missing")
+    br = _FwdBits(data, pos)
+    al = br.peek(4) + 5
+    br.skip(4)
+    _zcheck(al <= max_log, "FSE accuracy log too large")
+    remaining = (1 << al) + 1
+    threshold = 1 << al
+    nbits = al + 1
+    counts = []
+    while remaining > 1:
+        _zcheck(len(counts) <= max_sym, "FSE table has too many symbols")
+        mx = 2 * threshold - 1 - remaining
+        low = br.peek(nbits - 1)
+        if low < mx:
+            v = low
+            br.skip(nbits - 1)
+        else:
+            v = br.peek(nbits)
+            if v >= threshold:
+                v -= mx
+            br.skip(nbits)
+        c = v - 1
+        remaining -= abs(c)
+        counts.append(c)
+        if c == 0:
+            while True:
+                r = br.peek(2)
+                br.skip(2)
+                counts.extend([0] * r)
+                if r != 3:
+                    break
+        while remaining < threshold:
+            nbits -= 1
+            threshold >>= 1
+    _zcheck(remaining == 1 and len(counts) <= max_sym + 1, "corrupt FSE table description")
+    _zcheck((br.bitpos + 7) // 8 <= len(data), "FSE table description runs past its block")
+    return counts, al, (br.bitpos + 7) // 8 - pos
+
+
+def _fse_table(counts, al):
+    """Decoding table: list of (symbol, nbits, baseline) per state."""
+    size = 1 << al
+    sym = [0] * size
+    high = size - 1
+    nxt = list(counts)
+    for s, c in enumerate(counts):
+        if c == -1:
+            sym[high] = s
+            high -= 1
+            nxt[s] = 1
+    step = (size >> 1) + (size >> 3) + 3
+    mask = size - 1
+    p = 0
+    for s, c in enumerate(counts):
+        for _ in range(max(c, 0)):
+            sym[p] = s
+            p = (p + step) & mask
+            while p > high:
+                p = (p + step) & mask
+    _zcheck(p == 0, "FSE table spread does not close")
+    table = []
+    for u in range(size):
+        s = sym[u]
+        ns = nxt[s]
+        nxt[s] += 1
+        nb = al - (ns.bit_length() - 1)
+        table.append((s, nb, (ns << nb) - size))
+    return table
+
+
+def _huf_weights(data, pos):
+    """Huffman tree description (RFC 8878 §4.2.1) -> (weights list, bytes used)."""
+    _zcheck(pos < len(data), "Huffman tree description missing")
+    hb = data[pos]
+    if hb >= 128:
+        n = hb - 127
+        nbytes = (n + 1) // 2
+        _zcheck(pos + 1 + nbytes <= len(data), "Huffman weights run past the block")
+        w = []
+        for i in range(n):
+            b = data[pos + 1 + i // 2]
+            w.append(b >> 4 if i % 2 == 0 else b & 15)
+        return w, 1 + nbytes
+    _zcheck(hb > 0 and pos + 1 + hb <= len(data), "bad Huffman tree description")
+    seg = data[pos + 1 : pos + 1 + hb]
+    counts, al, used = _fse_read_ncount(seg, 0, 6, 255)
+    table = _fse_table(counts, al)
+    br = _BackBits(seg[used:])
+    s1 = br.read(al)
+    s2 = br.read(al)
+    w = []
+    while True:
+        _zcheck(len(w) < 255, "too many Huffman weights")
+        sym, nb, base = table[s1]
+        w.append(sym)
+        s1 = base + br.read(nb)
+        if br.pos < 0:
+            w.append(table[s2][0])
+            break
+        _zcheck(len(w) < 255, "too many Huffman weights")
+        sym, nb, base = table[s2]
+        w.append(sym)
+        s2 = base + br.read(nb)
+        if br.pos < 0:
+            w.append(table[s1][0])
+            break
+    return w, 1 + hb
+
+
+def _huf_table(weights):
+    """Weights (last one implied) -> (lookup list of (symbol, nbits) indexed by max_bits bits, max_bits)."""
+    _zcheck(all(x <= 11 for x in weights), "Huffman weight too large")
+    total = sum(1 << (x - 1) for x in weights if x > 0)
+    _zcheck(total > 0, "empty Huffman table")
+    max_bits = total.bit_length()
+    left = (1 << max_bits) - total
+    _zcheck(left & (left - 1) == 0, "Huffman weights do not complete a tree")
+    weights = list(weights) + [left.bit_length()]
+    _zcheck(max_bits <= 11, "Huffman code too long")
+    table = []
+    for wt in range(1, max_bits + 1):
+        for s, x in enumerate(weights):
+            if x == wt:
+                table.extend([(s, max_bits + 1 - wt)] * (1 << (wt - 1)))
+    _zcheck(len(table) == 1 << max_bits, "Huffman table size mismatch")
+    return table, max_bits
+
+
+def _huf_stream(data, n, table, max_bits):
+    br = _BackBits(data)
+    out = bytearray()
+    for _ in range(n):
+        s, nb = table[br.peek(max_bits)]
+        out.append(s)
+        br.pos -= nb
+    _zcheck(br.pos == 0, "Huffman stream not consumed exactly")
+    return out
+
+
+def _literals(blk, st):
+    b0 = blk[0]
+    ltype, sf = b0 & 3, (b0 >> 2) & 3
+    if ltype in (0, 1):
+        if sf in (0, 2):
+            regen, hl = b0 >> 3, 1
+        elif sf == 1:
+            regen, hl = (b0 >> 4) + (blk[1] << 4), 2
+        else:
+            regen, hl = (b0 >> 4) + (blk[1] << 4) + (blk[2] << 12), 3
+        if ltype == 0:
+            _zcheck(hl + regen <= len(blk), "raw literals run past the block")
+            return bytes(blk[hl : hl + regen]), hl + regen
+        _zcheck(hl < len(blk), "RLE literals byte missing")
+        return bytes([blk[hl]]) * regen, hl + 1
+    hl = {0: 3, 1: 3, 2: 4, 3: 5}[sf]
+    _zcheck(hl <= len(blk), "literals header runs past the block")
+    h = int.from_bytes(blk[:hl], "little")
+    bits = {0: 10, 1: 10, 2: 14, 3: 18}[sf]
+    regen = (h >> 4) & ((1 << bits) - 1)
+    comp = (h >> (4 + bits)) & ((1 << bits) - 1)
+    streams = 1 if sf == 0 else 4
+    _zcheck(hl + comp <= len(blk), "compressed literals run past the block")
+    seg = blk[hl : hl + comp]
+    p = 0
+    if ltype == 2:
+        w, used = _huf_weights(seg, 0)
+        st["huf"] = _huf_table(w)
+        p = used
+    else:
+        _zcheck(st.get("huf") is not None, "treeless literals without a previous Huffman table")
+    table, max_bits = st["huf"]
+    if streams == 1:
+        lit = _huf_stream(seg[p:], regen, table, max_bits)
+    else:
+        _zcheck(p + 6 <= len(seg), "jump table missing")
+        s1, s2, s3 = struct.unpack("<HHH", seg[p : p + 6])
+        p += 6
+        s4 = len(seg) - p - s1 - s2 - s3
+        _zcheck(s4 > 0, "bad jump table")
+        q = (regen + 3) // 4
+        _zcheck(regen >= 3 * q, "too few literals for four streams")
+        lit = bytearray()
+        for size, cnt in ((s1, q), (s2, q), (s3, q), (s4, regen - 3 * q)):
+            lit += _huf_stream(seg[p : p + size], cnt, table, max_bits)
+            p += size
+    return bytes(lit), hl + comp
+
+
+def _seq_table(mode, blk, pos, st, key, default, default_al, max_log, max_sym):
+    if mode == 0:
+        st[key] = _fse_table(default, default_al)
+        return pos
+    if mode == 1:
+        _zcheck(pos < len(blk), "RLE sequence symbol missing")
+        _zcheck(blk[pos] <= max_sym, "RLE sequence symbol too large")
+        st[key] = [(blk[pos], 0, 0)]
+        return pos + 1
+    if mode == 2:
+        counts, al, used = _fse_read_ncount(blk, pos, max_log, max_sym)
+        st[key] = _fse_table(counts, al)
+        return pos + used
+    _zcheck(st.get(key) is not None, "repeat mode without a previous table")
+    return pos
+
+
+def _table_log(t):
+    return (len(t) - 1).bit_length()
+
+
+def _block(blk, out, st):
+    lit, p = _literals(blk, st)
+    _zcheck(p < len(blk), "sequences section missing")
+    b0 = blk[p]
+    if b0 == 0:
+        nseq, p = 0, p + 1
+    elif b0 < 128:
+        nseq, p = b0, p + 1
+    elif b0 < 255:
+        _zcheck(p + 1 < len(blk), "sequence count truncated")
+        nseq, p = ((b0 - 128) << 8) + blk[p + 1], p + 2
+    else:
+        _zcheck(p + 2 < len(blk), "sequence count truncated")
+        nseq, p = blk[p + 1] + (blk[p + 2] << 8) + 0x7F00, p + 3
+    if nseq == 0:
+        _zcheck(p == len(blk), "bytes after an empty sequences section")
+        out += lit
+        return
+    _zcheck(p < len(blk), "symbol compression modes missing")
+    modes = blk[p]
+    p += 1
+    _zcheck(modes & 3 == 0, "reserved bits of the compression modes set")
+    p = _seq_table(modes >> 6, blk, p, st, "ll", _LL_DEFAULT, 6, 9, 35)
+    p = _seq_table((modes >> 4) & 3, blk, p, st, "of", _OF_DEFAULT, 5, 8, 31)
+    p = _seq_table((modes >> 2) & 3, blk, p, st, "ml", _ML_DEFAULT, 6, 9, 52)
+    llt, oft, mlt = st["ll"], st["of"], st["ml"]
+    br = _BackBits(blk[p:])
+    sll = br.read(_table_log(llt))
+    sof = br.read(_table_log(oft))
+    sml = br.read(_table_log(mlt))
+    rep = st["rep"]
+    lp = 0
+    for i in range(nseq):
+        ofc, ofnb, ofb = oft[sof]
+        mlc, mlnb, mlb = mlt[sml]
+        llc, llnb, llb = llt[sll]
+        _zcheck(ofc <= 31 and llc <= 35 and mlc <= 52, "sequence code out of range")
+        ofv = (1 << ofc) + br.read(ofc)
+        ml = _ML_BASE[mlc] + br.read(_ML_BITS[mlc])
+        ll = _LL_BASE[llc] + br.read(_LL_BITS[llc])
+        if ofv > 3:
+            off = ofv - 3
+            rep = [off, rep[0], rep[1]]
+        else:
+            idx = ofv - 1 + (1 if ll == 0 else 0)
+            if idx == 0:
+                off = rep[0]
+            elif idx == 1:
+                off = rep[1]
+                rep = [off, rep[0], rep[2]]
+            elif idx == 2:
+                off = rep[2]
+                rep = [off, rep[0], rep[1]]
+            else:
+                off = rep[0] - 1
+                rep = [off, rep[0], rep[1]]
+        _zcheck(lp + ll <= len(lit), "sequence takes more literals than there are")
+        out += lit[lp : lp + ll]
+        lp += ll
+        _zcheck(0 < off <= len(out) - st["frame_start"], "match offset outside the frame")
+        start = len(out) - off
+        if off >= ml:
+            out += out[start : start + ml]
+        else:
+            for k in range(ml):
+                out.append(out[start + k])
+        if i + 1 < nseq:
+            sll = llb + br.read(llnb)
+            sml = mlb + br.read(mlnb)
+            sof = ofb + br.read(ofnb)
+    _zcheck(br.pos == 0, "sequence bit stream not consumed exactly")
+    st["rep"] = rep
+    out += lit[lp:]
+
+
+_P64_1, _P64_2, _P64_3, _P64_4, _P64_5 = (0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                                          0x85EBCA77C2B2AE63, 0x27D4EB2F165667C5)
+
+
+def _xxh64(data, seed=0):
+    M = MASK64
+
+    def rotl(x, r):
+        return ((x << r) | (x >> (64 - r))) & M
+
+    def rnd(acc, lane):
+        return (rotl((acc + lane * _P64_2) & M, 31) * _P64_1) & M
+
+    n = len(data)
+    p = 0
+    if n >= 32:
+        v = [(seed + _P64_1 + _P64_2) & M, (seed + _P64_2) & M, seed, (seed - _P64_1) & M]
+        while p + 32 <= n:
+            lanes = struct.unpack_from("<4Q", data, p)
+            v = [rnd(v[i], lanes[i]) for i in range(4)]
+            p += 32
+        h = (rotl(v[0], 1) + rotl(v[1], 7) + rotl(v[2], 12) + rotl(v[3], 18)) & M
+        for x in v:
+            h = ((h ^ rnd(0, x)) * _P64_1 + _P64_4) & M
+    else:
+        h = (seed + _P64_5) & M
+    h = (h + n) & M
+    while p + 8 <= n:
+        (k,) = struct.unpack_from("<Q", data, p)
+        h = (rotl(h ^ rnd(0, k), 27) * _P64_1 + _P64_4) & M
+        p += 8
+    if p + 4 <= n:
+        (k,) = struct.unpack_from("<I", data, p)
+        h = (rotl(h ^ ((k * _P64_1) & M), 23) * _P64_2 + _P64_3) & M
+        p += 4
+    while p < n:
+        h = (rotl(h ^ ((data[p] * _P64_5) & M), 11) * _P64_1) & M
+        p += 1
+    h ^= h >> 33
+    h = (h * _P64_2) & M
+    h ^= h >> 29
+    h = (h * _P64_3) & M
+    h ^= h >> 32
+    return h
+
+
+def zstd_decompress_py(data: bytes, cap: int) -> bytes:
+    """All frames of `data` (RFC 8878; no dictionaries); raises _ZstdError on bad data."""
+    data = bytes(data)
+    out = bytearray()
+    p = 0
+    _zcheck(len(data) > 0, "empty zstd data")
+    while p < len(data):
+        _zcheck(p + 4 <= len(data), "truncated frame magic")
+        (magic,) = struct.unpack_from("<I", data, p)
+        p += 4
+        if magic & 0xFFFFFFF0 == 0x184D2A50:  # skippable frame
+            _zcheck(p + 4 <= len(data), "truncated skippable frame")
+            (size,) = struct.unpack_from("<I", data, p)
+            p += 4 + size
+            _zcheck(p <= len(data), "truncated skippable frame")
+            continue
+        _zcheck(magic == 0xFD2FB528, "not a zstd frame")
+        _zcheck(p < len(data), "truncated frame header")
+        fhd = data[p]
+        p += 1
+        fcs_flag, single, checksum, did_flag = fhd >> 6, (fhd >> 5) & 1, (fhd >> 2) & 1, fhd & 3
+        _zcheck(fhd & 8 == 0, "reserved frame header bit set")
+        if not single:
+            p += 1  # window descriptor (the whole output is kept, so it is not needed)
+        did_len = [0, 1, 2, 4][did_flag]
+        _zcheck(p + did_len <= len(data), "truncated frame header")
+        _zcheck(int.from_bytes(data[p : p + did_len], "little") == 0, "dictionaries are not supported")
+        p += did_len
+        fcs_len = [1 if single else 0, 2, 4, 8][fcs_flag]
+        _zcheck(p + fcs_len <= len(data), "truncated frame header")
+        fcs = int.from_bytes(data[p : p + fcs_len], "little") if fcs_len else None
+        if fcs_len == 2:
+            fcs += 256
+        p += fcs_len
+        st = {"rep": [1, 4, 8], "frame_start": len(out), "huf": None}
+        while True:
+            _zcheck(p + 3 <= len(data), "truncated block header")
+            bh = int.from_bytes(data[p : p + 3], "little")
+            p += 3
+            last, btype, bsize = bh & 1, (bh >> 1) & 3, bh >> 3
+            _zcheck(bsize <= 1 << 17 or btype == 1, "block larger than 128 KiB")
+            if btype == 0:
+                _zcheck(p + bsize <= len(data), "truncated raw block")
+                out += data[p : p + bsize]
+                p += bsize
+            elif btype == 1:
+                _zcheck(p < len(data) and bsize <= 1 << 17, "truncated RLE block")
+                out += bytes([data[p]]) * bsize
+                p += 1
+            elif btype == 2:
+                _zcheck(p + bsize <= len(data), "truncated compressed block")
+                _block(data[p : p + bsize], out, st)
+                p += bsize
+            else:
+                raise _ZstdError("reserved block type")
+            _zcheck(len(out) <= cap, "zstd data decodes to more bytes than allowed")
+            if last:
+                break
+        content = bytes(out[st["frame_start"] :])
+        _zcheck(fcs is None or len(content) == fcs, "frame content size mismatch")
+        if checksum:
+            _zcheck(p + 4 <= len(data), "truncated content checksum")
+            _zcheck(struct.unpack_from("<I", data, p)[0] == _xxh64(content) & 0xFFFFFFFF, "content checksum mismatch")
+            p += 4
+    return bytes(out)
 
 
 # ---- primitives (§2.3) -------------------------------------------------------------------

@@ -412,7 +412,15 @@ def mutation_sources(lib):
     return out
 
 
-def test_mutated_streams_are_decoded_alike_or_rejected_by_both(lib):
+@pytest.fixture(params=["library", "python"])
+def zstd_backend(request):
+    """The reference decoder with a zstd library, and with its own pure-Python RFC 8878 decoder."""
+    reference.set_zstd_backend(request.param)
+    yield request.param
+    reference.set_zstd_backend("library")
+
+
+def test_mutated_streams_are_decoded_alike_or_rejected_by_both(lib, zstd_backend):
     """Differential check of the rejection list (FORMAT.md §2.8) and of every decoding rule:
     single-byte corruptions (CRC recomputed) of streams of every method must be rejected by both
     decoders or decoded by both to the same bytes."""
@@ -441,3 +449,85 @@ def test_mutated_streams_are_decoded_alike_or_rejected_by_both(lib):
     # both outcomes occur, so the check has teeth either way
     print(f"mutations: {agreed_reject} rejected by both, {agreed_decode} decoded alike")
     assert agreed_reject > 100 and agreed_decode > 20, (agreed_reject, agreed_decode)
+
+
+# ---- the pure-Python zstd decoder (no compiled code needed at all) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def libzstd():
+    import ctypes.util
+
+    name = ctypes.util.find_library("zstd") or "libzstd.so.1"
+    try:
+        z = ctypes.CDLL(name)
+    except OSError:
+        missing("the system libzstd (Debian libzstd1), needed to make zstd test frames")
+    z.ZSTD_compressBound.restype = ctypes.c_size_t
+    z.ZSTD_compressBound.argtypes = [ctypes.c_size_t]
+    z.ZSTD_createCCtx.restype = ctypes.c_void_p
+    z.ZSTD_freeCCtx.argtypes = [ctypes.c_void_p]
+    z.ZSTD_CCtx_setParameter.restype = ctypes.c_size_t
+    z.ZSTD_CCtx_setParameter.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    z.ZSTD_compress2.restype = ctypes.c_size_t
+    z.ZSTD_compress2.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
+    z.ZSTD_isError.restype = ctypes.c_uint
+    z.ZSTD_isError.argtypes = [ctypes.c_size_t]
+
+    def compress(b, level, checksum=False, content_size=True):
+        cc = z.ZSTD_createCCtx()
+        try:
+            for param, v in ((100, level), (201, int(checksum)), (200, int(content_size))):
+                assert not z.ZSTD_isError(z.ZSTD_CCtx_setParameter(cc, param, v))
+            cap = z.ZSTD_compressBound(len(b))
+            dst = ctypes.create_string_buffer(cap)
+            r = z.ZSTD_compress2(cc, dst, cap, b, len(b))
+            assert not z.ZSTD_isError(r)
+            return dst.raw[:r]
+        finally:
+            z.ZSTD_freeCCtx(cc)
+
+    return compress
+
+
+def test_pure_python_zstd_decodes_what_libzstd_writes(libzstd):
+    rng = np.random.default_rng(0)
+    words = [bytes(rng.integers(97, 123, rng.integers(2, 9)).astype(np.uint8)) for _ in range(300)]
+    text = b" ".join(words[i] for i in rng.integers(0, 300, 40000))  # > 128 KiB: several blocks
+    smooth = (1000 + 50 * np.sin(np.arange(150000) / 300.0) + rng.normal(0, 3, 150000)).astype("<u2").tobytes()
+    cases = {
+        "text": text, "random": rng.bytes(30000), "zeros": bytes(300000), "repeats": b"abcabd" * 40000,
+        "smooth u16": smooth, "one byte": b"x", "empty": b"", "mixed": rng.bytes(1000) + bytes(5000) + text[:20000],
+    }
+    for name, b in cases.items():
+        for level in (-5, 1, 3, 9, 19):
+            for checksum, content_size in ((False, True), (True, False)):
+                c = libzstd(b, level, checksum, content_size)
+                assert reference.zstd_decompress_py(c, len(b)) == b, (name, level, checksum)
+    c = libzstd(text[:5000], 3, checksum=True)
+    with pytest.raises(reference._ZstdError, match="checksum"):
+        reference.zstd_decompress_py(c[:-1] + bytes([c[-1] ^ 1]), 10**6)
+    skippable = bytes.fromhex("502a4d18") + struct.pack("<I", 3) + b"abc"
+    two = libzstd(text[:1000], 3) + skippable + libzstd(b"tail", 1)
+    assert reference.zstd_decompress_py(two, 10**6) == text[:1000] + b"tail"
+    with pytest.raises(reference._ZstdError):
+        reference.zstd_decompress_py(libzstd(text, 3), 1000)  # more than the allowed size
+
+
+def test_reference_decoder_without_any_zstd_library(lib):
+    """Goldens and Rust streams of methods 1 and 3 decode with the pure-Python zstd decoder."""
+    reference.set_zstd_backend("python")
+    try:
+        for path in golden_files():
+            assert_same(lib, path.read_bytes(), f"{path.name} (pure-Python zstd)")
+        rng = np.random.default_rng(3)
+        # repeated rows of noise: zstd wins the lossless coding
+        a = np.tile(rng.integers(0, 65535, (1, 10, 90)), (16, 10, 1)).astype(np.uint16)
+        methods = set()
+        for mode, value in ((0, 0.0), (1, 0.0), (2, 0.1), (2, 0.5)):
+            s = rust_compress(lib, a, mode, value)
+            methods.add(method_of(s))
+            assert_same(lib, s, f"mode {mode} (pure-Python zstd)")
+        assert {1, 3} <= methods, methods
+    finally:
+        reference.set_zstd_backend("library")
