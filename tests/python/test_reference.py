@@ -9,6 +9,7 @@ shape; 2-D images: the central 512x512) and an odd-shaped corner crop (9, 100, 7
 100x77) that has non-power-of-two edges.
 """
 import ctypes
+import importlib.util
 import mmap
 import re
 import struct
@@ -20,8 +21,12 @@ import numpy as np
 import pytest
 from conftest import DATA, REPO, missing
 
-sys.path.insert(0, str(REPO / "python"))
-from h5z_apr import reference  # noqa: E402
+# loaded by path: the reference decoder is one self-contained file and must not depend on the
+# rest of the h5z_apr Python package
+_spec = importlib.util.spec_from_file_location("h5z_apr_reference", REPO / "python" / "h5z_apr" / "reference.py")
+reference = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = reference
+_spec.loader.exec_module(reference)
 
 GOLDEN = REPO / "tests" / "golden"
 LIB = REPO / "target" / "release" / "libh5z_apr.so"
