@@ -1211,3 +1211,24 @@ def decode(stream: bytes) -> np.ndarray:
     if cur.pos != len(cur.data):
         _reject("trailing bytes after the last section")
     return arr.reshape(dims)
+
+
+def _main(argv=None):
+    """python reference.py STREAM.apr [OUT.npy]: decode one stream file, save or summarise it."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args or len(args) > 2:
+        print("usage: python reference.py STREAM [OUT.npy]", file=sys.stderr)
+        return 2
+    with open(args[0], "rb") as f:
+        a = decode(f.read())
+    if len(args) == 2:
+        np.save(args[1], a)
+    else:
+        print(f"{args[0]}: {a.dtype} {a.shape} min {a.min()} max {a.max()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

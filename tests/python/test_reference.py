@@ -536,3 +536,19 @@ def test_reference_decoder_without_any_zstd_library(lib):
         assert {1, 3} <= methods, methods
     finally:
         reference.set_zstd_backend("library")
+
+
+def test_reference_decoder_command_line(lib, tmp_path):
+    import subprocess
+
+    src = GOLDEN / "v1_apr_u16_3d.apr"
+    out = tmp_path / "a.npy"
+    r = subprocess.run([sys.executable, str(REPO / "python" / "h5z_apr" / "reference.py"), str(src), str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert np.load(out).tobytes() == rust_decompress(lib, src.read_bytes())
+    bad = tmp_path / "bad.apr"
+    bad.write_bytes(src.read_bytes()[:-1])
+    r = subprocess.run([sys.executable, str(REPO / "python" / "h5z_apr" / "reference.py"), str(bad)],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "rejected" in r.stderr
