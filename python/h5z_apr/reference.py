@@ -834,8 +834,9 @@ class IntDomain:
 
     is_float = False
 
-    def __init__(self, k, lo, hi):
+    def __init__(self, k, lo, hi, palette=False):
         self.k, self.lo, self.hi, self.w = k, lo, hi, 2 * k + 1
+        self.palette = palette
         self.big = lo < -(1 << 40) or hi > (1 << 40)  # ordered f64: exact arithmetic via Python ints
 
     def zero(self):
@@ -862,6 +863,8 @@ class IntDomain:
         if self.k == 0:
             v = p + q  # wrap64
             if not self.big and ((v < self.lo) | (v > self.hi)).any():
+                if self.palette:
+                    _reject("palette index out of range")
                 _reject("non-conforming stream: a k = 0 value leaves the value domain")
             return v
         return np.clip(p + q * np.int64(self.w), self.lo, self.hi)  # wrap64, then clamp
@@ -1012,7 +1015,7 @@ def decode_palette(cur, dt, P, mode, bs, nblocks, n):
             lo_k = mid
         else:
             hi_k = mid - 1
-    idx = decode_pyramid(cur, IntDomain(lo_k, 0, K - 1), bs, nblocks)
+    idx = decode_pyramid(cur, IntDomain(lo_k, 0, K - 1, palette=True), bs, nblocks)
     if idx.size and (idx.min() < 0 or idx.max() > K - 1):
         _reject("palette index out of range")
     return store_ints(T[idx], npdt)

@@ -308,6 +308,11 @@ def test_hand_built_streams_decode_as_the_spec_says(lib):
     s = pyramid_one_element(7, 0, 0.0, 1)
     assert reference.decode(s).tobytes() == struct.pack("<f", -0.0)
     assert rust_decompress(lib, s) == struct.pack("<f", -0.0)
+    # palette [5, 9]: symbol 2 -> index 1 -> 9
+    s = crc_fix(header(3, 0, 0.0, [1]) + bytes([4]) + varint(2) + varint(10) + varint(4) + section(b"")
+                + rans_one_symbol(20, 9, 2) + section(b""))
+    assert reference.decode(s).tolist() == [9]
+    assert rust_decompress(lib, s) == struct.pack("<H", 9)
     # extended symbol: 33 -> e = 5, top = 3, 4 extra bits 0b0101 -> u = 53 -> q = -27 (i8)
     s = pyramid_one_element(2, 0, 0.0, 33, bytes([0b0101]))
     assert reference.decode(s).tolist() == [-27]
@@ -369,6 +374,16 @@ def forged_streams(lib):
             + rans_one_symbol(32, 4, 10) + section(b"")
         ), "tree section has trailing"),
         "apr half-step NaN": (crc_fix(apr[: 16 + 8 + 1] + struct.pack("<d", float("nan")) + apr[16 + 8 + 1 + 8 : -4]), "half-step"),
+        "palette index out of range": (
+            crc_fix(header(3, 0, 0.0, [1]) + bytes([4]) + varint(2) + varint(10) + varint(4) + section(b"")
+                    + rans_one_symbol(20, 9, 4) + section(b"")),
+            "palette index out of range",
+        ),
+        "palette not increasing": (
+            crc_fix(header(3, 0, 0.0, [1]) + bytes([4]) + varint(2) + varint(10) + varint(0) + section(b"")
+                    + rans_one_symbol(20, 9, 0) + section(b"")),
+            "palette not strictly increasing",
+        ),
         "palette size 0": (crc_fix(header(3, 0, 0.0, [64]) + bytes([4]) + varint(0) + body[hl + 1 :]), "palette size"),
     }
     return out
