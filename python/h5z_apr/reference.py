@@ -24,7 +24,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["decode", "FORMAT_VERSION", "set_zstd_backend", "zstd_decompress_py"]
+__all__ = ["decode", "read_hdf5", "FORMAT_VERSION", "set_zstd_backend", "zstd_decompress_py"]
 
 FORMAT_VERSION = 1  # newest stream format version this decoder knows (§2.10)
 
@@ -1216,16 +1216,59 @@ def decode(stream: bytes) -> np.ndarray:
     return arr.reshape(dims)
 
 
+# ---- HDF5 datasets (FORMAT.md §3), through h5py but without the filter plugin -----------------
+
+FILTER_ID = 47815
+
+
+def read_hdf5(dset) -> np.ndarray:
+    """All values of an h5py Dataset written with filter 47815, read without the plugin: every
+    stored chunk is fetched raw (``read_direct_chunk``) and decoded by :func:`decode`. Chunks the
+    filter skipped (filter-mask bit set) are the raw elements in the file's byte order; chunks
+    never written take the fill value. Only pipelines holding filter 47815 alone are handled."""
+    plist = dset.id.get_create_plist()
+    filters = [plist.get_filter(i) for i in range(plist.get_nfilters())]
+    codes = [f[0] for f in filters]
+    if codes != [FILTER_ID]:
+        raise NotImplementedError(f"filter pipeline {codes}: only [{FILTER_ID}] alone is handled here")
+    out = np.empty(dset.shape, dtype=dset.dtype)
+    out[...] = dset.fillvalue
+    chunk = dset.chunks
+    for i in range(dset.id.get_num_chunks()):
+        info = dset.id.get_chunk_info(i)
+        mask, data = dset.id.read_direct_chunk(info.chunk_offset)
+        if mask & 1:
+            a = np.frombuffer(data, dtype=dset.dtype)
+        else:
+            a = decode(data)
+            if a.dtype.kind != dset.dtype.kind or a.dtype.itemsize != dset.dtype.itemsize:
+                _reject(f"chunk holds {a.dtype}, the dataset is {dset.dtype}")
+        if a.size != int(np.prod(chunk)):
+            _reject(f"chunk holds {a.size} elements, the chunk shape {chunk} needs {int(np.prod(chunk))}")
+        a = a.reshape(chunk)
+        region = tuple(slice(o, min(o + c, n)) for o, c, n in zip(info.chunk_offset, chunk, dset.shape))
+        out[region] = a[tuple(slice(0, r.stop - r.start) for r in region)]
+    return out
+
+
 def _main(argv=None):
-    """python reference.py STREAM.apr [OUT.npy]: decode one stream file, save or summarise it."""
+    """python reference.py STREAM.apr [OUT.npy]: decode one stream file, save or summarise it.
+    python reference.py FILE.h5:/DATASET [OUT.npy]: read a dataset without the plugin (h5py)."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     if not args or len(args) > 2:
-        print("usage: python reference.py STREAM [OUT.npy]", file=sys.stderr)
+        print("usage: python reference.py STREAM|FILE.h5:/DATASET [OUT.npy]", file=sys.stderr)
         return 2
-    with open(args[0], "rb") as f:
-        a = decode(f.read())
+    if ":" in args[0] and not os.path.exists(args[0]):
+        import h5py
+
+        path, name = args[0].rsplit(":", 1)
+        with h5py.File(path, "r") as f:
+            a = read_hdf5(f[name])
+    else:
+        with open(args[0], "rb") as f:
+            a = decode(f.read())
     if len(args) == 2:
         np.save(args[1], a)
     else:

@@ -567,3 +567,44 @@ def test_reference_decoder_command_line(lib, tmp_path):
     r = subprocess.run([sys.executable, str(REPO / "python" / "h5z_apr" / "reference.py"), str(bad)],
                        capture_output=True, text=True)
     assert r.returncode != 0 and "rejected" in r.stderr
+
+
+def test_hdf5_file_read_without_the_plugin(tmp_path):
+    """Datasets written through h5py + the plugin (Rust encoder), read back by the reference
+    decoder in a process whose HDF5_PLUGIN_PATH is empty, equal h5py's own read (Rust decoder).
+    Covers edge chunks, a big-endian dataset, floats, every mode, and a never-written chunk."""
+    import subprocess
+
+    h5py = pytest.importorskip("h5py")
+    from conftest import FILTER_ID, ct_head_crop
+
+    a = ct_head_crop()[:10, :150, :130]
+    path = tmp_path / "f.h5"
+    with h5py.File(path, "w") as f:
+        for name, dt, opts in [
+            ("lossless", "<u2", (0,)), ("abs4", "<u2", (1, 4, 0)), ("apr", "<u2", (2, 1, 1)),
+            ("big_endian", ">u2", (0,)), ("float_abs", "<f4", (1, 5, 1)), ("float_apr", "<f8", (2, 1, 1)),
+        ]:
+            f.create_dataset(name, data=a.astype(dt), chunks=(4, 64, 64), compression=FILTER_ID, compression_opts=opts)
+        d = f.create_dataset("sparse", shape=(8, 100, 100), dtype="<i2", chunks=(4, 64, 64),
+                             compression=FILTER_ID, compression_opts=(0,), fillvalue=-7)
+        d[0:4, 0:64, 0:64] = a[:4, :64, :64].astype("<i2")
+        names = list(f.keys())
+        want = {n: f[n][...] for n in names}  # through the plugin: the Rust decoder
+    empty = tmp_path / "no_plugins"
+    empty.mkdir()
+    code = (
+        "import sys, importlib.util, h5py, numpy as np\n"
+        f"spec = importlib.util.spec_from_file_location('ref', {str(REPO / 'python' / 'h5z_apr' / 'reference.py')!r})\n"
+        "ref = importlib.util.module_from_spec(spec); spec.loader.exec_module(ref)\n"
+        f"f = h5py.File({str(path)!r}, 'r')\n"
+        "try:\n    f['lossless'][0, 0, 0]\n    sys.exit('the plugin was found')\nexcept OSError:\n    pass\n"
+        f"np.savez({str(tmp_path / 'got.npz')!r}, **{{n: ref.read_hdf5(f[n]) for n in f}})\n"
+    )
+    env = dict(__import__("os").environ, HDF5_PLUGIN_PATH=str(empty))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = np.load(tmp_path / "got.npz")
+    for n in names:
+        assert got[n].dtype == want[n].dtype and got[n].shape == want[n].shape, n
+        assert got[n].tobytes() == want[n].tobytes(), n
