@@ -8,7 +8,8 @@ decode every stream ever written. It is deliberately plain and slow (the rANS lo
 Python); section numbers below are those of FORMAT.md. Every rejection of FORMAT.md §2.8 raises
 ``ValueError``.
 
-Dependencies: numpy and the Python standard library (``zlib.crc32`` for the CRC-32 of §2.2).
+Dependencies: numpy and the Python standard library (``zlib.crc32`` for the CRC-32 of §2.2, with
+a pure-Python fallback).
 zstd data (RFC 8878, methods 1 and 3) is decoded by the first of: the standard library's
 ``compression.zstd`` (Python >= 3.14), the ``zstandard`` package, the system ``libzstd``
 through ctypes, or, when none is present (or H5Z_APR_REFERENCE_ZSTD=python), the pure-Python
@@ -20,9 +21,29 @@ import ctypes
 import ctypes.util
 import os
 import struct
-import zlib
 
 import numpy as np
+
+_CRC_TABLE = []
+for _i in range(256):
+    _c = _i
+    for _ in range(8):
+        _c = (0xEDB88320 ^ (_c >> 1)) if _c & 1 else _c >> 1
+    _CRC_TABLE.append(_c)
+
+
+def crc32_py(data: bytes) -> int:
+    """CRC-32 of FORMAT.md §2.2, table-driven (used when zlib is absent)."""
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+try:
+    from zlib import crc32 as _crc32
+except ImportError:  # a Python without zlib
+    _crc32 = crc32_py
 
 __all__ = ["decode", "read_hdf5", "FORMAT_VERSION", "set_zstd_backend", "zstd_decompress_py"]
 
@@ -1176,7 +1197,7 @@ def decode(stream: bytes) -> np.ndarray:
     dt, mode, P, dims, n, size, hlen = parse_header(s)
     if len(s) < hlen + 1 + 4:
         _reject("stream ends before its body")
-    if zlib.crc32(s[:-4]) != struct.unpack("<I", s[-4:])[0]:
+    if _crc32(s[:-4]) != struct.unpack("<I", s[-4:])[0]:
         _reject("CRC-32 mismatch")
     method = s[hlen]
     L = len(s) - 4 - hlen

@@ -15,7 +15,6 @@ import re
 import struct
 import sys
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,6 +125,13 @@ def assert_same(L, s, what):
 
 def golden_files():
     return sorted(GOLDEN.glob("*.apr"))
+
+
+def test_crc32_fallback_equals_zlib():
+    rng = np.random.default_rng(9)
+    for b in (b"", b"123456789", rng.bytes(1000), (GOLDEN / "v1_apr_u8_1d.apr").read_bytes()):
+        assert reference.crc32_py(b) == zlib.crc32(b)
+    assert reference.crc32_py(b"123456789") == 0xCBF43926
 
 
 def test_golden_set_is_present():
