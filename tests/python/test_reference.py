@@ -274,9 +274,18 @@ def section(b):
 def rans_one_symbol(nctx, ctx, sym):
     """A rANS section whose context `ctx` holds only `sym` (frequency 4096): decoding one
     symbol there leaves the state at 2^23 (FORMAT.md §2.7)."""
+    return rans_symbols(nctx, {ctx: sym})
+
+
+def rans_symbols(nctx, sym_of_ctx):
+    """Each listed context holds a single symbol of frequency 4096 (the state never moves)."""
     out = bytes([nctx])
     for c in range(nctx):
-        out += varint(sym + 1) + b"".join(varint(4096 if s == sym else 0) for s in range(sym + 1)) if c == ctx else varint(0)
+        if c in sym_of_ctx:
+            sym = sym_of_ctx[c]
+            out += varint(sym + 1) + b"".join(varint(4096 if s == sym else 0) for s in range(sym + 1))
+        else:
+            out += varint(0)
     return out + section(struct.pack(">I", 1 << 23))
 
 
@@ -319,6 +328,15 @@ def test_hand_built_streams_decode_as_the_spec_says(lib):
                 + rans_one_symbol(20, 9, 2) + section(b""))
     assert reference.decode(s).tolist() == [9]
     assert rust_decompress(lib, s) == struct.pack("<H", 9)
+    # palette 0, 10, .., 60 in abs mode: half-width k = floor(P) / 10 (FORMAT.md §2.5), w = 2k+1;
+    # two elements: origin (context 9) symbol 2 -> q = 1 -> index min(w, 6); then one pass
+    # (h = 1, y axis, no right neighbour: p = index of the origin, context 0 + 10) symbol 1 -> q = -1
+    table = varint(7) + varint(0) + varint(10) * 6
+    for P, want in ((0.0, [10, 0]), (10.0, [30, 0]), (25.0, [50, 0]), (30.0, [60, 0]), (1e9, [60, 0])):
+        s = crc_fix(header(3, 1, P, [2]) + bytes([4]) + table + section(b"\x00")
+                    + rans_symbols(20, {9: 2, 10: 1}) + section(b""))
+        assert reference.decode(s).tolist() == want, P
+        assert rust_decompress(lib, s) == struct.pack("<2H", *want), P
     # extended symbol: 33 -> e = 5, top = 3, 4 extra bits 0b0101 -> u = 53 -> q = -27 (i8)
     s = pyramid_one_element(2, 0, 0.0, 33, bytes([0b0101]))
     assert reference.decode(s).tolist() == [-27]
@@ -614,3 +632,30 @@ def test_hdf5_file_read_without_the_plugin(tmp_path):
     for n in names:
         assert got[n].dtype == want[n].dtype and got[n].shape == want[n].shape, n
         assert got[n].tobytes() == want[n].tobytes(), n
+
+
+def test_forged_parameters_change_the_quantiser_alike(lib):
+    """Rewriting the header parameter changes k (integer pyramid) and the palette half-width
+    (FORMAT.md §2.5, k > 0 never written by the encoder): both decoders must still agree."""
+    rng = np.random.default_rng(4)
+    z, y, x = np.meshgrid(np.arange(3), np.arange(14), np.arange(19), indexing="ij")
+    smooth = 900 + 400 * np.sin(x / 4.0 + z) * np.cos(y / 5.0) + rng.normal(0, 4, z.shape)
+    pal = rust_compress(lib, (np.round(smooth / 37) * 37).astype(np.uint16), 0)
+    pyr = rust_compress(lib, smooth.astype(np.int16), 1, 2.0)
+    assert method_of(pal) == 4 and method_of(pyr) == 2
+    outcomes = {"decoded": 0, "rejected": 0}
+    for src in (pal, pyr):
+        for P in (0.0, 0.5, 1.0, 2.0, 3.99, 36.0, 37.0, 74.0, 111.0, 500.0, 1e4, 1e9, 1e300):
+            s = crc_fix(src[:6] + b"\x01" + src[7:8] + struct.pack("<d", P) + src[16:-4])
+            want = rust_decompress(lib, s)
+            try:
+                got = reference.decode(s)
+            except ValueError as e:
+                if "non-conforming" in str(e):
+                    continue
+                assert want is None, (P, str(e))
+                outcomes["rejected"] += 1
+                continue
+            assert want is not None and got.tobytes() == want, P
+            outcomes["decoded"] += 1
+    assert outcomes["decoded"] >= 4, outcomes
