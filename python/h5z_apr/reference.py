@@ -1007,7 +1007,7 @@ def store_ints(v: np.ndarray, npdt: str) -> np.ndarray:
 # ---- palette (§2.5) -----------------------------------------------------------------------
 
 
-def decode_palette(cur, dt, P, mode, bs, nblocks, n):
+def decode_palette(cur, dt, P, mode, bs, nblocks):
     npdt, _, lo, hi = DTYPES[dt]
     K = cur.varint()
     if K == 0 or K > 65536:
@@ -1229,7 +1229,7 @@ def decode(stream: bytes) -> np.ndarray:
     elif method == 3 and mode == 2:
         arr = decode_apr(cur, dt, bs, nblocks)
     elif method == 4 and mode in (0, 1) and not is_float:
-        arr = decode_palette(cur, dt, P, mode, bs, nblocks, n)
+        arr = decode_palette(cur, dt, P, mode, bs, nblocks)
     else:
         _reject(f"coding method {method} is not valid for mode {mode} and dtype code {dt}")
     if cur.pos != len(cur.data):
