@@ -277,8 +277,9 @@ fn draw<DB: DrawingBackend>(
         let (a, b) = minmax(&finite);
         (a, b)
     };
+    let has_exact = s.iter().any(|c| c.points.iter().any(|p| !p.3.is_finite()));
     let span = (phi - plo).max(1.0);
-    let exact_x = phi + 0.15 * span;
+    let exact_x = if has_exact { phi + 0.15 * span } else { phi };
     let psnr_range = (plo - 0.08 * span)..(exact_x + 0.08 * span);
     let x_name = if r.noise_sigma > 0.0 {
         "RMSE / noise sigma"
@@ -301,7 +302,11 @@ fn draw<DB: DrawingBackend>(
         &charts[0],
         &Axes {
             title: "compression ratio vs PSNR".into(),
-            x_desc: "PSNR (dB); exact copy drawn at the right edge",
+            x_desc: if has_exact {
+                "PSNR (dB); exact copy (infinite PSNR) drawn at the right edge"
+            } else {
+                "PSNR (dB)"
+            },
             x: psnr_range,
             y_max,
             legend_at: SeriesLabelPosition::UpperRight,
