@@ -330,6 +330,21 @@ fn plot_arguments_are_checked_before_evaluating() {
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
     }
     assert!(!jpg.exists());
+
+    // No usable font: a clear runtime error (exit 1) naming the fix, before evaluating.
+    let png = d.join("x.png");
+    let o = Command::new(bin())
+        .args(["eval", m, "--plot", png.to_str().unwrap()])
+        .env("H5Z_APR_FONT", d.join("no-such-font.ttf"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("fonts-dejavu-core") && e.contains("no-such-font.ttf"),
+        "{e}"
+    );
+    assert!(!png.exists());
 }
 
 const PROMPTS: [&str; 9] = [

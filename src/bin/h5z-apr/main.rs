@@ -125,6 +125,8 @@ fn run_eval(a: &EvalArgs) -> Result<(), Failure> {
     let settings = args::settings(a).map_err(Failure::Usage)?;
     if let Some(p) = &a.plot {
         plot::check_path(p).map_err(Failure::Usage)?;
+        // No font: fail before the (possibly long) evaluation, not after it.
+        plot::load_font().map_err(Failure::Runtime)?;
     }
     let labels: Vec<String> = settings.iter().map(|s| s.label()).collect();
     let shown = plot::pick(&labels, a.plot_setting.as_deref()).map_err(Failure::Usage)?;

@@ -130,7 +130,13 @@ pub fn check_path(path: &Path) -> Result<(), String> {
     }
 }
 
-fn load_font() -> Result<(), String> {
+/// Loads the labels' font (once per process; later calls are no-ops).
+pub fn load_font() -> Result<(), String> {
+    static LOADED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    LOADED.get_or_init(load_font_now).clone()
+}
+
+fn load_font_now() -> Result<(), String> {
     let candidates: Vec<PathBuf> = match std::env::var_os("H5Z_APR_FONT") {
         Some(p) => vec![PathBuf::from(p)],
         None => FONT_PATHS.iter().map(PathBuf::from).collect(),
