@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PKGS=(hdf5-tools libhdf5-dev pkg-config gcc g++ binutils valgrind python3-venv
-  libhdf5-openmpi-dev openmpi-bin python3-h5py-mpi python3-mpi4py)
+  libhdf5-openmpi-dev openmpi-bin python3-h5py-mpi python3-mpi4py
+  fonts-dejavu-core)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

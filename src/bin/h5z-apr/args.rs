@@ -22,7 +22,8 @@ pub enum Cmd {
     #[command(
         after_help = "Examples:\n  h5z-apr eval nuclei.npy --mode abs --bound 1,10,100\n  \
                       h5z-apr eval scan.h5:/entry/data --mode lossless,abs,apr --bound 4 --rel-error 0.1 --json\n  \
-                      h5z-apr eval psf.npy --rel-error 0.05,0.1,0.2 --datasheet psf.md"
+                      h5z-apr eval psf.npy --rel-error 0.05,0.1,0.2 --datasheet psf.md --describe psf.toml\n  \
+                      h5z-apr eval nuclei.npy --mode lossless,abs,apr --bound 1,4,16 --rel-error 0.05,0.2 --plot nuclei.png"
     )]
     Eval(EvalArgs),
     /// Print the h5py compression_opts and h5repack -f arguments for some settings (or decode them).
@@ -81,9 +82,24 @@ pub struct EvalArgs {
     /// Print JSON instead of tables
     #[arg(long)]
     pub json: bool,
-    /// Also write a Markdown datasheet of the dataset and the results to this file
-    #[arg(long, value_name = "OUT.md")]
+    /// Also write a Markdown datasheet (Mini Data-Sheet layout: Motivation, Composition,
+    /// Collection Process, Preprocessing and Postprocessing) to this file; `-` prints it to
+    /// stdout instead of the report
+    #[arg(long, value_name = "OUT.md|-")]
     pub datasheet: Option<PathBuf>,
+    /// TOML file answering the datasheet questions the tool cannot measure, e.g.
+    /// `[motivation] purpose = "..."`; each unanswered prompt in the datasheet names its key
+    #[arg(long, value_name = "FILE.toml", requires = "datasheet")]
+    pub describe: Option<PathBuf>,
+    /// Draw compression ratio against PSNR and against RMSE/noise (one curve per mode) and the
+    /// central slice (original, decompressed, |error|) to this .png or .svg; the plotted values
+    /// also go to OUT.json next to it (OUT.png.json)
+    #[arg(long, value_name = "OUT.png|OUT.svg")]
+    pub plot: Option<PathBuf>,
+    /// Setting whose central slice --plot shows: 1-based number in the order evaluated, or its
+    /// label as printed (e.g. "abs 8", "apr E=0.1") [default: the last]
+    #[arg(long, value_name = "N|LABEL", requires = "plot")]
+    pub plot_setting: Option<String>,
     /// Skip the segmentation-based (downstream) observables
     #[arg(long)]
     pub no_downstream: bool,

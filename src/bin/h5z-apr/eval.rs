@@ -65,6 +65,23 @@ impl Reference {
     }
 }
 
+impl Reference {
+    /// Index of the central 2-D slice (leading axes folded into z) and its [height, width].
+    pub fn central_z(&self) -> usize {
+        self.shape3[0] / 2
+    }
+    /// The original's central 2-D slice, row-major `[height][width]`.
+    pub fn central_slice(&self) -> &[f64] {
+        slice_of(&self.values, self.shape3, self.central_z())
+    }
+}
+
+/// Slice `z` of a `[z, y, x]` volume.
+fn slice_of(v: &[f64], shape3: [usize; 3], z: usize) -> &[f64] {
+    let n = shape3[1] * shape3[2];
+    v.get(z * n..(z + 1) * n).unwrap_or(&[])
+}
+
 /// Segmentation-based comparison of the original and the reconstruction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Downstream {
@@ -114,6 +131,8 @@ pub struct Row {
     pub ssim: SliceSsim,
     pub particles: Option<u64>,
     pub downstream: Option<Downstream>,
+    /// The reconstruction's central 2-D slice (`Reference::central_slice`), for `--plot`.
+    pub slice: Vec<f64>,
 }
 
 impl Row {
@@ -344,6 +363,7 @@ pub fn run(
             ssim,
             particles: trip.particles,
             downstream,
+            slice: slice_of(&rv, reference.shape3, reference.central_z()).to_vec(),
         });
     }
     progress.finish();

@@ -4,10 +4,12 @@
 
 mod args;
 mod cdvals;
+mod datasheet;
 mod eval;
 mod input;
 mod metrics;
 mod npy;
+mod plot;
 mod progress;
 mod report;
 
@@ -105,8 +107,33 @@ fn fail(f: Failure) -> ExitCode {
     ExitCode::from(code)
 }
 
+fn report_of(
+    a: &EvalArgs,
+    input: &input::Input,
+    chunks: &[usize],
+    reference: &eval::Reference,
+    rows: &[eval::Row],
+) -> String {
+    if a.json {
+        report::json(input, chunks, reference, rows)
+    } else {
+        report::text(input, chunks, reference, rows)
+    }
+}
+
 fn run_eval(a: &EvalArgs) -> Result<(), Failure> {
     let settings = args::settings(a).map_err(Failure::Usage)?;
+    if let Some(p) = &a.plot {
+        plot::check_path(p).map_err(Failure::Usage)?;
+        // No font: fail before the (possibly long) evaluation, not after it.
+        plot::load_font().map_err(Failure::Runtime)?;
+    }
+    let labels: Vec<String> = settings.iter().map(|s| s.label()).collect();
+    let shown = plot::pick(&labels, a.plot_setting.as_deref()).map_err(Failure::Usage)?;
+    let answers = match &a.describe {
+        Some(p) => datasheet::Answers::load(p).map_err(Failure::Runtime)?,
+        None => datasheet::Answers::default(),
+    };
     let input = input::load(&a.input).map_err(Failure::Runtime)?;
     let chunks = if !a.chunks.is_empty() {
         eval::check_chunks(&a.chunks, &input.shape, input.dtype).map_err(Failure::Usage)?;
@@ -120,14 +147,22 @@ fn run_eval(a: &EvalArgs) -> Result<(), Failure> {
     let reference = eval::Reference::new(&input, !a.no_downstream, a.min_object_voxels);
     let rows =
         eval::run(&input, &chunks, &settings, &reference, a.quiet).map_err(Failure::Runtime)?;
-    if let Some(path) = &a.datasheet {
-        std::fs::write(path, report::datasheet(&input, &chunks, &reference, &rows))
-            .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", path.display())))?;
+    if let Some(p) = &a.plot {
+        plot::write(p, &rows, &reference, shown).map_err(Failure::Runtime)?;
     }
-    let out = if a.json {
-        report::json(&input, &chunks, &reference, &rows)
-    } else {
-        report::text(&input, &chunks, &reference, &rows)
+    let sheet = a
+        .datasheet
+        .as_ref()
+        .map(|_| datasheet::render(&input, &chunks, &reference, &rows, &answers));
+    let out = match (&a.datasheet, sheet) {
+        // `--datasheet -`: the datasheet is the output.
+        (Some(p), Some(md)) if p.as_os_str() == "-" => md,
+        (Some(p), Some(md)) => {
+            std::fs::write(p, md)
+                .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", p.display())))?;
+            report_of(a, &input, &chunks, &reference, &rows)
+        }
+        _ => report_of(a, &input, &chunks, &reference, &rows),
     };
     let mut so = std::io::stdout().lock();
     let _ = so.write_all(out.as_bytes());

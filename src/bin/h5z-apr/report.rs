@@ -1,4 +1,4 @@
-//! Output of `eval`: text tables, JSON, and the Markdown datasheet.
+//! Output of `eval`: text tables and JSON (the Markdown datasheet is in datasheet.rs).
 
 use crate::cdvals;
 use crate::eval::{Reference, Row};
@@ -28,7 +28,7 @@ pub fn g4(x: f64) -> String {
     format!("{x:.digits$}")
 }
 
-fn mb(bytes: u64) -> String {
+pub(crate) fn mb(bytes: u64) -> String {
     let b = bytes as f64;
     if b >= 1e6 {
         format!("{} MB", g4(b / 1e6))
@@ -40,7 +40,7 @@ fn mb(bytes: u64) -> String {
 }
 
 /// Python-style shape tuple: `(60, 256, 256)`, `(7,)`.
-fn tuple(v: &[usize]) -> String {
+pub(crate) fn tuple(v: &[usize]) -> String {
     let s: Vec<String> = v.iter().map(|d| d.to_string()).collect();
     if v.len() == 1 {
         format!("({},)", s[0])
@@ -80,7 +80,7 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// Markdown table; `numeric` right-aligns every column but the first.
-fn md_table(headers: &[&str], rows: &[Vec<String>], numeric: bool) -> String {
+pub(crate) fn md_table(headers: &[&str], rows: &[Vec<String>], numeric: bool) -> String {
     let mut out = format!("| {} |\n|", headers.join(" | "));
     for (i, _) in headers.iter().enumerate() {
         out += if i == 0 || !numeric { "---|" } else { "---:|" };
@@ -92,7 +92,7 @@ fn md_table(headers: &[&str], rows: &[Vec<String>], numeric: bool) -> String {
     out
 }
 
-const QUALITY_HEADERS: [&str; 11] = [
+pub(crate) const QUALITY_HEADERS: [&str; 11] = [
     "setting",
     "ratio",
     "PSNR dB",
@@ -106,7 +106,7 @@ const QUALITY_HEADERS: [&str; 11] = [
     "dec MB/s",
 ];
 
-fn quality_rows(rows: &[Row], r: &Reference) -> Vec<Vec<String>> {
+pub(crate) fn quality_rows(rows: &[Row], r: &Reference) -> Vec<Vec<String>> {
     let n = r.values.len();
     rows.iter()
         .map(|row| {
@@ -141,7 +141,7 @@ fn ratio_to_noise(x: f64, sigma: f64) -> String {
     }
 }
 
-const DOWNSTREAM_HEADERS: [&str; 6] = [
+pub(crate) const DOWNSTREAM_HEADERS: [&str; 6] = [
     "setting",
     "Dice",
     "objects orig -> new",
@@ -150,7 +150,7 @@ const DOWNSTREAM_HEADERS: [&str; 6] = [
     "histogram W1",
 ];
 
-fn downstream_rows(rows: &[Row]) -> Vec<Vec<String>> {
+pub(crate) fn downstream_rows(rows: &[Row]) -> Vec<Vec<String>> {
     rows.iter()
         .filter_map(|row| {
             let d = row.downstream.as_ref()?;
@@ -171,7 +171,7 @@ fn downstream_rows(rows: &[Row]) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn describe(input: &Input, r: &Reference) -> Vec<(&'static str, String)> {
+pub(crate) fn describe(input: &Input, r: &Reference) -> Vec<(&'static str, String)> {
     let mut v = vec![
         ("input", input.label()),
         ("dtype", input.dtype.name().to_string()),
@@ -240,7 +240,7 @@ pub fn text(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
 
 // ---- JSON ----
 
-fn jnum(x: f64) -> String {
+pub(crate) fn jnum(x: f64) -> String {
     if x.is_finite() {
         format!("{x}")
     } else {
@@ -372,120 +372,6 @@ pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
         o += "}";
     }
     o + "]}\n"
-}
-
-// ---- Datasheet ----
-
-/// A short Markdown datasheet: the dataset, the settings (ready to paste), the measurements.
-pub fn datasheet(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> String {
-    let name = input
-        .file
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let name = match &input.dataset {
-        Some(d) => format!("{name}:{d}"),
-        None => name,
-    };
-    let mut o = format!(
-        "# Datasheet: `{name}`\n\nMeasured with `h5z-apr eval` {} (HDF5 filter 47815, APR codec).\n\n## Dataset\n\n",
-        h5z_apr::VERSION
-    );
-    let mut facts: Vec<Vec<String>> = describe(input, r)
-        .into_iter()
-        .map(|(k, v)| vec![k.to_string(), v])
-        .collect();
-    facts[0][1] = format!("`{}`", facts[0][1]);
-    facts.push(vec![
-        "noise estimator".into(),
-        r.noise_estimator.to_string(),
-    ]);
-    facts.push(vec![
-        "chunks evaluated".into(),
-        format!(
-            "{}, {} chunks",
-            tuple(chunks),
-            rows.first().map(|x| x.chunk_count).unwrap_or(0)
-        ),
-    ]);
-    o += &md_table(&["property", "value"], &facts, false);
-    o += "\n## Summary\n\n";
-    for row in rows {
-        o += &format!("- {}\n", summary_line(row, r));
-    }
-    o += "\n## Settings\n\n";
-    let settings: Vec<Vec<String>> = rows
-        .iter()
-        .map(|row| {
-            let (py, rp) = match cdvals::for_setting(&row.setting) {
-                Ok(cd) => (
-                    format!(
-                        "`compression=47815, compression_opts={}`",
-                        cdvals::py_tuple(&cd)
-                    ),
-                    format!("`-f {}`", cdvals::h5repack_arg(&cd)),
-                ),
-                Err(e) => (e.clone(), e),
-            };
-            vec![row.setting.label(), py, rp]
-        })
-        .collect();
-    o += &md_table(&["setting", "h5py", "h5repack"], &settings, false);
-    o += "\n## Measured quality\n\n";
-    o += &md_table(&QUALITY_HEADERS, &quality_rows(rows, r), true);
-    let d = downstream_rows(rows);
-    if !d.is_empty() {
-        let _ = write!(
-            o,
-            "\n## Downstream observables\n\nOtsu threshold, then 6-connected components (objects of at \
-             least {} voxels), applied the same way to the original and to the decompressed volume.\n\n",
-            r.min_object_voxels
-        );
-        o += &md_table(&DOWNSTREAM_HEADERS, &d, true);
-    }
-    o += "\n## How to read this\n\n\
-- **ratio**: raw bytes / bytes of the compressed chunks, as HDF5 stores them with these chunks.\n\
-- **PSNR**: 10 log10(range² / MSE), range = max - min of the original. **SSIM**: per 2-D slice \
-  (7x7 window), mean and worst slice; 1 = identical.\n\
-- **RMSE/noise**: RMS error divided by the estimated noise σ of the data. Below 1, the loss is \
-  smaller than the noise already in the measurement.\n\
-- **Dice**: overlap of the foreground masks (1 = same voxels). **objects**: connected components \
-  before -> after. **foreground change**: relative change of segmented volume. **histogram W1**: \
-  earth mover's distance between the intensity distributions, in intensity units (≤ mean error).\n\
-- **MB/s**: single thread, raw chunk bytes per second; on another machine these differ.\n";
-    o
-}
-
-/// One sentence per setting: size, loss against the noise, effect on the segmentation.
-fn summary_line(row: &Row, r: &Reference) -> String {
-    let mut s = format!("**{}**: {:.2}x smaller", row.setting.label(), row.ratio());
-    if row.err.max_abs == 0.0 {
-        s += ", bit-exact";
-    } else {
-        s += &format!(", max error {}", g4(row.err.max_abs));
-        if r.noise_sigma > 0.0 {
-            let k = row.err.rmse() / r.noise_sigma;
-            s += &format!(
-                ", RMS error {:.3} x the noise σ ({})",
-                k,
-                if k < 1.0 {
-                    "below the noise"
-                } else {
-                    "above the noise"
-                }
-            );
-        }
-    }
-    if let Some(d) = &row.downstream {
-        s += &format!(
-            "; segmentation Dice {:.4}, objects {} -> {}, foreground {:+.2} %",
-            d.dice,
-            d.objects_orig,
-            d.objects_recon,
-            d.foreground_change_pct()
-        );
-    }
-    s + "."
 }
 
 #[cfg(test)]
