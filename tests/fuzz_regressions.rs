@@ -210,7 +210,7 @@ fn huge_u8_pyramid_stream() -> Vec<u8> {
     s.extend_from_slice(&65536u32.to_le_bytes());
     s.extend_from_slice(&65536u32.to_le_bytes());
     s.push(2); // method pyramid
-    s.extend(std::iter::repeat_n(0u8, 1 << 17));
+    s.resize(s.len() + (1 << 17), 0);
     let c = crc32(&s);
     s.extend_from_slice(&c.to_le_bytes());
     s
