@@ -49,7 +49,7 @@ for t in "${targets[@]}"; do
   # The filter reports each refused chunk on stderr (no libhdf5 error stack here): not logged.
   cargo fuzz run "$t" "corpus/$t" "seeds/$t" -- \
     -max_total_time="$secs" -timeout=60 -rss_limit_mb=4096 -max_len=16384 \
-    -print_final_stats=1 2>&1 | grep -v '^h5z-apr: H5Z_apr_decode:' > "logs/$t.log"
+    -print_final_stats=1 2>&1 | grep --line-buffered -v '^h5z-apr: H5Z_apr_decode:' > "logs/$t.log"
   rc=${PIPESTATUS[0]}
   set -e
   grep -v -E '^#[0-9]+' "logs/$t.log" | tail -n 30

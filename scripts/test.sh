@@ -13,7 +13,7 @@ echo "== cargo build --release"
 cargo build --release
 echo "== cargo test --release"
 cargo test --release
-bash scripts/fuzz.sh 15  # short fuzz pass: build + 15 s per target (long run: scripts/fuzz.sh)
+bash scripts/fuzz.sh 10  # short fuzz pass: build + 10 s per target (long run: scripts/fuzz.sh)
 if [ -d tests/python ] && ls tests/python/test_*.py >/dev/null 2>&1; then
   echo "== pytest (h5py from a pip wheel, plugin via HDF5_PLUGIN_PATH)"
   HDF5_PLUGIN_PATH="$PWD/target/release/plugin" .venv/bin/python -m pytest -q tests/python
