@@ -29,11 +29,12 @@ cargo fuzz build
 echo "fuzz build took $(($(date +%s) - t0)) s"
 
 # Seeds: every golden stream of every format version, plus the committed seeds (the forged
-# stream of issue 12, fuzz findings). Targets with a control byte get it prepended (0 = plain).
+# stream of issue 12, fuzz findings), plus tests/fuzz_corpus/TARGET/ (inputs of that target
+# only). Targets with a control byte get it prepended (0 = plain) to the stream seeds.
 rm -rf seeds
 for t in "${targets[@]}"; do
   mkdir -p "seeds/$t" "corpus/$t"
-  for f in "$root"/tests/golden/*.apr "$root"/tests/fuzz_corpus/*; do
+  for f in "$root"/tests/golden/*.apr "$root"/tests/fuzz_corpus/* "$root/tests/fuzz_corpus/$t"/*; do
     [ -f "$f" ] || continue
     case "$t" in
       capi|filter) { printf '\0'; cat "$f"; } > "seeds/$t/$(basename "$f")" ;;

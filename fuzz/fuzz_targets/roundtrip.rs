@@ -7,6 +7,9 @@
 use h5z_apr::codec::{self, Config, DType, Mode};
 use libfuzzer_sys::fuzz_target;
 
+/// Set to false once abs-mode f32 escapes keep signalling NaNs bit-exact (src fix pending).
+const F32_SNAN_QUIETED: bool = true;
+
 const BOUNDS: [f64; 8] = [0.0, 0.5, 1.0, 2.0, 4.0, 100.0, 1e-3, 0.25];
 const RELS: [f64; 6] = [0.01, 0.05, 0.1, 0.3, 1.0, 0.001];
 
@@ -61,6 +64,16 @@ fuzz_target!(|data: &[u8]| {
             for (i, (x, y)) in vals.iter().zip(&back).enumerate() {
                 if x.is_finite() {
                     assert!((x - y).abs() <= lim, "element {i}: {x} -> {y}, bound {b}");
+                } else if dtype == DType::F32 && F32_SNAN_QUIETED {
+                    // Known bug (tests/fuzz_regressions.rs,
+                    // abs_mode_f32_signalling_nan_reconstructs_exactly): signalling NaNs come
+                    // back with the quiet bit set. Everything else must be exact.
+                    let a = u32::from_le_bytes(src[i * 4..i * 4 + 4].try_into().expect("4"));
+                    let b = u32::from_le_bytes(out[i * 4..i * 4 + 4].try_into().expect("4"));
+                    assert!(
+                        a == b || (x.is_nan() && a | 0x0040_0000 == b),
+                        "non-finite {i}: {a:#x} -> {b:#x}"
+                    );
                 } else {
                     assert_eq!(
                         &src[i * es..(i + 1) * es],
