@@ -16,6 +16,7 @@ echo "== cargo test --release"
 cargo test --release
 echo "== parallel HDF5 (MPI) test: tests/mpi/run.sh"
 bash tests/mpi/run.sh
+FUZZ_RUNS=3000 bash scripts/fuzz.sh  # short, deterministic fuzz pass (long run: scripts/fuzz.sh)
 if [ -d tests/python ] && ls tests/python/test_*.py >/dev/null 2>&1; then
   echo "== pytest (h5py from a pip wheel, plugin via HDF5_PLUGIN_PATH)"
   HDF5_PLUGIN_PATH="$PWD/target/release/plugin" .venv/bin/python -m pytest -q tests/python \
