@@ -326,10 +326,10 @@ fn f32_bytes(bits: &[u32]) -> Vec<u8> {
 /// .to_bits()`; the decoder reads `f32::from_bits(..) as f64`, then `from_f64s` casts back),
 /// and the f32 <-> f64 casts set the quiet bit. The stored bits of existing streams are
 /// already quiet, so a fix (carry raw f32 bits for escapes) changes no stream's meaning.
-/// When fixed, set `F32_SNAN_QUIETED = false` in fuzz/fuzz_targets/roundtrip.rs.
+/// Fixed: NaNs are widened/narrowed by moving the payload (`elements::{widen_f32,
+/// narrow_f32}`); `F32_SNAN_QUIETED = false` in fuzz/fuzz_targets/roundtrip.rs.
 /// Input: tests/fuzz_corpus/roundtrip/snan_f32_abs2_23x23x23 (a `roundtrip` seed).
 #[test]
-#[ignore = "src fix needed: abs-mode f32 escapes return signalling NaNs quietened (0x7F800001 -> 0x7FC00001, 0xFFBFFFFF -> 0xFFFFFFFF)"]
 fn abs_mode_f32_signalling_nan_reconstructs_exactly() {
     let mut bits = smooth_f32(4096);
     bits[44] = 0xFFBF_FFFF; // negative signalling NaN with payload

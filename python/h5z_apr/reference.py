@@ -918,10 +918,30 @@ class FloatDomain:
         v = ps + q.astype(np.float64) * self.w
         if self.is_f32:
             v = v.astype(np.float32).astype(np.float64)
-            ev = raw.astype(np.uint32).view(np.float32).astype(np.float64)
+            ev = widen_f32_bits(raw.astype(np.uint32))
         else:
             ev = raw.view(np.float64)
         return np.where(esc, ev, v)
+
+
+def widen_f32_bits(b: np.ndarray) -> np.ndarray:
+    """f32 bit patterns -> float64, exact for NaNs too (§2.4 *Escapes*): a NaN's 23-bit
+    payload moves up by 29 bits as is (a float conversion would set the quiet bit)."""
+    b = b.astype(np.uint64)
+    nan = ((b >> np.uint64(23)) & np.uint64(0xFF)) == np.uint64(0xFF)
+    nan &= (b & np.uint64(0x7FFFFF)) != np.uint64(0)
+    wide = ((b >> np.uint64(31)) << np.uint64(63)) | (np.uint64(0x7FF) << np.uint64(52)) | ((b & np.uint64(0x7FFFFF)) << np.uint64(29))
+    return np.where(nan, wide.view(np.float64), b.astype(np.uint32).view(np.float32).astype(np.float64))
+
+
+def narrow_f32_bits(v: np.ndarray) -> np.ndarray:
+    """float64 -> f32 bit patterns (uint32), the inverse of widen_f32_bits for NaNs; other
+    values are rounded to nearest by the cast. A NaN whose payload would vanish becomes quiet."""
+    b = v.view(np.uint64)
+    mant = (b >> np.uint64(29)) & np.uint64(0x7FFFFF)
+    mant = np.where(mant == 0, np.uint64(0x400000), mant)
+    nb = ((b >> np.uint64(63)) << np.uint64(31)) | np.uint64(0x7F800000) | mant
+    return np.where(np.isnan(v), nb.astype(np.uint32), v.astype(np.float32).view(np.uint32))
 
 
 def decode_pyramid(cur: Cursor, dom, bs, nblocks) -> np.ndarray:
@@ -1217,7 +1237,7 @@ def decode(stream: bytes) -> np.ndarray:
     elif method == 2:
         if is_float and mode == 1 and P > 0.0:
             v = decode_pyramid(cur, FloatDomain(P, dt == 7), bs, nblocks)
-            arr = v.astype(npdt)
+            arr = narrow_f32_bits(v).view(npdt) if dt == 7 else v.astype(npdt)
         elif is_float:
             dom = IntDomain(0, -(1 << 31), (1 << 31) - 1) if dt == 7 else IntDomain(0, -(1 << 63), (1 << 63) - 1)
             v = decode_pyramid(cur, dom, bs, nblocks)

@@ -99,12 +99,43 @@ pub fn from_ints(dtype: DType, v: &[i64], out: &mut [u8]) {
     }
 }
 
-/// Element bytes -> f64 values (any dtype).
+/// f32 bits -> f64, exact for every bit pattern: NaNs (signalling ones included) are widened
+/// by moving the payload up, not by a float conversion, which would set the quiet bit.
+#[inline]
+pub(crate) fn widen_f32(bits: u32) -> f64 {
+    let x = f32::from_bits(bits);
+    if x.is_nan() {
+        let sign = ((bits >> 31) as u64) << 63;
+        f64::from_bits(sign | (0x7FFu64 << 52) | (((bits & 0x007F_FFFF) as u64) << 29))
+    } else {
+        x as f64
+    }
+}
+
+/// f64 -> f32 bits, the inverse of [`widen_f32`] for NaNs (payload moved down, quiet bit as it
+/// is); other values are cast. A NaN whose payload would vanish (none made by `widen_f32`)
+/// becomes quiet, as the float conversion does.
+#[inline]
+pub(crate) fn narrow_f32(x: f64) -> u32 {
+    if x.is_nan() {
+        let bits = x.to_bits();
+        let sign = ((bits >> 63) as u32) << 31;
+        let mut mant = ((bits >> 29) & 0x007F_FFFF) as u32;
+        if mant == 0 {
+            mant = 0x0040_0000;
+        }
+        sign | 0x7F80_0000 | mant
+    } else {
+        (x as f32).to_bits()
+    }
+}
+
+/// Element bytes -> f64 values (any dtype). f32 NaNs keep their payload ([`widen_f32`]).
 pub fn to_f64s(dtype: DType, data: &[u8]) -> Vec<f64> {
     match dtype {
         DType::F32 => data
             .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().expect("4")) as f64)
+            .map(|c| widen_f32(u32::from_le_bytes(c.try_into().expect("4"))))
             .collect(),
         DType::F64 => data
             .chunks_exact(8)
@@ -114,12 +145,13 @@ pub fn to_f64s(dtype: DType, data: &[u8]) -> Vec<f64> {
     }
 }
 
-/// f64 values -> element bytes (floats cast, integers rounded and clamped).
+/// f64 values -> element bytes (floats cast, f32 NaNs by [`narrow_f32`]; integers rounded and
+/// clamped).
 pub fn from_f64s(dtype: DType, v: &[f64], out: &mut [u8]) {
     match dtype {
         DType::F32 => {
             for (o, &x) in out.chunks_exact_mut(4).zip(v) {
-                o.copy_from_slice(&(x as f32).to_le_bytes());
+                o.copy_from_slice(&narrow_f32(x).to_le_bytes());
             }
         }
         DType::F64 => {

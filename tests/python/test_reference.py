@@ -253,6 +253,19 @@ def test_multi_block_and_rank1_streams_decode_like_rust(lib):
         v.reshape(-1)[11::503] = 1e30
         for mode, value in [(0, 0.0), (1, 0.0), (1, 0.05), (1, 3.0), (2, 0.1)]:
             assert_same(lib, rust_compress(lib, v, mode, value), f"non-finite {dt} mode {mode} {value}")
+    # signalling NaNs and NaN payloads come back bit-exactly from the float quantiser's escapes
+    v = f.astype("f4").reshape(-1).copy()
+    bits = v.view(np.uint32)
+    bits[13::211] = np.uint32(0x7F800001)
+    bits[17::307] = np.uint32(0xFFBFFFFF)
+    bits[19::401] = np.uint32(0x7FC12345)
+    v = bits.view(np.float32).reshape(f.shape)
+    for mode, value in [(0, 0.0), (1, 0.05), (1, 3.0)]:
+        s = rust_compress(lib, v, mode, value)
+        assert_same(lib, s, f"signalling NaN f4 mode {mode} {value}")
+        nan = np.isnan(v.reshape(-1))
+        got = reference.decode(s).view(np.uint32).reshape(-1)
+        assert nan.sum() > 30 and np.array_equal(got[nan], bits[nan]), f"NaN bits, mode {mode} {value}"
 
 
 # ---- (c) hand-built and forged streams --------------------------------------------------------

@@ -1,6 +1,7 @@
 //! Value domains of the pyramid quantiser: integers (bin width 2b+1) and floats (bin width 2b).
 
 use crate::codec::bits::{BitReader, BitWriter};
+use crate::codec::elements::{narrow_f32, widen_f32};
 use crate::codec::rans::{Decoder, Encoder};
 use crate::codec::symbols::{bucket, unbucket, unzigzag, zigzag, ESC};
 
@@ -183,7 +184,7 @@ impl Domain for FloatDomain {
         // Unpredictable (NaN, Inf, huge jump, rounding at the bin edge): store verbatim.
         enc.push(ctx, ESC);
         if self.is_f32 {
-            bits.put((x as f32).to_bits() as u64, 32);
+            bits.put(narrow_f32(x) as u64, 32);
         } else {
             bits.put_wide(x.to_bits(), 64);
         }
@@ -194,7 +195,7 @@ impl Domain for FloatDomain {
         let sym = dec.get(ctx);
         if sym == ESC {
             return if self.is_f32 {
-                f32::from_bits(bits.get(32) as u32) as f64
+                widen_f32(bits.get(32) as u32)
             } else {
                 f64::from_bits(bits.get_wide(64))
             };
