@@ -291,6 +291,36 @@ h5z_apr_status h5z_apr_decompress(const void *src,
                                   size_t *dst_len);
 
 /**
+ * Like `h5z_apr_read_header`, but checks the whole stream before the caller allocates
+ * anything: the header, the length, the CRC-32, that the body can back the size the header
+ * claims, and that the decoded size is at most `max_output` bytes (`SIZE_MAX` = no limit of
+ * the caller). A stream that decodes to more gives `H5Z_APR_ERR_LIMIT_EXCEEDED`. On success
+ * `*info` is filled and `info->nbytes <= max_output`: allocating that much is safe.
+ *
+ * # Safety
+ * As `h5z_apr_read_header`.
+ */
+h5z_apr_status h5z_apr_check_stream(const void *src,
+                                    size_t src_len,
+                                    size_t max_output,
+                                    h5z_apr_info *info);
+
+/**
+ * Like `h5z_apr_decompress`, but refuses a stream that decodes to more than `max_output`
+ * bytes (`H5Z_APR_ERR_LIMIT_EXCEEDED`), and checks length, CRC-32 and the body's backing of
+ * the claimed size before anything is written to `dst`. `SIZE_MAX` = no limit of the caller.
+ *
+ * # Safety
+ * As `h5z_apr_decompress`.
+ */
+h5z_apr_status h5z_apr_decompress_limited(const void *src,
+                                          size_t src_len,
+                                          size_t max_output,
+                                          void *dst,
+                                          size_t dst_cap,
+                                          size_t *dst_len);
+
+/**
  * Registers filter `H5Z_FILTER_APR` with the HDF5 library this program uses (`H5Zregister`),
  * so datasets can be written and read with it without `HDF5_PLUGIN_PATH`. libhdf5 must already
  * be loaded in the process (linked or dlopen'ed); h5z-apr itself does not link it. Calling it
