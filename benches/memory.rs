@@ -98,17 +98,18 @@ fn shape_for(mib: usize) -> [usize; 3] {
 
 /// The chunk: z-slices of the nuclei volume tiled over the (x, y) plane, or a synthetic image.
 fn chunk(shape: [usize; 3]) -> (Vec<u8>, &'static str) {
-    let [_, nx, ny] = shape;
+    let [nz, nx, ny] = shape;
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/data/fluo_confocal_nuclei_cells3d/nuclei_uint16.npy");
-    let mut out = Vec::with_capacity(nx * ny * 2);
+    let mut out = Vec::with_capacity(nz * nx * ny * 2);
     match npy::read(&path) {
         Ok(a) if a.shape.len() == 3 && a.dtype.size() == 2 => {
             let (vz, vx, vy) = (a.shape[0], a.shape[1], a.shape[2]);
             let per_row = ny.div_ceil(vy);
-            for x in 0..nx {
+            for (z, x) in (0..nz).flat_map(|z| (0..nx).map(move |x| (z, x))) {
                 for y in 0..ny {
-                    let k = ((x / vx) * per_row + y / vy) % vz;
+                    // 3-D chunks: consecutive planes are consecutive slices (z-correlated).
+                    let k = (z + (x / vx) * per_row + y / vy) % vz;
                     let o = ((k * vx + x % vx) * vy + y % vy) * 2;
                     out.extend_from_slice(&a.data[o..o + 2]);
                 }
@@ -116,9 +117,10 @@ fn chunk(shape: [usize; 3]) -> (Vec<u8>, &'static str) {
             (out, "nuclei mosaic")
         }
         _ => {
-            for x in 0..nx {
+            for (z, x) in (0..nz).flat_map(|z| (0..nx).map(move |x| (z, x))) {
                 for y in 0..ny {
                     let v = 400.0
+                        + z as f64
                         + 300.0 * ((x as f64 / 37.0).sin() * (y as f64 / 53.0).cos())
                         + ((x * 7 + y * 13) % 17) as f64;
                     out.extend_from_slice(&(v as u16).to_le_bytes());
