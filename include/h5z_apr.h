@@ -264,7 +264,9 @@ h5z_apr_status h5z_apr_compress(const h5z_apr_params *params,
 /**
  * Reads and validates the header of the stream `src` (`src_len` bytes) without decoding it,
  * filling `*info` (dtype, mode, shape, decoded size). Use it to size the output buffer of
- * `h5z_apr_decompress`.
+ * `h5z_apr_decompress`. It reads the header only: a forged header (valid or not beyond it)
+ * can claim up to 4 GiB; for untrusted input use `h5z_apr_check_stream` with a `max_output`
+ * limit before allocating, or `h5z_apr_decompress_limited`.
  *
  * # Safety
  * - `src` must be NULL or valid for reading `src_len` bytes;

@@ -437,7 +437,9 @@ pub unsafe extern "C" fn h5z_apr_compress(
 
 /// Reads and validates the header of the stream `src` (`src_len` bytes) without decoding it,
 /// filling `*info` (dtype, mode, shape, decoded size). Use it to size the output buffer of
-/// `h5z_apr_decompress`.
+/// `h5z_apr_decompress`. It reads the header only: a forged header (valid or not beyond it)
+/// can claim up to 4 GiB; for untrusted input use `h5z_apr_check_stream` with a `max_output`
+/// limit before allocating, or `h5z_apr_decompress_limited`.
 ///
 /// # Safety
 /// - `src` must be NULL or valid for reading `src_len` bytes;
@@ -455,19 +457,7 @@ pub unsafe extern "C" fn h5z_apr_read_header(
         // SAFETY: by contract.
         let stream = unsafe { bytes(src, src_len, "src")? };
         let h = codec::read_header(stream)?;
-        let mut shape = [0usize; H5Z_APR_MAX_RANK];
-        shape[..h.shape.len()].copy_from_slice(&h.shape);
-        let filled = h5z_apr_info {
-            format_version: c_int::from(h.version),
-            dtype: dtype_code(h.dtype),
-            mode: mode_code(h.mode),
-            value: h.mode.param(),
-            elem_size: h.dtype.size(),
-            rank: h.shape.len(),
-            shape,
-            nelems: h.len(),
-            nbytes: h.nbytes(),
-        };
+        let filled = info_of(&h);
         // SAFETY: non-null and writable by contract.
         unsafe { info.write(filled) };
         Ok(())
