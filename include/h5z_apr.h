@@ -264,7 +264,9 @@ h5z_apr_status h5z_apr_compress(const h5z_apr_params *params,
 /**
  * Reads and validates the header of the stream `src` (`src_len` bytes) without decoding it,
  * filling `*info` (dtype, mode, shape, decoded size). Use it to size the output buffer of
- * `h5z_apr_decompress`.
+ * `h5z_apr_decompress`. It reads the header only: a forged header (valid or not beyond it)
+ * can claim up to 4 GiB; for untrusted input use `h5z_apr_check_stream` with a `max_output`
+ * limit before allocating, or `h5z_apr_decompress_limited`.
  *
  * # Safety
  * - `src` must be NULL or valid for reading `src_len` bytes;
@@ -289,6 +291,36 @@ h5z_apr_status h5z_apr_decompress(const void *src,
                                   void *dst,
                                   size_t dst_cap,
                                   size_t *dst_len);
+
+/**
+ * Like `h5z_apr_read_header`, but checks the whole stream before the caller allocates
+ * anything: the header, the length, the CRC-32, that the body can back the size the header
+ * claims, and that the decoded size is at most `max_output` bytes (`SIZE_MAX` = no limit of
+ * the caller). A stream that decodes to more gives `H5Z_APR_ERR_LIMIT_EXCEEDED`. On success
+ * `*info` is filled and `info->nbytes <= max_output`: allocating that much is safe.
+ *
+ * # Safety
+ * As `h5z_apr_read_header`.
+ */
+h5z_apr_status h5z_apr_check_stream(const void *src,
+                                    size_t src_len,
+                                    size_t max_output,
+                                    h5z_apr_info *info);
+
+/**
+ * Like `h5z_apr_decompress`, but refuses a stream that decodes to more than `max_output`
+ * bytes (`H5Z_APR_ERR_LIMIT_EXCEEDED`), and checks length, CRC-32 and the body's backing of
+ * the claimed size before anything is written to `dst`. `SIZE_MAX` = no limit of the caller.
+ *
+ * # Safety
+ * As `h5z_apr_decompress`.
+ */
+h5z_apr_status h5z_apr_decompress_limited(const void *src,
+                                          size_t src_len,
+                                          size_t max_output,
+                                          void *dst,
+                                          size_t dst_cap,
+                                          size_t *dst_len);
 
 /**
  * Registers filter `H5Z_FILTER_APR` with the HDF5 library this program uses (`H5Zregister`),

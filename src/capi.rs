@@ -437,7 +437,9 @@ pub unsafe extern "C" fn h5z_apr_compress(
 
 /// Reads and validates the header of the stream `src` (`src_len` bytes) without decoding it,
 /// filling `*info` (dtype, mode, shape, decoded size). Use it to size the output buffer of
-/// `h5z_apr_decompress`.
+/// `h5z_apr_decompress`. It reads the header only: a forged header (valid or not beyond it)
+/// can claim up to 4 GiB; for untrusted input use `h5z_apr_check_stream` with a `max_output`
+/// limit before allocating, or `h5z_apr_decompress_limited`.
 ///
 /// # Safety
 /// - `src` must be NULL or valid for reading `src_len` bytes;
@@ -455,19 +457,7 @@ pub unsafe extern "C" fn h5z_apr_read_header(
         // SAFETY: by contract.
         let stream = unsafe { bytes(src, src_len, "src")? };
         let h = codec::read_header(stream)?;
-        let mut shape = [0usize; H5Z_APR_MAX_RANK];
-        shape[..h.shape.len()].copy_from_slice(&h.shape);
-        let filled = h5z_apr_info {
-            format_version: c_int::from(h.version),
-            dtype: dtype_code(h.dtype),
-            mode: mode_code(h.mode),
-            value: h.mode.param(),
-            elem_size: h.dtype.size(),
-            rank: h.shape.len(),
-            shape,
-            nelems: h.len(),
-            nbytes: h.nbytes(),
-        };
+        let filled = info_of(&h);
         // SAFETY: non-null and writable by contract.
         unsafe { info.write(filled) };
         Ok(())
@@ -517,6 +507,92 @@ pub unsafe extern "C" fn h5z_apr_decompress(
         }
         Ok(())
     })
+}
+
+/// Like `h5z_apr_read_header`, but checks the whole stream before the caller allocates
+/// anything: the header, the length, the CRC-32, that the body can back the size the header
+/// claims, and that the decoded size is at most `max_output` bytes (`SIZE_MAX` = no limit of
+/// the caller). A stream that decodes to more gives `H5Z_APR_ERR_LIMIT_EXCEEDED`. On success
+/// `*info` is filled and `info->nbytes <= max_output`: allocating that much is safe.
+///
+/// # Safety
+/// As `h5z_apr_read_header`.
+#[no_mangle]
+pub unsafe extern "C" fn h5z_apr_check_stream(
+    src: *const c_void,
+    src_len: usize,
+    max_output: usize,
+    info: *mut h5z_apr_info,
+) -> h5z_apr_status {
+    guard(|| {
+        if info.is_null() {
+            return Err(CErr::null("info"));
+        }
+        // SAFETY: by contract.
+        let stream = unsafe { bytes(src, src_len, "src")? };
+        let h = codec::validate_stream(stream, &codec::DecodeLimits::max_output(max_output))?;
+        // SAFETY: non-null and writable by contract.
+        unsafe { info.write(info_of(&h)) };
+        Ok(())
+    })
+}
+
+/// Like `h5z_apr_decompress`, but refuses a stream that decodes to more than `max_output`
+/// bytes (`H5Z_APR_ERR_LIMIT_EXCEEDED`), and checks length, CRC-32 and the body's backing of
+/// the claimed size before anything is written to `dst`. `SIZE_MAX` = no limit of the caller.
+///
+/// # Safety
+/// As `h5z_apr_decompress`.
+#[no_mangle]
+pub unsafe extern "C" fn h5z_apr_decompress_limited(
+    src: *const c_void,
+    src_len: usize,
+    max_output: usize,
+    dst: *mut c_void,
+    dst_cap: usize,
+    dst_len: *mut usize,
+) -> h5z_apr_status {
+    guard(|| {
+        if !dst_len.is_null() {
+            // SAFETY: non-null and writable by contract.
+            unsafe { dst_len.write(0) };
+        }
+        check_disjoint(src, src_len, dst, dst_cap)?;
+        // SAFETY: by contract; the buffers are disjoint (checked above).
+        let stream = unsafe { bytes(src, src_len, "src")? };
+        let h = codec::validate_stream(stream, &codec::DecodeLimits::max_output(max_output))?;
+        let need = h.nbytes();
+        if dst_cap < need {
+            return Err(CErr::new(
+                St::H5Z_APR_ERR_BUFFER_TOO_SMALL,
+                format!("output buffer has {dst_cap} bytes, chunk needs {need}"),
+            ));
+        }
+        // SAFETY: as above.
+        let out = unsafe { bytes_mut(dst, dst_cap, "dst")? };
+        codec::decompress_into(stream, &mut out[..need])?;
+        if !dst_len.is_null() {
+            // SAFETY: non-null and writable by contract.
+            unsafe { dst_len.write(need) };
+        }
+        Ok(())
+    })
+}
+
+fn info_of(h: &codec::Header) -> h5z_apr_info {
+    let mut shape = [0usize; H5Z_APR_MAX_RANK];
+    shape[..h.shape.len()].copy_from_slice(&h.shape);
+    h5z_apr_info {
+        format_version: c_int::from(h.version),
+        dtype: dtype_code(h.dtype),
+        mode: mode_code(h.mode),
+        value: h.mode.param(),
+        elem_size: h.dtype.size(),
+        rank: h.shape.len(),
+        shape,
+        nelems: h.len(),
+        nbytes: h.nbytes(),
+    }
 }
 
 /// Registers filter `H5Z_FILTER_APR` with the HDF5 library this program uses (`H5Zregister`),

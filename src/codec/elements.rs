@@ -169,3 +169,83 @@ pub fn from_f64s(dtype: DType, v: &[f64], out: &mut [u8]) {
         }
     }
 }
+
+/// Element bytes -> f32 values, equal to `to_f64s(..)` rounded to f32 (one rounding: every
+/// supported integer is exact in f64), without the f64 and i64 intermediates.
+pub fn to_f32s(dtype: DType, data: &[u8]) -> Vec<f32> {
+    macro_rules! conv {
+        ($t:ty, $n:expr) => {
+            data.chunks_exact($n)
+                .map(|c| <$t>::from_le_bytes(c.try_into().expect("size")) as f64 as f32)
+                .collect()
+        };
+    }
+    match dtype {
+        DType::U8 => data.iter().map(|&b| b as f32).collect(),
+        DType::I8 => data.iter().map(|&b| b as i8 as f32).collect(),
+        DType::U16 => conv!(u16, 2),
+        DType::I16 => conv!(i16, 2),
+        DType::U32 => conv!(u32, 4),
+        DType::I32 => conv!(i32, 4),
+        DType::F32 => conv!(f32, 4),
+        DType::F64 => conv!(f64, 8),
+    }
+}
+
+/// f32 values -> element bytes, equal to `from_f64s` of the values widened to f64, without
+/// the f64 and i64 intermediates.
+pub fn from_f32s(dtype: DType, v: &[f32], out: &mut [u8]) {
+    let (lo, hi) = if dtype.is_float() {
+        (0, 0)
+    } else {
+        dtype.int_range()
+    };
+    let int = |x: f32| ((x as f64).round() as i64).clamp(lo, hi);
+    macro_rules! conv {
+        ($n:expr, $f:expr) => {
+            for (o, &x) in out.chunks_exact_mut($n).zip(v) {
+                o.copy_from_slice(&$f(x).to_le_bytes());
+            }
+        };
+    }
+    match dtype {
+        DType::U8 => conv!(1, |x| int(x) as u8),
+        DType::I8 => conv!(1, |x| int(x) as i8),
+        DType::U16 => conv!(2, |x| int(x) as u16),
+        DType::I16 => conv!(2, |x| int(x) as i16),
+        DType::U32 => conv!(4, |x| int(x) as u32),
+        DType::I32 => conv!(4, |x| int(x) as i32),
+        DType::F32 => conv!(4, |x: f32| x),
+        DType::F64 => conv!(8, |x: f32| x as f64),
+    }
+}
+
+#[cfg(test)]
+mod f32_tests {
+    use super::*;
+
+    #[test]
+    fn f32_conversions_equal_the_f64_paths() {
+        let vals: [f64; 9] = [
+            0.0, -1.5, 2.5, 255.49, 65535.7, -70000.2, 4.0e9, -3.3e9, 1.0e-3,
+        ];
+        for dt in DType::ALL {
+            let n = 64;
+            let data: Vec<u8> = (0..n * dt.size()).map(|i| (i * 37 % 251) as u8).collect();
+            let a: Vec<f32> = to_f64s(dt, &data).into_iter().map(|v| v as f32).collect();
+            let b = to_f32s(dt, &data);
+            assert_eq!(
+                a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "{dt:?}"
+            );
+            let f: Vec<f32> = vals.iter().map(|&v| v as f32).chain(b).collect();
+            let wide: Vec<f64> = f.iter().map(|&v| v as f64).collect();
+            let mut o1 = vec![0u8; f.len() * dt.size()];
+            let mut o2 = o1.clone();
+            from_f64s(dt, &wide, &mut o1);
+            from_f32s(dt, &f, &mut o2);
+            assert_eq!(o1, o2, "{dt:?}");
+        }
+    }
+}

@@ -22,6 +22,7 @@ mod dtype;
 mod elements;
 pub mod error;
 mod header;
+mod limits;
 mod method;
 mod params;
 mod rans;
@@ -33,6 +34,10 @@ pub use crc32::crc32;
 pub use dtype::{checked_len, DType, MAX_CHUNK_BYTES, MAX_RANK};
 pub use error::{Error, ErrorKind, Result};
 pub use header::{Header, FORMAT_VERSION, MAGIC};
+pub use limits::{check_header_against, DecodeLimits};
+/// Cells visited by this thread's apr tree walks (work counter for tests; not a stable API).
+#[doc(hidden)]
+pub use method::apr::work_units as apr_work_units;
 pub use params::AprParams;
 pub use stream::{stats, Method, StreamStats};
 
@@ -91,6 +96,33 @@ pub fn compress_into(
 /// Decodes a stream into its header and little-endian element bytes.
 pub fn decompress(stream: &[u8]) -> Result<(Header, Vec<u8>)> {
     let (h, _) = stream::validate(stream)?;
+    let mut out = vec![0u8; h.nbytes()];
+    decompress_into(stream, &mut out)?;
+    Ok((h, out))
+}
+
+/// Checks everything that can be checked before the output is allocated: the header, the
+/// stream length, the CRC-32, that the body can back the size the header claims (FORMAT.md's
+/// expansion limit), and `limits` (caller's decoded-size limit, expected dtype and shape).
+/// Returns the header; allocating `header.nbytes()` after this is what the caller agreed to.
+pub fn validate_stream(stream: &[u8], limits: &DecodeLimits) -> Result<Header> {
+    // The header alone first: a limit or mismatch is reported as such even when the rest of
+    // the stream is also bad.
+    let h = read_header(stream)?;
+    check_header_against(&h, limits)?;
+    let (h, _) = stream::validate(stream)?;
+    Ok(h)
+}
+
+/// Like [`decompress`], but refuses (before allocating anything) a stream that decodes to
+/// more than `max_output` bytes, with [`ErrorKind::LimitExceeded`].
+pub fn decompress_with_limit(stream: &[u8], max_output: usize) -> Result<(Header, Vec<u8>)> {
+    decompress_with_limits(stream, &DecodeLimits::max_output(max_output))
+}
+
+/// Like [`decompress`], with every check of [`validate_stream`] made before allocating.
+pub fn decompress_with_limits(stream: &[u8], limits: &DecodeLimits) -> Result<(Header, Vec<u8>)> {
+    let h = validate_stream(stream, limits)?;
     let mut out = vec![0u8; h.nbytes()];
     decompress_into(stream, &mut out)?;
     Ok((h, out))

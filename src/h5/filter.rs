@@ -319,25 +319,23 @@ fn decode(alloc: &Alloc<'_>, cdv: &CdValues, input: &[u8]) -> Result<Output, Fai
             format!("h5z-apr: cannot decode chunk: {e}"),
         )
     };
-    let header = codec::read_header(input).map_err(corrupt)?;
-    let big_endian = match &cdv.layout {
-        Some(l) => {
-            if header.dtype != l.dtype || header.shape != l.dims {
-                return fail(
-                    Minor::CantFilter,
-                    format!(
-                        "h5z-apr: chunk holds {} {:?} but the dataset expects {} {:?}",
-                        header.dtype.name(),
-                        header.shape,
-                        l.dtype.name(),
-                        l.dims
-                    ),
-                );
-            }
-            l.big_endian
-        }
-        None => false,
+    // Everything checkable from the header, length and CRC, before the output is allocated:
+    // the stream must hold exactly this dataset's chunk (dtype, shape, hence decoded size), and
+    // its body must be able to back that size.
+    let (limits, big_endian) = match &cdv.layout {
+        Some(l) => (codec::DecodeLimits::chunk(l.dtype, &l.dims), l.big_endian),
+        None => (codec::DecodeLimits::default(), false),
     };
+    let header = codec::validate_stream(input, &limits).map_err(|e| {
+        let expect = match &cdv.layout {
+            Some(l) => format!(" (the dataset's chunk is {} {:?})", l.dtype.name(), l.dims),
+            None => String::new(),
+        };
+        Fail::new(
+            Minor::CantFilter,
+            format!("h5z-apr: cannot decode chunk (refused before decoding): {e}{expect}"),
+        )
+    })?;
     let n = header.nbytes();
     let p = alloc.alloc(n);
     if p.is_null() {

@@ -208,6 +208,68 @@ static void corrupted(const unsigned char *stream, size_t len, const char *label
     free(out);
 }
 
+/* CRC-32 (IEEE, reflected), to forge streams whose checksum is valid. */
+static uint32_t crc32_of(const unsigned char *p, size_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    size_t i;
+    int k;
+    for (i = 0; i < n; i++) {
+        c ^= p[i];
+        for (k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
+/* Caller limits on the decoded size (h5z_apr_check_stream, h5z_apr_decompress_limited),
+ * with a forged stream: the apr stream of the 16x20 chunk with its header claiming 16x81920
+ * (2.6 MB) and a valid CRC. The limit refuses it from the header, before any output. */
+static void limits(const unsigned char *stream, size_t len) {
+    const size_t nb = NELEM * 2;
+    unsigned char *s = xmalloc(len), *out = xmalloc(nb), small[64];
+    h5z_apr_info info;
+    size_t got = 99;
+
+    /* The genuine stream: limit = its size passes, one byte less is refused. */
+    CHECK_ST(h5z_apr_check_stream(stream, len, nb, &info), H5Z_APR_OK);
+    CHECK(info.nbytes == nb, "check_stream nbytes %zu", info.nbytes);
+    CHECK_ST(h5z_apr_check_stream(stream, len, nb - 1, &info), H5Z_APR_ERR_LIMIT_EXCEEDED);
+    CHECK(strstr(h5z_apr_last_error(), "limit") != NULL, "message '%s'", h5z_apr_last_error());
+    CHECK_ST(h5z_apr_decompress_limited(stream, len, nb, out, nb, &got), H5Z_APR_OK);
+    CHECK(got == nb, "decompress_limited wrote %zu", got);
+    CHECK_ST(h5z_apr_decompress_limited(stream, len, nb - 1, out, nb, &got),
+             H5Z_APR_ERR_LIMIT_EXCEEDED);
+    CHECK(got == 0, "dst_len %zu not reset on failure", got);
+    CHECK_ST(h5z_apr_decompress_limited(stream, len, SIZE_MAX, out, nb - 1, &got),
+             H5Z_APR_ERR_BUFFER_TOO_SMALL);
+    CHECK_ST(h5z_apr_check_stream(stream, len, SIZE_MAX, NULL), H5Z_APR_ERR_NULL_POINTER);
+    CHECK_ST(h5z_apr_check_stream(NULL, len, SIZE_MAX, &info), H5Z_APR_ERR_NULL_POINTER);
+
+    /* Forged: shape (16, 81920) in the header (rank-2 dims at bytes 16..24), CRC fixed. */
+    memcpy(s, stream, len);
+    CHECK(s[7] == 2 && get_le(s + 16, 4) == 16 && get_le(s + 20, 4) == 20, "header layout");
+    put_le(s + 20, 81920, 4);
+    put_le(s + len - 4, crc32_of(s, len - 4), 4);
+    CHECK_ST(h5z_apr_check_stream(s, len, 1 << 20, &info), H5Z_APR_ERR_LIMIT_EXCEEDED);
+    CHECK(strstr(h5z_apr_last_error(), "2621440") != NULL, "message '%s' lacks the size",
+          h5z_apr_last_error());
+    /* The limit is checked before the buffer: a tiny dst gets LIMIT_EXCEEDED, untouched. */
+    memset(small, 0xAB, sizeof small);
+    CHECK_ST(h5z_apr_decompress_limited(s, len, 1 << 20, small, sizeof small, &got),
+             H5Z_APR_ERR_LIMIT_EXCEEDED);
+    CHECK(small[0] == 0xAB && small[63] == 0xAB, "dst written before the limit check");
+    /* Without a limit the header is self-consistent (so read_header alone would have had the
+     * caller allocate 2.6 MB); decoding then fails on the body. */
+    CHECK_ST(h5z_apr_check_stream(s, len, SIZE_MAX, &info), H5Z_APR_OK);
+    CHECK(info.nbytes == 16 * 81920 * 2, "forged nbytes %zu", info.nbytes);
+    /* A damaged CRC is caught by check_stream (read_header does not look at it). */
+    memcpy(s, stream, len);
+    s[len - 1] ^= 1;
+    CHECK_ST(h5z_apr_read_header(s, len, &info), H5Z_APR_OK);
+    CHECK_ST(h5z_apr_check_stream(s, len, SIZE_MAX, &info), H5Z_APR_ERR_CORRUPT);
+    free(s);
+    free(out);
+}
+
 int main(void) {
     h5z_apr_params lossless = {H5Z_APR_MODE_LOSSLESS, 0, 0}, abs2 = {H5Z_APR_MODE_ABS, 2, 0},
                    apr = {H5Z_APR_MODE_APR, 0.1, 0};
@@ -228,6 +290,7 @@ int main(void) {
         corrupted(s1, len1, "lossless u16");
         corrupted(s2, len2, "abs u16");
         corrupted(s3, len3, "apr u16");
+        limits(s3, len3);
     }
     CHECK(strcmp(h5z_apr_status_name(H5Z_APR_ERR_CORRUPT), "H5Z_APR_ERR_CORRUPT") == 0,
           "status name");

@@ -67,3 +67,46 @@ def test_h5dump_reports_a_corrupted_chunk_and_exits_cleanly(tmp_path):
     r = run([h5dump, "--enable-error-stack", "-d", "/x", path], check=False)
     assert r.returncode == 1, (r.returncode, r.stderr[-2000:])  # an error, not a crash (signal)
     assert "h5z-apr: cannot decode chunk" in r.stderr, r.stderr[-3000:]
+
+
+def _forged_apr_stream(dtype_code, shape, total_len):
+    """A stream whose header claims an apr chunk of `shape` (FORMAT.md §2.1), body of junk,
+    valid CRC-32 (issue 12's attack)."""
+    import struct
+    import zlib
+
+    s = bytearray(b"APRZ" + bytes([1, dtype_code, 2, len(shape)]) + struct.pack("<d", 0.1))
+    for d in shape:
+        s += struct.pack("<I", d)
+    s.append(3)  # method apr
+    while len(s) < total_len - 4:
+        s.append(len(s) * 131 % 251)
+    return bytes(s) + struct.pack("<I", zlib.crc32(bytes(s)))
+
+
+def test_h5dump_refuses_a_forged_chunk_of_another_shape_before_allocating(tmp_path):
+    # The chunk of an int32 dataset with chunks (4, 32, 24) replaced by a 5,466-byte stream
+    # (valid CRC) claiming (4, 1048600, 24) = 402,662,400 bytes: the plugin compares the header
+    # with the dataset's stored chunk and refuses it with a message naming both.
+    import json
+    import sys
+
+    h5dump = need_tool("h5dump")
+    path = tmp_path / "forged.h5"
+    with h5py.File(path, "w") as f:
+        d = f.create_dataset("x", shape=(4, 32, 24), dtype="i4", chunks=(4, 32, 24),
+                             compression=FILTER_ID, compression_opts=(2,))
+        d[...] = np.arange(4 * 32 * 24, dtype="i4").reshape(4, 32, 24)
+        d.id.write_direct_chunk((0, 0, 0), _forged_apr_stream(6, (4, 1048600, 24), 5466))
+    # h5dump in a fresh process whose only child it is, for its peak RSS.
+    probe = (
+        "import json, resource, subprocess, sys\n"
+        "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "print(json.dumps([r.returncode, r.stderr, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))\n"
+    )
+    r = run([sys.executable, "-c", probe, h5dump, "--enable-error-stack", "-d", "/x", str(path)])
+    rc, err, maxrss_kb = json.loads(r.stdout)
+    assert rc == 1, (rc, err[-2000:])
+    assert "h5z-apr: cannot decode chunk" in err, err[-3000:]
+    assert "[4, 1048600, 24]" in err and "the dataset's chunk is int32 [4, 32, 24]" in err, err[-3000:]
+    assert maxrss_kb < 200 * 1024, f"h5dump peaked at {maxrss_kb} KiB"

@@ -191,7 +191,18 @@ pub fn sample_means(img: ArrayView3<f32>, cells: &ParticleCells) -> Vec<f32> {
         "image shape differs from the cells' shape"
     );
     let img = img.as_standard_layout();
-    let data = img.as_slice().expect("standard layout");
+    sample_means_of(img.as_slice().expect("standard layout"), cells)
+}
+
+/// [`sample_means`] of a C-order block of any element type exact in f32 (u8, i8, u16, i16,
+/// f32: the same means bit for bit as of the block converted to f32), so an integer block
+/// need not be widened to f32 first. Panics if `data.len()` differs from the cells' size.
+pub fn sample_means_of<T: Copy + Into<f64>>(data: &[T], cells: &ParticleCells) -> Vec<f32> {
+    assert_eq!(
+        data.len(),
+        cells.shape.iter().product::<usize>(),
+        "image size differs from the cells' size"
+    );
     let lmax = cells.lmax;
     let mut out = Vec::with_capacity(cells.num_particles());
     let lowest = (0..lmax).find(|&l| cells.levels[l as usize].any());
@@ -214,7 +225,7 @@ pub fn sample_means(img: ArrayView3<f32>, cells: &ParticleCells) -> Vec<f32> {
         }
         let s = cells.level_shape(l);
         if l == lmax {
-            for_each_one(bits, 0, bits.len(), |i| out.push(data[i]));
+            for_each_one(bits, 0, bits.len(), |i| out.push(data[i].into() as f32));
             continue;
         }
         let sh = lmax - l;

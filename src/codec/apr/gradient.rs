@@ -97,15 +97,21 @@ pub(crate) fn gradient_and_ds(
         }
     }
     if bspline_eval {
-        let mut tmp = vec![0f32; int.len()];
-        for axis in [2, 1, 0] {
-            if ds.n(axis) >= 2 {
-                bspline_eval_axis(&int, &mut tmp, ds.axis_view(axis));
-                std::mem::swap(&mut int, &mut tmp);
-            }
-        }
+        bspline_eval_ds(&mut int, ds);
     }
     (grad, int)
+}
+
+/// The `[1/6, 4/6, 1/6]` evaluation filter per axis on a ds-grid intensity, in place (one
+/// scratch grid). Callers that free the full-size image first call this after it.
+pub(crate) fn bspline_eval_ds(int: &mut Vec<f32>, ds: Dims) {
+    let mut tmp = vec![0f32; int.len()];
+    for axis in [2, 1, 0] {
+        if ds.n(axis) >= 2 {
+            bspline_eval_axis(int, &mut tmp, ds.axis_view(axis));
+            std::mem::swap(int, &mut tmp);
+        }
+    }
 }
 
 #[cfg(test)]

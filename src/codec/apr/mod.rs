@@ -48,7 +48,7 @@ mod pulling;
 mod spline;
 mod thresholds;
 
-pub use cells::{reconstruct_pc, sample_means, ParticleCells};
+pub use cells::{reconstruct_pc, sample_means, sample_means_of, ParticleCells};
 pub use thresholds::{estimate_noise_sigma, li_threshold};
 
 use ndarray::{Array3, ArrayView3};
@@ -98,13 +98,16 @@ fn spacing(p: &AprParams) -> [f32; 3] {
 /// Smoothing, gradient, ds intensity, local intensity scale, parameters. Needs max dim > 4.
 fn front_end(img: ArrayView3<f32>, p: &AprParams, noise_sigma: f32) -> Front {
     let (nz, nx, ny) = img.dim();
-    let dims = Dims { nz, nx, ny };
-    let smoothed = p.lambda > 0.0;
     let c: std::borrow::Cow<[f32]> = match img.as_slice() {
-        Some(s) if !smoothed => std::borrow::Cow::Borrowed(s),
-        Some(s) => std::borrow::Cow::Owned(s.to_vec()),
+        Some(s) => std::borrow::Cow::Borrowed(s),
         None => std::borrow::Cow::Owned(img.iter().copied().collect()),
     };
+    front_end_cow(c, Dims { nz, nx, ny }, p, noise_sigma)
+}
+
+/// [`front_end`] on a C-order block; an owned block is smoothed in place (no copy).
+fn front_end_cow(c: std::borrow::Cow<[f32]>, dims: Dims, p: &AprParams, noise_sigma: f32) -> Front {
+    let smoothed = p.lambda > 0.0;
     let c = if smoothed {
         let mut c = c.into_owned();
         spline::smooth(&mut c, dims, p.lambda);
@@ -112,9 +115,13 @@ fn front_end(img: ArrayView3<f32>, p: &AprParams, noise_sigma: f32) -> Front {
     } else {
         c
     };
-    let (mut grad, ids) = gradient::gradient_and_ds(&c, dims, spacing(p), smoothed);
+    // The B-spline evaluation of the ds intensity runs after the full-size image is freed.
+    let (mut grad, mut ids) = gradient::gradient_and_ds(&c, dims, spacing(p), false);
     drop(c);
     let ds = dims.half();
+    if smoothed {
+        gradient::bspline_eval_ds(&mut ids, ds);
+    }
     let mut sigma = lis::local_intensity_scale(&ids, ds, p.psfx, p.dx);
 
     // parameters
@@ -204,9 +211,36 @@ pub fn compute_particle_cells(
     p: &AprParams,
 ) -> (ParticleCells, AprInfo) {
     let (nz, nx, ny) = img.dim();
-    let shape = [nz, nx, ny];
+    let c: std::borrow::Cow<[f32]> = match img.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(img.iter().copied().collect()),
+    };
+    pipeline(c, [nz, nx, ny], rel_error, p)
+}
+
+/// [`compute_particle_cells`] on an owned C-order block of `shape`, which it consumes: the
+/// smoothing runs in place, so the pipeline holds one f32 copy of the block instead of two
+/// (same result, bit for bit). Panics if `img.len()` differs from the shape's size.
+pub fn compute_particle_cells_owned(
+    img: Vec<f32>,
+    shape: [usize; 3],
+    rel_error: f32,
+    p: &AprParams,
+) -> (ParticleCells, AprInfo) {
+    assert_eq!(img.len(), shape.iter().product::<usize>(), "block size");
+    pipeline(std::borrow::Cow::Owned(img), shape, rel_error, p)
+}
+
+fn pipeline(
+    img: std::borrow::Cow<[f32]>,
+    shape: [usize; 3],
+    rel_error: f32,
+    p: &AprParams,
+) -> (ParticleCells, AprInfo) {
+    let [nz, nx, ny] = shape;
     let mut cells = ParticleCells::new(shape);
-    let noise_sigma = estimate_noise_sigma(img);
+    let noise_sigma =
+        estimate_noise_sigma(ArrayView3::from_shape((nz, nx, ny), &img).expect("block shape"));
     let lmax = level_max_for(shape);
     if nz * nx * ny == 0 || lmax <= 2 {
         cells.fill_pixels();
@@ -220,7 +254,7 @@ pub fn compute_particle_cells(
         };
         return (cells, info);
     }
-    let f = front_end(img, p, noise_sigma);
+    let f = front_end_cow(img, Dims { nz, nx, ny }, p, noise_sigma);
     // levels on the ds grid
     let dmin = shape
         .iter()

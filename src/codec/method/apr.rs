@@ -5,7 +5,7 @@
 
 use crate::codec::apr::{self, ParticleCells};
 use crate::codec::bits::{put_section, BitReader, BitWriter, Cursor};
-use crate::codec::elements::{from_f64s, to_f64s};
+use crate::codec::elements::{from_f32s, to_f32s};
 use crate::codec::error::{Error, Result};
 use crate::codec::rans::{Decoder, Encoder};
 use crate::codec::symbols::{bucket, unbucket, unzigzag, zigzag};
@@ -35,11 +35,25 @@ fn ctx(level: u32, lmax: u32, prev_sym: usize) -> usize {
     lb * RB + rb
 }
 
-/// Calls `f(level, idx, open)` for every cell in top-down order; `open` cells are those whose
-/// parent was split (or the root). `split(level, idx)` answers for open non-leaf cells.
+thread_local! {
+    /// Work units of this thread's apr tree walks: cells visited (see [`work_units`]).
+    static WORK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Cells the apr tree walks of this thread have visited so far (a monotone counter, for tests
+/// of the decoder's work bound; not a stable API).
+pub fn work_units() -> u64 {
+    WORK.with(|w| w.get())
+}
+
+/// Calls `decide(level, idx)` for every open cell in top-down order (level ascending, then
+/// C order within the level); open cells are the root and the children of split cells, and
+/// `decide` returns true for a leaf. Before each level, `on_level(level, open_cells)` may
+/// refuse to go on. Work is proportional to the open cells, not to the level sizes.
 fn walk_tree(
     shape: [usize; 3],
     lmax: u32,
+    mut on_level: impl FnMut(u32, usize) -> Result<()>,
     mut decide: impl FnMut(u32, [usize; 3]) -> Result<bool>,
 ) -> Result<()> {
     // open[l] bitmap over cells of level l.
@@ -47,28 +61,27 @@ fn walk_tree(
     let mut open: BitVec = bitvec![1; 1];
     for l in 0..=lmax {
         let ls = level_shape(l);
+        let n_open = open.count_ones();
+        on_level(l, n_open)?;
+        WORK.with(|w| w.set(w.get() + n_open as u64));
+        if n_open == 0 {
+            break;
+        }
         let next = if l < lmax { level_shape(l + 1) } else { [0; 3] };
         let mut next_open: BitVec = if l < lmax {
             bitvec![0; next[0] * next[1] * next[2]]
         } else {
             BitVec::new()
         };
-        for z in 0..ls[0] {
-            for x in 0..ls[1] {
-                let row = (z * ls[1] + x) * ls[2];
-                for y in 0..ls[2] {
-                    if !open[row + y] {
-                        continue;
-                    }
-                    // decide returns true if the cell is a particle (leaf).
-                    let leaf = decide(l, [z, x, y])?;
-                    if !leaf {
-                        for cz in 2 * z..(2 * z + 2).min(next[0]) {
-                            for cx in 2 * x..(2 * x + 2).min(next[1]) {
-                                for cy in 2 * y..(2 * y + 2).min(next[2]) {
-                                    next_open.set((cz * next[1] + cx) * next[2] + cy, true);
-                                }
-                            }
+        for i in open.iter_ones() {
+            let (z, x, y) = (i / (ls[1] * ls[2]), (i / ls[2]) % ls[1], i % ls[2]);
+            // decide returns true if the cell is a particle (leaf).
+            let leaf = decide(l, [z, x, y])?;
+            if !leaf {
+                for cz in 2 * z..(2 * z + 2).min(next[0]) {
+                    for cx in 2 * x..(2 * x + 2).min(next[1]) {
+                        for cy in 2 * y..(2 * y + 2).min(next[2]) {
+                            next_open.set((cz * next[1] + cx) * next[2] + cy, true);
                         }
                     }
                 }
@@ -102,8 +115,38 @@ impl ValueCoding {
     }
 }
 
+/// The block as f32 (what the APR pipeline runs on), converted directly: 2 bytes per u16
+/// element of working set instead of the 12 an f64 intermediate cost.
 fn block_f32(dtype: DType, data: &[u8]) -> Vec<f32> {
-    to_f64s(dtype, data).into_iter().map(|v| v as f32).collect()
+    to_f32s(dtype, data)
+}
+
+/// The particle means of a block: from its elements directly when they are exact in f32 (the
+/// same values as from the f32 block, at 1-2 bytes a pixel instead of 4), else from the f32
+/// block.
+fn block_means(dtype: DType, raw: &[u8], bs: [usize; 3], cells: &ParticleCells) -> Vec<f32> {
+    match dtype {
+        DType::U8 => apr::sample_means_of(raw, cells),
+        DType::I8 => {
+            let v: Vec<i8> = raw.iter().map(|&b| b as i8).collect();
+            apr::sample_means_of(&v, cells)
+        }
+        DType::U16 | DType::I16 => {
+            let c = raw.chunks_exact(2).map(|c| [c[0], c[1]]);
+            if dtype == DType::U16 {
+                let v: Vec<u16> = c.map(u16::from_le_bytes).collect();
+                apr::sample_means_of(&v, cells)
+            } else {
+                let v: Vec<i16> = c.map(i16::from_le_bytes).collect();
+                apr::sample_means_of(&v, cells)
+            }
+        }
+        _ => {
+            let img = block_f32(dtype, raw);
+            let view = ArrayView3::from_shape(bs, &img).expect("block shape");
+            apr::sample_means(view, cells)
+        }
+    }
 }
 
 pub fn encode(
@@ -123,15 +166,22 @@ pub fn encode(
     let mut blocks = Vec::with_capacity(nblocks);
     let mut delta = f64::INFINITY;
     for b in 0..nblocks {
-        let img = block_f32(dtype, &data[b * bl * es..(b + 1) * bl * es]);
-        let view = ArrayView3::from_shape(bs, &img).expect("block shape");
-        let (cells, info) = apr::compute_particle_cells(view, rel_error as f32, &cfg.apr);
+        let raw = &data[b * bl * es..(b + 1) * bl * es];
+        // The pipeline consumes (smooths in place) the one f32 copy of the block; the means are
+        // taken after it has freed its buffers.
+        let (cells, info) = apr::compute_particle_cells_owned(
+            block_f32(dtype, raw),
+            bs,
+            rel_error as f32,
+            &cfg.apr,
+        );
+
         // Float means are kept to a tenth of the APR's own error scale E * sigma_floor.
         let scale = info.sigma_th.max(info.noise_sigma) as f64;
         if scale.is_finite() && scale > 0.0 {
             delta = delta.min(VALUE_STEP_FRACTION * rel_error * scale);
         }
-        let means = apr::sample_means(view, &cells);
+        let means = block_means(dtype, raw, bs, &cells);
         blocks.push((cells, means));
     }
     let coding = if dtype.is_float() {
@@ -146,13 +196,18 @@ pub fn encode(
     };
     for (cells, means) in &blocks {
         let lmax = cells.level_max();
-        walk_tree(bs, lmax, |l, idx| {
-            let leaf = l == lmax || cells.is_particle(l, idx);
-            if l < lmax {
-                tree.push(leaf);
-            }
-            Ok(leaf)
-        })?;
+        walk_tree(
+            bs,
+            lmax,
+            |_, _| Ok(()),
+            |l, idx| {
+                let leaf = l == lmax || cells.is_particle(l, idx);
+                if l < lmax {
+                    tree.push(leaf);
+                }
+                Ok(leaf)
+            },
+        )?;
         // Particle values in LibAPR order, delta-coded along that order.
         let mut prev = 0i64;
         let mut prev_sym = 0usize;
@@ -209,21 +264,41 @@ fn read_trees(cur: &mut Cursor, bs: [usize; 3], nblocks: usize) -> Result<Vec<Pa
     for _ in 0..nblocks {
         let mut cells = ParticleCells::new(bs);
         let lmax = cells.level_max();
-        walk_tree(bs, lmax, |l, idx| {
-            let leaf = if l == lmax {
-                true
-            } else {
-                let b = *tree
-                    .get(pos)
-                    .ok_or_else(|| Error::truncated("tree section ends early"))?;
-                pos += 1;
-                b
-            };
-            if leaf {
-                cells.set_particle(l, idx, true);
+        // Every open cell below lmax costs one tree bit: a level with more open cells than
+        // bits left is refused before it is walked (a forged geometry cannot make the walk
+        // longer than the tree section can describe).
+        let tree_len = tree.len();
+        let check = |l: u32, n_open: usize, pos: usize| -> Result<()> {
+            if l < lmax && n_open > tree_len - pos {
+                return Err(Error::truncated(format!(
+                    "tree section ends early: level {l} has {n_open} open cells, {} bits left",
+                    tree_len - pos
+                )));
             }
-            Ok(leaf)
-        })?;
+            Ok(())
+        };
+        let pos_at_level = std::cell::Cell::new(pos);
+        walk_tree(
+            bs,
+            lmax,
+            |l, n_open| check(l, n_open, pos_at_level.get()),
+            |l, idx| {
+                let leaf = if l == lmax {
+                    true
+                } else {
+                    let b = *tree
+                        .get(pos_at_level.get())
+                        .ok_or_else(|| Error::truncated("tree section ends early"))?;
+                    pos_at_level.set(pos_at_level.get() + 1);
+                    b
+                };
+                if leaf {
+                    cells.set_particle(l, idx, true);
+                }
+                Ok(leaf)
+            },
+        )?;
+        pos = pos_at_level.get();
         out.push(cells);
     }
     if raw.len() != pos.div_ceil(8) {
@@ -260,7 +335,6 @@ pub fn decode(
     let bl = bs.iter().product::<usize>();
     let es = dtype.size();
     let mut img = vec![0f32; bl];
-    let mut vals = Vec::new();
     for (b, cells) in cells.iter().enumerate() {
         let lmax = cells.level_max();
         let mut values = Vec::with_capacity(cells.num_particles());
@@ -277,9 +351,7 @@ pub fn decode(
         }
         let view = ArrayViewMut3::from_shape(bs, &mut img).expect("block shape");
         apr::reconstruct_pc(cells, &values, view);
-        vals.clear();
-        vals.extend(img.iter().map(|&v| v as f64));
-        from_f64s(dtype, &vals, &mut out[b * bl * es..(b + 1) * bl * es]);
+        from_f32s(dtype, &img, &mut out[b * bl * es..(b + 1) * bl * es]);
     }
     dec.finish()?;
     bits.finish()
