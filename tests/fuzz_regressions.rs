@@ -6,7 +6,10 @@
 #[path = "../fuzz/src/forged.rs"]
 mod forged;
 
-use h5z_apr::capi::{h5z_apr_decompress, h5z_apr_info, h5z_apr_read_header, h5z_apr_status};
+use h5z_apr::capi::{
+    h5z_apr_check_stream, h5z_apr_decompress, h5z_apr_decompress_limited, h5z_apr_info,
+    h5z_apr_read_header, h5z_apr_status,
+};
 use h5z_apr::codec::{self, crc32, DType};
 use std::os::raw::{c_char, c_int, c_uint, c_void};
 use std::path::PathBuf;
@@ -183,18 +186,39 @@ fn forged_stream_is_rejected_by_every_entry_point() {
     assert_eq!(n, 0);
 }
 
-/// Issue 12: the forged stream is refused only after the caller has provided (C API) or the
-/// filter has allocated the 402,662,400-byte output. The C API contract says `dst_cap <
-/// nbytes` gives BUFFER_TOO_SMALL, so a caller that sizes its buffer from
-/// `h5z_apr_read_header` has to allocate first. This test states the fixed behaviour (a body
-/// that cannot describe the claimed chunk is refused as corrupt before the buffer matters);
-/// adapt it if the lead fixes issue 12 differently.
+/// Issue 12: the forged stream claims 402,662,400 output bytes. A caller that gives a limit
+/// on the decoded size (`h5z_apr_check_stream` before allocating, or
+/// `h5z_apr_decompress_limited`) gets LIMIT_EXCEEDED without providing any buffer; inside
+/// HDF5 the filter compares the header with the dataset's chunk before allocating
+/// (tests/resource_bounds.rs).
 #[test]
-#[ignore = "issue 12 not fixed yet: the forged stream gets BUFFER_TOO_SMALL (needs 402,662,400 bytes) before its body is checked"]
 fn forged_stream_is_refused_before_the_output_buffer_is_needed() {
     let s = forged::forged_apr_stream(crc32);
-    let (st, _) = capi_decode(&s, 0);
-    assert_eq!(st, St::H5Z_APR_ERR_CORRUPT);
+    let limit = 64 << 20;
+    let mut info = std::mem::MaybeUninit::<h5z_apr_info>::zeroed();
+    // SAFETY: valid stream slice and a writable info struct.
+    let st = unsafe {
+        h5z_apr_check_stream(
+            s.as_ptr() as *const c_void,
+            s.len(),
+            limit,
+            info.as_mut_ptr(),
+        )
+    };
+    assert_eq!(st, St::H5Z_APR_ERR_LIMIT_EXCEEDED);
+    let mut len = usize::MAX;
+    // SAFETY: no destination buffer at all (null, capacity 0): the limit refuses first.
+    let st = unsafe {
+        h5z_apr_decompress_limited(
+            s.as_ptr() as *const c_void,
+            s.len(),
+            limit,
+            std::ptr::null_mut(),
+            0,
+            &mut len,
+        )
+    };
+    assert_eq!(st, St::H5Z_APR_ERR_LIMIT_EXCEEDED);
 }
 
 // ---- working memory of the pyramid decoder ----------------------------------------------
@@ -241,9 +265,9 @@ fn child_decode_huge_u8_pyramid() {
 /// u8, so a 131 KB stream makes it request 32 GiB. Where that is refused (here: 24 GiB RAM, no
 /// swap, heuristic overcommit) Rust aborts the process (`memory allocation of 34359738368 bytes
 /// failed`): an h5py or C host dies instead of getting an error. FORMAT.md §2.8: "Decoders never
-/// allocate more than the validated header size (plus fixed-size tables)".
+/// allocate more than the validated header size (plus fixed-size tables)". Fixed: the decoder's
+/// working buffers come from `codec::scratch` (try_reserve): LimitExceeded, not an abort.
 #[test]
-#[ignore = "src fix needed: the pyramid decoder allocates 8 bytes per element (32 GiB for a 4 GiB u8 chunk) and aborts the process when that allocation fails"]
 fn huge_claimed_u8_chunk_is_refused_not_aborted() {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([

@@ -26,6 +26,7 @@ mod limits;
 mod method;
 mod params;
 mod rans;
+mod scratch;
 mod stream;
 mod symbols;
 
@@ -96,7 +97,7 @@ pub fn compress_into(
 /// Decodes a stream into its header and little-endian element bytes.
 pub fn decompress(stream: &[u8]) -> Result<(Header, Vec<u8>)> {
     let (h, _) = stream::validate(stream)?;
-    let mut out = vec![0u8; h.nbytes()];
+    let mut out = scratch::zeroed::<u8>(h.nbytes())?;
     decompress_into(stream, &mut out)?;
     Ok((h, out))
 }
@@ -123,7 +124,7 @@ pub fn decompress_with_limit(stream: &[u8], max_output: usize) -> Result<(Header
 /// Like [`decompress`], with every check of [`validate_stream`] made before allocating.
 pub fn decompress_with_limits(stream: &[u8], limits: &DecodeLimits) -> Result<(Header, Vec<u8>)> {
     let h = validate_stream(stream, limits)?;
-    let mut out = vec![0u8; h.nbytes()];
+    let mut out = scratch::zeroed::<u8>(h.nbytes())?;
     decompress_into(stream, &mut out)?;
     Ok((h, out))
 }

@@ -8,6 +8,7 @@ use crate::codec::bits::{put_section, BitReader, BitWriter, Cursor};
 use crate::codec::elements::{from_f32s, to_f32s};
 use crate::codec::error::{Error, Result};
 use crate::codec::rans::{Decoder, Encoder};
+use crate::codec::scratch;
 use crate::codec::symbols::{bucket, unbucket, unzigzag, zigzag};
 use crate::codec::{Config, DType};
 use bitvec::prelude::*;
@@ -334,7 +335,7 @@ pub fn decode(
     let mut bits = BitReader::new(cur.section()?);
     let bl = bs.iter().product::<usize>();
     let es = dtype.size();
-    let mut img = vec![0f32; bl];
+    let mut img = scratch::zeroed::<f32>(bl)?;
     for (b, cells) in cells.iter().enumerate() {
         let lmax = cells.level_max();
         let mut values = Vec::with_capacity(cells.num_particles());

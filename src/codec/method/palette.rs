@@ -5,6 +5,7 @@ use super::pyramid::{self, IntDomain};
 use crate::codec::bits::{put_varint, Cursor};
 use crate::codec::elements::from_ints;
 use crate::codec::error::{Error, Result};
+use crate::codec::scratch;
 use crate::codec::symbols::{unzigzag, zigzag};
 use crate::codec::DType;
 
@@ -107,9 +108,9 @@ pub fn decode(
         lo: 0,
         hi: pal.len() as i64 - 1,
     };
-    let mut idx = vec![0i64; out.len() / dtype.size()];
+    let mut idx = scratch::zeroed::<i64>(out.len() / dtype.size())?;
     pyramid::decode(&d, cur, bs, nblocks, &mut idx)?;
-    let mut vals = Vec::with_capacity(idx.len());
+    let mut vals = scratch::with_capacity(idx.len())?;
     for i in idx {
         vals.push(
             *pal.get(i as usize)

@@ -19,6 +19,7 @@ use crate::codec::bits::{put_section, BitReader, BitWriter, Cursor};
 use crate::codec::elements::{from_f64s, from_ints, to_f64s};
 use crate::codec::error::{Error, Result};
 use crate::codec::rans::{Decoder, Encoder};
+use crate::codec::scratch;
 use crate::codec::{DType, Mode};
 use bitvec::prelude::*;
 use domain::NB;
@@ -164,7 +165,7 @@ pub fn decode_chunk(
             b: bound,
             is_f32: dtype == DType::F32,
         };
-        let mut v = vec![0f64; n];
+        let mut v = scratch::zeroed::<f64>(n)?;
         decode(&d, cur, bs, nblocks, &mut v)?;
         from_f64s(dtype, &v, out);
     } else {
@@ -173,7 +174,7 @@ pub fn decode_chunk(
         } else {
             int_bound(dtype, bound)
         };
-        let mut v = vec![0i64; n];
+        let mut v = scratch::zeroed::<i64>(n)?;
         decode(&int_domain(dtype, b), cur, bs, nblocks, &mut v)?;
         from_ints(dtype, &v, out);
     }
