@@ -1,15 +1,17 @@
-//! `h5z-apr`: evaluate the APR HDF5 filter on your own data (`eval`) and build its
-//! cd_values (`cd-values`). Exit codes: 0 success, 1 runtime error (missing file or dataset,
+//! `h5z-apr`: evaluate the APR HDF5 filter on your own data (`eval`), build its
+//! cd_values (`cd-values`) and compress data into HDF5 files (`compress`). Exit codes: 0 success, 1 runtime error (missing file or dataset,
 //! unsupported dtype, codec failure), 2 bad arguments. Errors are one line on stderr.
 
 mod args;
 mod cdvals;
+mod compress;
 mod eval;
 mod input;
 mod metrics;
 mod npy;
 mod progress;
 mod report;
+mod source;
 
 use args::{Cli, Cmd, EvalArgs};
 use clap::error::ErrorKind;
@@ -68,6 +70,10 @@ fn main() -> ExitCode {
         Cmd::CdValues(a) => cdvals::run(a)
             .map(|s| print!("{s}"))
             .map_err(|cdvals::CdError::Usage(m)| Failure::Usage(m)),
+        Cmd::Compress(a) => compress::run(a).map_err(|e| match e {
+            compress::Error::Usage(m) => Failure::Usage(m),
+            compress::Error::Runtime(m) => Failure::Runtime(m),
+        }),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,7 +86,7 @@ fn clap_one_line(e: &clap::Error) -> String {
     if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
         || e.kind() == ErrorKind::MissingSubcommand
     {
-        return "a subcommand is required: eval or cd-values (see h5z-apr --help)".into();
+        return "a subcommand is required: eval, cd-values or compress (see h5z-apr --help)".into();
     }
     let text = e.render().to_string();
     // First paragraph (clap puts the offending argument on an indented second line).
