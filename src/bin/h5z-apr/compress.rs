@@ -153,7 +153,33 @@ struct Done {
     seq: usize,
     offset: Vec<usize>,
     stream: Result<Vec<u8>, String>,
+    /// Wall time of the codec call.
     compress_s: f64,
+    /// CPU time of the worker thread during the codec call.
+    compress_cpu_s: f64,
+}
+
+/// CPU time of the calling thread, seconds (`/proc/thread-self/schedstat`, ns on CPU; 0 where
+/// /proc is absent).
+fn thread_cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns * 1e-9)
+}
+
+/// CPU time (user + system) of the whole process, seconds (`/proc/self/stat`, in USER_HZ =
+/// 100 ticks; 0 where /proc is absent).
+fn process_cpu_s() -> f64 {
+    let Ok(t) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may contain spaces) start at field 3; utime and
+    // stime are fields 14 and 15.
+    let rest = t.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
 }
 
 /// How the array is cut: slabs cover chunk extents on axes `0..=depth` and whole axes after.
@@ -306,7 +332,11 @@ struct Summary {
     stored_bytes: u64,
     chunks: usize,
     wall_s: f64,
+    /// Sums over chunks of the codec's wall and thread CPU time.
     compress_s: f64,
+    compress_cpu_s: f64,
+    /// CPU time of the whole process (reading, compressing, writing).
+    process_cpu_s: f64,
 }
 
 /// Runs the pipeline into `w`.
@@ -317,7 +347,7 @@ fn pipeline(
     threads: usize,
     quiet: bool,
 ) -> Result<Summary, String> {
-    let t0 = Instant::now();
+    let (t0, cpu0) = (Instant::now(), process_cpu_s());
     let dtype = src.dtype();
     let total = plan.n_chunks();
     let in_flight = 4 * threads;
@@ -351,10 +381,11 @@ fn pipeline(
                     guard.recv()
                 };
                 let Ok(job) = job else { return };
-                let t = Instant::now();
+                let (t, c) = (Instant::now(), thread_cpu_s());
                 let stream = codec::compress(&job.data, dtype, dims, cfg)
                     .map_err(|e| format!("compressing the chunk at {:?}: {e}", job.offset));
                 let compress_s = t.elapsed().as_secs_f64();
+                let compress_cpu_s = thread_cpu_s() - c;
                 drop(job.data);
                 if tx
                     .send(Done {
@@ -362,6 +393,7 @@ fn pipeline(
                         offset: job.offset,
                         stream,
                         compress_s,
+                        compress_cpu_s,
                     })
                     .is_err()
                 {
@@ -371,7 +403,8 @@ fn pipeline(
         }
         drop(done_tx);
         let mut pending: BTreeMap<usize, Done> = BTreeMap::new();
-        let (mut next, mut stored, mut compress_s) = (0usize, 0u64, 0.0f64);
+        let (mut next, mut stored) = (0usize, 0u64);
+        let (mut compress_s, mut compress_cpu_s) = (0.0f64, 0.0f64);
         let write_result = (|| -> Result<(), String> {
             while next < total {
                 let Ok(d) = done_rx.recv() else {
@@ -383,6 +416,7 @@ fn pipeline(
                     w.write_chunk(&d.offset, &stream)?;
                     stored += stream.len() as u64;
                     compress_s += d.compress_s;
+                    compress_cpu_s += d.compress_cpu_s;
                     gate.release();
                     next += 1;
                     progress.inc(1, &format!("chunk {next}/{total}"));
@@ -406,12 +440,15 @@ fn pipeline(
             chunks: total,
             wall_s: 0.0,
             compress_s,
+            compress_cpu_s,
+            process_cpu_s: 0.0,
         })
     });
     progress.finish();
     let mut sum = result?;
     sum.raw_bytes = (plan.shape.iter().product::<usize>() * dtype.size()) as u64;
     sum.wall_s = t0.elapsed().as_secs_f64();
+    sum.process_cpu_s = process_cpu_s() - cpu0;
     Ok(sum)
 }
 
@@ -515,7 +552,8 @@ pub fn run(a: &CompressArgs) -> Result<(), Error> {
              \"chunks\":{:?},\"n_chunks\":{},\"mode\":{},\"cd_values\":[{}],\
              \"stored_cd_values\":[{}],\"threads\":{threads},\"raw_bytes\":{},\
              \"stored_bytes\":{},\"file_bytes\":{file_bytes},\"ratio\":{ratio},\
-             \"wall_s\":{},\"compress_cpu_s\":{},\"mb_per_s\":{mbs}}}",
+             \"wall_s\":{},\"compress_wall_s\":{},\"compress_cpu_s\":{},\
+             \"process_cpu_s\":{},\"mb_per_s\":{mbs}}}",
             crate::report::jstr(&label),
             crate::report::jstr(&out.display().to_string()),
             crate::report::jstr(&dataset),
@@ -530,6 +568,8 @@ pub fn run(a: &CompressArgs) -> Result<(), Error> {
             sum.stored_bytes,
             sum.wall_s,
             sum.compress_s,
+            sum.compress_cpu_s,
+            sum.process_cpu_s,
         );
     } else {
         println!(
