@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[command(
     name = "h5z-apr",
     version,
-    about = "Evaluate the APR HDF5 compression filter (ID 47815) on your own data, and build its cd_values."
+    about = "Evaluate the APR HDF5 compression filter (ID 47815) on your own data, build its cd_values, and compress files with it."
 )]
 pub struct Cli {
     #[command(subcommand)]
