@@ -105,6 +105,7 @@ struct Run {
     ratio: f64,
     compress_cpu_s: f64,
     process_cpu_s: f64,
+    peak_rss_mb: f64,
 }
 
 fn field(j: &serde_json::Value, k: &str) -> f64 {
@@ -142,6 +143,7 @@ fn run_cli(
         ratio: field(&j, "ratio"),
         compress_cpu_s: field(&j, "compress_cpu_s"),
         process_cpu_s: field(&j, "process_cpu_s"),
+        peak_rss_mb: field(&j, "peak_rss_bytes") / 1e6,
     }
 }
 
@@ -244,10 +246,10 @@ fn main() {
     println!("per-CPU-second columns divide by the CPU time actually used (process: reading +");
     println!("compressing + writing; codec: the worker threads inside codec::compress).");
     println!();
-    println!("| setting | threads | ratio | wall s | wall MB/s | wall MB/s per thread | wall eff. | process CPU s | MB/s per process CPU-s | codec MB/s per CPU-s | CPU eff. | per CPU-s vs zstd-3 |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| setting | threads | ratio | wall s | wall MB/s | wall MB/s per thread | wall eff. | process CPU s | MB/s per process CPU-s | codec MB/s per CPU-s | CPU eff. | per CPU-s vs zstd-3 | peak RSS MB |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| zstd-3 (in memory, no I/O) | 1 | {z_ratio:.2} | {z_best:.2} | {z_mbs:.0} | {z_mbs:.0} | - | {z_cpu:.1} | {z_cpu_mbs:.0} | {z_cpu_mbs:.0} | - | 1.00 |"
+        "| zstd-3 (in memory, no I/O) | 1 | {z_ratio:.2} | {z_best:.2} | {z_mbs:.0} | {z_mbs:.0} | - | {z_cpu:.1} | {z_cpu_mbs:.0} | {z_cpu_mbs:.0} | - | 1.00 | - |"
     );
     let mut projections = Vec::new();
     for (label, mode) in [
@@ -277,8 +279,8 @@ fn main() {
                 )
             };
             println!(
-                "| {label} | {threads} | {:.2} | {:.2} | {:.0} | {per_thread_wall:.0} | {weff} | {:.1} | {proc_cpu:.0} | {codec_cpu:.0} | {ceff} | {:.2} |",
-                r.ratio, r.wall_s, r.mbs, r.process_cpu_s, proc_cpu / z_cpu_mbs
+                "| {label} | {threads} | {:.2} | {:.2} | {:.0} | {per_thread_wall:.0} | {weff} | {:.1} | {proc_cpu:.0} | {codec_cpu:.0} | {ceff} | {:.2} | {:.0} |",
+                r.ratio, r.wall_s, r.mbs, r.process_cpu_s, proc_cpu / z_cpu_mbs, r.peak_rss_mb
             );
         }
         projections.push((label, per_thread[0], per_thread[1]));

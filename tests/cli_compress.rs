@@ -599,3 +599,42 @@ fn overwrite_replaces_the_output() {
     run_ok(&["compress", s(&npy), s(&out), "--overwrite", "-q"]);
     assert_eq!(read_back(&py, &npy, &out, "/data")["equal"], true);
 }
+
+/// A sparse .npy of `n` zero slices of 256x256 u16 (no disk blocks for the data).
+fn sparse_npy(path: &Path, n: usize) {
+    let header = npy_bytes("<u2", &[n, 256, 256], &[]);
+    std::fs::write(path, &header).unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.set_len(header.len() as u64 + (n * 256 * 256 * 2) as u64)
+        .unwrap();
+}
+
+#[test]
+fn memory_does_not_grow_with_the_input() {
+    // Peak RSS for 4 MB and 128 MB inputs (2 MB chunks, 2 workers): streaming keeps the
+    // difference far below the 124 MB the larger input would add if it were loaded.
+    let d = scratch("compress_memory");
+    let rss = |n: usize| {
+        let src = d.join(format!("z{n}.npy"));
+        sparse_npy(&src, n);
+        let out = d.join(format!("z{n}.h5"));
+        let j = json(&run_ok(&[
+            "compress",
+            s(&src),
+            s(&out),
+            "--mode",
+            "lossless",
+            "--threads",
+            "2",
+            "--json",
+        ]));
+        assert_eq!(num(&j, "raw_bytes"), (n * 256 * 256 * 2) as f64);
+        num(&j, "peak_rss_bytes") / 1e6
+    };
+    let (small, big) = (rss(32), rss(1024));
+    assert!(small > 0.0, "no /proc/self/status VmHWM");
+    assert!(
+        big < small + 40.0,
+        "peak RSS {big:.0} MB for 134 MB of input vs {small:.0} MB for 4 MB"
+    );
+}

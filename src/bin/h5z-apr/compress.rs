@@ -168,6 +168,17 @@ fn thread_cpu_s() -> f64 {
         .map_or(0.0, |ns| ns * 1e-9)
 }
 
+/// Peak resident memory of the process, bytes (`VmHWM` of /proc/self/status; 0 if absent).
+fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|t| {
+            let l = t.lines().find(|l| l.starts_with("VmHWM:"))?;
+            l.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// CPU time (user + system) of the whole process, seconds (`/proc/self/stat`, in USER_HZ =
 /// 100 ticks; 0 where /proc is absent).
 fn process_cpu_s() -> f64 {
@@ -553,7 +564,7 @@ pub fn run(a: &CompressArgs) -> Result<(), Error> {
              \"stored_cd_values\":[{}],\"threads\":{threads},\"raw_bytes\":{},\
              \"stored_bytes\":{},\"file_bytes\":{file_bytes},\"ratio\":{ratio},\
              \"wall_s\":{},\"compress_wall_s\":{},\"compress_cpu_s\":{},\
-             \"process_cpu_s\":{},\"mb_per_s\":{mbs}}}",
+             \"process_cpu_s\":{},\"peak_rss_bytes\":{},\"mb_per_s\":{mbs}}}",
             crate::report::jstr(&label),
             crate::report::jstr(&out.display().to_string()),
             crate::report::jstr(&dataset),
@@ -570,6 +581,7 @@ pub fn run(a: &CompressArgs) -> Result<(), Error> {
             sum.compress_s,
             sum.compress_cpu_s,
             sum.process_cpu_s,
+            peak_rss_bytes(),
         );
     } else {
         println!(
