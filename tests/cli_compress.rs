@@ -366,6 +366,8 @@ np.save(sys.argv[2], a.astype('<i4'))
 with h5py.File(sys.argv[1], 'w') as f:
     f.create_dataset('g/vol', data=a, chunks=(5, 20, 24))
     f.create_dataset('other', data=np.arange(3))
+    # Extendible, with chunks larger than the current extent on axis 0.
+    f.create_dataset('ext', data=a[:3].astype('<i4'), maxshape=(None, 40, 24), chunks=(8, 40, 24))
 "#,
         &[s(&src), s(&npy)],
     );
@@ -390,6 +392,17 @@ with h5py.File(sys.argv[1], 'w') as f:
     let e = num(&r, "max_err");
     assert!(e > 0.0 && e <= 1.0, "{e}");
     assert_eq!(r["byteorder"], "<");
+
+    // Source chunks larger than the extent are clipped to it.
+    let spec = format!("{}:/ext", src.display());
+    let j = json(&run_ok(&[
+        "compress",
+        &spec,
+        s(&d.join("ext.h5")),
+        "--json",
+        "-q",
+    ]));
+    assert_eq!(j["chunks"], serde_json::json!([3, 40, 24]));
 
     // A file with several datasets needs FILE:/path.
     let o = run(&["compress", s(&src), s(&d.join("x.h5"))]);

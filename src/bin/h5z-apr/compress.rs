@@ -512,9 +512,12 @@ pub fn run(a: &CompressArgs) -> Result<(), Error> {
     let src = source::open(&a.input).map_err(Error::Runtime)?;
     let (dtype, shape) = (src.dtype(), src.shape().to_vec());
     let chunks = if a.chunks.is_empty() {
+        // The input's chunks (clipped: an extendible dataset may have chunks larger than its
+        // current extent), else the default.
         let c = src
             .native_chunks()
             .filter(|c| c.len() == shape.len())
+            .map(|c| c.iter().zip(&shape).map(|(&c, &s)| c.min(s)).collect())
             .unwrap_or_else(|| crate::input::default_chunks(&shape));
         check_chunks(&c, &shape, dtype).map_err(Error::Runtime)?;
         c
