@@ -1,6 +1,7 @@
 //! `h5z-apr`: evaluate the APR HDF5 filter on your own data (`eval`), build its
-//! cd_values (`cd-values`) and compress data into HDF5 files (`compress`). Exit codes: 0 success, 1 runtime error (missing file or dataset,
-//! unsupported dtype, codec failure), 2 bad arguments. Errors are one line on stderr.
+//! cd_values (`cd-values`) and compress data into HDF5 files (`compress`). Exit codes:
+//! 0 success, 1 runtime error (missing file or dataset, unsupported dtype, codec failure),
+//! 2 bad arguments. Errors are one line on stderr.
 
 mod args;
 mod cdvals;
