@@ -103,7 +103,6 @@ struct Run {
     wall_s: f64,
     mbs: f64,
     ratio: f64,
-    compress_cpu_s: f64,
     process_cpu_s: f64,
     peak_rss_mb: f64,
 }
@@ -141,7 +140,6 @@ fn run_cli(
         wall_s: field(&j, "wall_s"),
         mbs: field(&j, "mb_per_s"),
         ratio: field(&j, "ratio"),
-        compress_cpu_s: field(&j, "compress_cpu_s"),
         process_cpu_s: field(&j, "process_cpu_s"),
         peak_rss_mb: field(&j, "peak_rss_bytes") / 1e6,
     }
@@ -243,20 +241,20 @@ fn main() {
     let z_cpu_mbs = (z_chunks * chunk_bytes) as f64 / 1e6 / z_cpu.max(1e-9);
     println!();
     println!("Wall-clock columns depend on how much of the 2 shared cores this run got; the");
-    println!("per-CPU-second columns divide by the CPU time actually used (process: reading +");
-    println!("compressing + writing; codec: the worker threads inside codec::compress).");
+    println!("per-CPU-second columns divide by the CPU time the process actually used (reading,");
+    println!("compressing and writing; /proc/self/stat utime + stime).");
     println!();
-    println!("| setting | threads | ratio | wall s | wall MB/s | wall MB/s per thread | wall eff. | process CPU s | MB/s per process CPU-s | codec MB/s per CPU-s | CPU eff. | per CPU-s vs zstd-3 | peak RSS MB |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| setting | threads | ratio | wall s | wall MB/s | wall MB/s per thread | wall eff. | process CPU s | MB/s per process CPU-s | CPU eff. | per CPU-s vs zstd-3 | peak RSS MB |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| zstd-3 (in memory, no I/O) | 1 | {z_ratio:.2} | {z_best:.2} | {z_mbs:.0} | {z_mbs:.0} | - | {z_cpu:.1} | {z_cpu_mbs:.0} | {z_cpu_mbs:.0} | - | 1.00 | - |"
+        "| zstd-3 (in memory, no I/O) | 1 | {z_ratio:.2} | {z_best:.2} | {z_mbs:.0} | {z_mbs:.0} | - | {z_cpu:.1} | {z_cpu_mbs:.0} | - | 1.00 | - |"
     );
     let mut projections = Vec::new();
     for (label, mode) in [
         ("abs 4", vec!["--mode", "abs", "--bound", "4"]),
         ("lossless", vec!["--mode", "lossless"]),
     ] {
-        let mut per_thread: Vec<(f64, f64, f64)> = Vec::new();
+        let mut per_thread: Vec<(f64, f64)> = Vec::new();
         for threads in [1usize, 2] {
             let mut best: Option<Run> = None;
             for _ in 0..reps {
@@ -268,8 +266,7 @@ fn main() {
             let r = best.unwrap();
             let per_thread_wall = r.mbs / threads as f64;
             let proc_cpu = raw / 1e6 / r.process_cpu_s.max(1e-9);
-            let codec_cpu = raw / 1e6 / r.compress_cpu_s.max(1e-9);
-            per_thread.push((r.mbs, proc_cpu, codec_cpu));
+            per_thread.push((r.mbs, proc_cpu));
             let (weff, ceff) = if threads == 1 {
                 ("1.00".to_string(), "1.00".to_string())
             } else {
@@ -279,7 +276,7 @@ fn main() {
                 )
             };
             println!(
-                "| {label} | {threads} | {:.2} | {:.2} | {:.0} | {per_thread_wall:.0} | {weff} | {:.1} | {proc_cpu:.0} | {codec_cpu:.0} | {ceff} | {:.2} | {:.0} |",
+                "| {label} | {threads} | {:.2} | {:.2} | {:.0} | {per_thread_wall:.0} | {weff} | {:.1} | {proc_cpu:.0} | {ceff} | {:.2} | {:.0} |",
                 r.ratio, r.wall_s, r.mbs, r.process_cpu_s, proc_cpu / z_cpu_mbs, r.peak_rss_mb
             );
         }

@@ -66,6 +66,9 @@ fn main() -> ExitCode {
             }
         }
     };
+    if matches!(cli.cmd, Cmd::Compress(_)) {
+        compress::tune_malloc();
+    }
     let r = match &cli.cmd {
         Cmd::Eval(a) => run_eval(a),
         Cmd::CdValues(a) => cdvals::run(a)
