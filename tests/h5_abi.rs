@@ -130,6 +130,11 @@ fn scalar_types_and_constants_match_hdf5_sys() {
     assert_eq!(my::H5S_ALL, hs::h5s::H5S_ALL);
     assert_eq!(my::H5E_DEFAULT, hs::h5e::H5E_DEFAULT);
     assert_eq!(my::H5F_ACC_RDONLY, hs::h5f::H5F_ACC_RDONLY);
+    assert_eq!(my::H5F_ACC_EXCL, hs::h5f::H5F_ACC_EXCL);
+    assert_eq!(
+        my::H5S_SELECT_SET,
+        hs::h5s::H5S_seloper_t::H5S_SELECT_SET as c_int
+    );
 }
 
 /// Each assignment compiles only if the hand-declared pointer type has exactly the
@@ -159,6 +164,16 @@ fn function_signatures_match_hdf5_sys() {
     let _: my::H5Dread_t = hs::h5d::H5Dread;
     let _: my::H5Dget_storage_size_t = hs::h5d::H5Dget_storage_size;
     let _: my::H5Oopen_t = hs::h5o::H5Oopen;
+    // Writing (h5::slab, for `h5z-apr compress`); H5Sselect_hyperslab takes the
+    // H5S_seloper_t enum, declared as int (checked by value above).
+    let _: my::H5Fcreate_t = hs::h5f::H5Fcreate;
+    let _: my::H5Screate_simple_t = hs::h5s::H5Screate_simple;
+    let _: my::H5Pcreate_t = hs::h5p::H5Pcreate;
+    let _: my::H5Pset_chunk_t = hs::h5p::H5Pset_chunk;
+    let _: my::H5Pset_filter_t = hs::h5p::H5Pset_filter;
+    let _: my::H5Pset_create_intermediate_group_t = hs::h5p::H5Pset_create_intermediate_group;
+    let _: my::H5Dcreate2_t = hs::h5d::H5Dcreate2;
+    let _: my::H5Dwrite_chunk_t = hs::h5d::H5Dwrite_chunk;
 }
 
 /// In this binary libhdf5 is linked, so the loader must find it in the global scope, and

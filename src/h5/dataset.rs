@@ -15,7 +15,7 @@ use std::sync::Mutex;
 /// from two threads at once.
 static HDF5_LOCK: Mutex<()> = Mutex::new(());
 
-fn lock() -> std::sync::MutexGuard<'static, ()> {
+pub(super) fn lock() -> std::sync::MutexGuard<'static, ()> {
     HDF5_LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -34,32 +34,32 @@ pub struct H5Dataset {
 }
 
 /// The extra functions this module needs, from the same library as the [`Api`].
-struct Io {
-    api: &'static Api,
-    fopen: H5Fopen_t,
-    fclose: H5close_id_t,
-    dopen2: H5Dopen2_t,
-    dclose: H5close_id_t,
-    dget_type: H5get_id_t,
-    dget_space: H5get_id_t,
-    dget_create_plist: H5get_id_t,
-    dget_storage_size: H5Dget_storage_size_t,
-    dread: H5Dread_t,
-    pget_layout: H5Pget_layout_t,
-    pget_chunk: H5Pget_chunk_t,
-    pclose: H5close_id_t,
-    sclose: H5close_id_t,
-    tclose: H5close_id_t,
-    lvisit: H5Lvisit_t,
-    oopen: H5Oopen_t,
-    oclose: H5close_id_t,
-    iget_type: H5Iget_type_t,
-    eget_auto2: H5Eget_auto2_t,
-    eset_auto2: H5Eset_auto2_t,
+pub(super) struct Io {
+    pub(super) api: &'static Api,
+    pub(super) fopen: H5Fopen_t,
+    pub(super) fclose: H5close_id_t,
+    pub(super) dopen2: H5Dopen2_t,
+    pub(super) dclose: H5close_id_t,
+    pub(super) dget_type: H5get_id_t,
+    pub(super) dget_space: H5get_id_t,
+    pub(super) dget_create_plist: H5get_id_t,
+    pub(super) dget_storage_size: H5Dget_storage_size_t,
+    pub(super) dread: H5Dread_t,
+    pub(super) pget_layout: H5Pget_layout_t,
+    pub(super) pget_chunk: H5Pget_chunk_t,
+    pub(super) pclose: H5close_id_t,
+    pub(super) sclose: H5close_id_t,
+    pub(super) tclose: H5close_id_t,
+    pub(super) lvisit: H5Lvisit_t,
+    pub(super) oopen: H5Oopen_t,
+    pub(super) oclose: H5close_id_t,
+    pub(super) iget_type: H5Iget_type_t,
+    pub(super) eget_auto2: H5Eget_auto2_t,
+    pub(super) eset_auto2: H5Eset_auto2_t,
 }
 
 impl Io {
-    fn load() -> Result<Io, String> {
+    pub(super) fn load() -> Result<Io, String> {
         let api = load_by_name()?;
         macro_rules! f {
             ($($n:literal),+) => {{
@@ -104,7 +104,7 @@ impl Io {
     }
 
     /// Reads an `hid_t` global such as `H5T_STD_U16LE_g` (library initialised by `load`).
-    fn global(&self, name: &str) -> Result<hid_t, String> {
+    pub(super) fn global(&self, name: &str) -> Result<hid_t, String> {
         let c = CString::new(name).map_err(|e| e.to_string())?;
         // SAFETY: the symbol is an hid_t variable.
         let p: *const hid_t = unsafe { self.api.sym(&c) }
@@ -113,7 +113,7 @@ impl Io {
         Ok(unsafe { *p })
     }
 
-    fn le_type(&self, d: DType) -> Result<hid_t, String> {
+    pub(super) fn le_type(&self, d: DType) -> Result<hid_t, String> {
         self.global(match d {
             DType::U8 => "H5T_STD_U8LE_g",
             DType::I8 => "H5T_STD_I8LE_g",
@@ -128,7 +128,7 @@ impl Io {
 
     /// Runs `f` with HDF5's automatic error printing off (for calls whose failure is an
     /// ordinary answer, such as "no such file or dataset").
-    fn quietly<T>(&self, f: impl FnOnce() -> T) -> T {
+    pub(super) fn quietly<T>(&self, f: impl FnOnce() -> T) -> T {
         let mut func: *const c_void = std::ptr::null();
         let mut data: *mut c_void = std::ptr::null_mut();
         // SAFETY: saves and restores the default stack's auto-print settings.
@@ -143,7 +143,7 @@ impl Io {
         }
     }
 
-    fn open_file(&self, file: &Path) -> Result<Id<'_>, String> {
+    pub(super) fn open_file(&self, file: &Path) -> Result<Id<'_>, String> {
         let c = CString::new(file.to_string_lossy().as_bytes()).map_err(|e| e.to_string())?;
         // SAFETY: valid C string; default file access list.
         let id = self.quietly(|| unsafe { (self.fopen)(c.as_ptr(), H5F_ACC_RDONLY, H5P_DEFAULT) });
@@ -152,14 +152,14 @@ impl Io {
 }
 
 /// An open HDF5 id, closed on drop.
-struct Id<'a> {
-    id: hid_t,
+pub(super) struct Id<'a> {
+    pub(super) id: hid_t,
     close: H5close_id_t,
     _io: std::marker::PhantomData<&'a Io>,
 }
 
 impl<'a> Id<'a> {
-    fn new(id: hid_t, close: H5close_id_t) -> Option<Id<'a>> {
+    pub(super) fn new(id: hid_t, close: H5close_id_t) -> Option<Id<'a>> {
         (id >= 0).then(|| Id {
             id,
             close,
@@ -175,6 +175,38 @@ impl Drop for Id<'_> {
     }
 }
 
+/// Dtype, shape and chunk shape (when chunked) of a dataset.
+pub(super) type Description = (DType, Vec<usize>, Option<Vec<usize>>);
+
+/// The [`Description`] of the open dataset `d`.
+pub(super) fn describe(io: &Io, d: hid_t, what: &str) -> Result<Description, String> {
+    // SAFETY (all calls below): resolved HDF5 functions on ids owned by guards.
+    let t = Id::new(unsafe { (io.dget_type)(d) }, io.tclose)
+        .ok_or_else(|| format!("{what}: cannot get datatype"))?;
+    let ti = super::datatype::type_info(io.api, t.id).map_err(|e| format!("{what}: {e}"))?;
+    let s = Id::new(unsafe { (io.dget_space)(d) }, io.sclose)
+        .ok_or_else(|| format!("{what}: cannot get dataspace"))?;
+    let shape: Vec<usize> = super::datatype::space_dims(io.api, s.id)
+        .map_err(|e| format!("{what}: {e}"))?
+        .into_iter()
+        .map(|x| x as usize)
+        .collect();
+    let p = Id::new(unsafe { (io.dget_create_plist)(d) }, io.pclose)
+        .ok_or_else(|| format!("{what}: cannot get creation property list"))?;
+    let chunks = if unsafe { (io.pget_layout)(p.id) } == H5D_CHUNKED {
+        let mut dims = vec![0u64; shape.len().max(1)];
+        let r = unsafe { (io.pget_chunk)(p.id, dims.len() as c_int, dims.as_mut_ptr()) };
+        if r < 0 {
+            return Err(format!("{what}: cannot read chunk dims"));
+        }
+        dims.truncate(r as usize);
+        Some(dims.into_iter().map(|x| x as usize).collect())
+    } else {
+        None
+    };
+    Ok((ti.dtype, shape, chunks))
+}
+
 /// Reads dataset `name` of `file` (any supported dtype; big-endian data is converted).
 pub fn read_dataset(file: &Path, name: &str) -> Result<H5Dataset, String> {
     let _guard = lock();
@@ -188,37 +220,15 @@ pub fn read_dataset(file: &Path, name: &str) -> Result<H5Dataset, String> {
         io.dclose,
     )
     .ok_or_else(|| format!("{what}: no such dataset"))?;
-    // SAFETY (all calls below): resolved HDF5 functions on ids owned by guards.
-    let t = Id::new(unsafe { (io.dget_type)(d.id) }, io.tclose)
-        .ok_or_else(|| format!("{what}: cannot get datatype"))?;
-    let ti = super::datatype::type_info(io.api, t.id).map_err(|e| format!("{what}: {e}"))?;
-    let s = Id::new(unsafe { (io.dget_space)(d.id) }, io.sclose)
-        .ok_or_else(|| format!("{what}: cannot get dataspace"))?;
-    let shape: Vec<usize> = super::datatype::space_dims(io.api, s.id)
-        .map_err(|e| format!("{what}: {e}"))?
-        .into_iter()
-        .map(|x| x as usize)
-        .collect();
-    let p = Id::new(unsafe { (io.dget_create_plist)(d.id) }, io.pclose)
-        .ok_or_else(|| format!("{what}: cannot get creation property list"))?;
-    let chunks = if unsafe { (io.pget_layout)(p.id) } == H5D_CHUNKED {
-        let mut dims = vec![0u64; shape.len().max(1)];
-        let r = unsafe { (io.pget_chunk)(p.id, dims.len() as c_int, dims.as_mut_ptr()) };
-        if r < 0 {
-            return Err(format!("{what}: cannot read chunk dims"));
-        }
-        dims.truncate(r as usize);
-        Some(dims.into_iter().map(|x| x as usize).collect())
-    } else {
-        None
-    };
+    let (dtype, shape, chunks) = describe(&io, d.id, &what)?;
     let n: usize = shape.iter().product();
     let nbytes = n
-        .checked_mul(ti.dtype.size())
+        .checked_mul(dtype.size())
         .ok_or_else(|| format!("{what}: too large"))?;
     let mut data = vec![0u8; nbytes];
-    let mem_type = io.le_type(ti.dtype)?;
+    let mem_type = io.le_type(dtype)?;
     if nbytes > 0 {
+        // SAFETY: open dataset; `data` holds the whole dataset in the memory type.
         let r = unsafe {
             (io.dread)(
                 d.id,
@@ -235,9 +245,10 @@ pub fn read_dataset(file: &Path, name: &str) -> Result<H5Dataset, String> {
             ));
         }
     }
+    // SAFETY: open dataset id.
     let storage_size = unsafe { (io.dget_storage_size)(d.id) };
     Ok(H5Dataset {
-        dtype: ti.dtype,
+        dtype,
         shape,
         chunks,
         data,

@@ -9,6 +9,7 @@
 //! - [`filter`]: `can_apply`, `set_local`, the filter callback.
 //! - [`plugin`]: `H5PLget_plugin_type` / `H5PLget_plugin_info` and the static class.
 //! - [`dataset`]: a small reading API for the `h5z-apr` tool.
+//! - `slab` (hidden, for `h5z-apr compress`): hyperslab reads and pre-compressed chunk writes.
 
 pub mod cd_values;
 pub mod dataset;
@@ -17,6 +18,8 @@ pub mod error;
 pub mod filter;
 mod loader;
 pub mod plugin;
+#[doc(hidden)]
+pub mod slab;
 mod sys;
 
 pub use dataset::{list_datasets, read_dataset, H5Dataset};

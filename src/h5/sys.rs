@@ -194,3 +194,55 @@ pub type H5Lvisit_t = unsafe extern "C" fn(
 ) -> herr_t;
 pub type H5Oopen_t =
     unsafe extern "C" fn(loc_id: hid_t, name: *const c_char, lapl_id: hid_t) -> hid_t;
+
+// Writing and hyperslab reading (the `h5z-apr compress` command, `super::slab`).
+pub const H5F_ACC_EXCL: c_uint = 0x0004;
+/// `H5S_seloper_t::H5S_SELECT_SET`.
+pub const H5S_SELECT_SET: c_int = 0;
+pub type H5Fcreate_t = unsafe extern "C" fn(
+    filename: *const c_char,
+    flags: c_uint,
+    create_plist: hid_t,
+    access_plist: hid_t,
+) -> hid_t;
+pub type H5Screate_simple_t =
+    unsafe extern "C" fn(rank: c_int, dims: *const hsize_t, maxdims: *const hsize_t) -> hid_t;
+/// `op` is an `H5S_seloper_t` (a C enum, passed as `int`).
+pub type H5Sselect_hyperslab_t = unsafe extern "C" fn(
+    space_id: hid_t,
+    op: c_int,
+    start: *const hsize_t,
+    stride: *const hsize_t,
+    count: *const hsize_t,
+    block: *const hsize_t,
+) -> herr_t;
+pub type H5Pcreate_t = unsafe extern "C" fn(cls_id: hid_t) -> hid_t;
+pub type H5Pset_chunk_t =
+    unsafe extern "C" fn(plist_id: hid_t, ndims: c_int, dim: *const hsize_t) -> herr_t;
+pub type H5Pset_filter_t = unsafe extern "C" fn(
+    plist_id: hid_t,
+    filter: H5Z_filter_t,
+    flags: c_uint,
+    cd_nelmts: usize,
+    cd_values: *const c_uint,
+) -> herr_t;
+pub type H5Pset_create_intermediate_group_t =
+    unsafe extern "C" fn(plist_id: hid_t, crt_intmd: c_uint) -> herr_t;
+pub type H5Dcreate2_t = unsafe extern "C" fn(
+    loc_id: hid_t,
+    name: *const c_char,
+    type_id: hid_t,
+    space_id: hid_t,
+    lcpl_id: hid_t,
+    dcpl_id: hid_t,
+    dapl_id: hid_t,
+) -> hid_t;
+/// HDF5 >= 1.10.2.
+pub type H5Dwrite_chunk_t = unsafe extern "C" fn(
+    dset_id: hid_t,
+    dxpl_id: hid_t,
+    filters: u32,
+    offset: *const hsize_t,
+    data_size: usize,
+    buf: *const c_void,
+) -> herr_t;

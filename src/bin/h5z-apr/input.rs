@@ -34,13 +34,13 @@ impl Input {
 const HDF5_SIGNATURE: [u8; 8] = *b"\x89HDF\r\n\x1a\n";
 
 #[derive(Debug, PartialEq)]
-enum Kind {
+pub enum Kind {
     Npy,
     Hdf5,
 }
 
 /// Sniffs the file type from its first bytes (HDF5 allows a user block of 512 * 2^k bytes).
-fn kind(path: &Path) -> Result<Kind, String> {
+pub fn kind(path: &Path) -> Result<Kind, String> {
     let mut f =
         std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let mut head = vec![0u8; 8];
@@ -70,7 +70,7 @@ fn kind(path: &Path) -> Result<Kind, String> {
 }
 
 /// Splits `FILE[:/dataset]`. A path that exists as given is taken whole (it may contain ':').
-fn split_spec(spec: &str) -> (PathBuf, Option<String>) {
+pub fn split_spec(spec: &str) -> (PathBuf, Option<String>) {
     if Path::new(spec).exists() {
         return (PathBuf::from(spec), None);
     }
@@ -118,10 +118,10 @@ pub fn load(spec: &str) -> Result<Input, String> {
     }
 }
 
-fn load_hdf5(file: PathBuf, dataset: Option<String>) -> Result<Input, String> {
-    use h5z_apr::h5::{list_datasets, read_dataset};
-    let names = list_datasets(&file)?;
-    let name = match dataset {
+/// The dataset `FILE[:/dataset]` names: the one given (checked to exist) or the file's only one.
+pub fn resolve_dataset(file: &Path, dataset: Option<String>) -> Result<String, String> {
+    let names = h5z_apr::h5::list_datasets(file)?;
+    Ok(match dataset {
         Some(d) => {
             let d = if d.starts_with('/') {
                 d
@@ -154,8 +154,12 @@ fn load_hdf5(file: PathBuf, dataset: Option<String>) -> Result<Input, String> {
                 ));
             }
         },
-    };
-    let d = read_dataset(&file, &name)?;
+    })
+}
+
+fn load_hdf5(file: PathBuf, dataset: Option<String>) -> Result<Input, String> {
+    let name = resolve_dataset(&file, dataset)?;
+    let d = h5z_apr::h5::read_dataset(&file, &name)?;
     if d.shape.is_empty() {
         return Err(format!(
             "{}:{name}: scalar datasets cannot be evaluated",

@@ -1,9 +1,11 @@
-//! `h5z-apr`: evaluate the APR HDF5 filter on your own data (`eval`) and build its
-//! cd_values (`cd-values`). Exit codes: 0 success, 1 runtime error (missing file or dataset,
-//! unsupported dtype, codec failure), 2 bad arguments. Errors are one line on stderr.
+//! `h5z-apr`: evaluate the APR HDF5 filter on your own data (`eval`), build its
+//! cd_values (`cd-values`) and compress data into HDF5 files (`compress`). Exit codes:
+//! 0 success, 1 runtime error (missing file or dataset, unsupported dtype, codec failure),
+//! 2 bad arguments. Errors are one line on stderr.
 
 mod args;
 mod cdvals;
+mod compress;
 mod datasheet;
 mod eval;
 mod input;
@@ -12,6 +14,7 @@ mod npy;
 mod plot;
 mod progress;
 mod report;
+mod source;
 
 use args::{Cli, Cmd, EvalArgs};
 use clap::error::ErrorKind;
@@ -65,11 +68,18 @@ fn main() -> ExitCode {
             }
         }
     };
+    if matches!(cli.cmd, Cmd::Compress(_)) {
+        compress::tune_malloc();
+    }
     let r = match &cli.cmd {
         Cmd::Eval(a) => run_eval(a),
         Cmd::CdValues(a) => cdvals::run(a)
             .map(|s| print!("{s}"))
             .map_err(|cdvals::CdError::Usage(m)| Failure::Usage(m)),
+        Cmd::Compress(a) => compress::run(a).map_err(|e| match e {
+            compress::Error::Usage(m) => Failure::Usage(m),
+            compress::Error::Runtime(m) => Failure::Runtime(m),
+        }),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -82,7 +92,7 @@ fn clap_one_line(e: &clap::Error) -> String {
     if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
         || e.kind() == ErrorKind::MissingSubcommand
     {
-        return "a subcommand is required: eval or cd-values (see h5z-apr --help)".into();
+        return "a subcommand is required: eval, cd-values or compress (see h5z-apr --help)".into();
     }
     let text = e.render().to_string();
     // First paragraph (clap puts the offending argument on an indented second line).

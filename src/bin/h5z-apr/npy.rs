@@ -47,8 +47,18 @@ fn field<'a>(header: &'a str, key: &str) -> Result<&'a str> {
     Ok(header[start..].trim_start())
 }
 
-/// Parses a `.npy` file image.
-pub fn parse(bytes: &[u8]) -> Result<NpyArray> {
+/// The header of a `.npy` file: what follows it is `prod(shape)` elements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpyHeader {
+    pub dtype: DType,
+    pub big_endian: bool,
+    pub shape: Vec<usize>,
+    /// Byte offset of the first element.
+    pub data_offset: usize,
+}
+
+/// Parses the header at the start of `bytes` (which may hold only a prefix of the file).
+pub fn parse_header(bytes: &[u8]) -> Result<NpyHeader> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(invalid("not a .npy file (bad magic)"));
     }
@@ -87,8 +97,24 @@ pub fn parse(bytes: &[u8]) -> Result<NpyArray> {
                 .map_err(|_| invalid("bad shape in .npy header"))
         })
         .collect::<Result<_>>()?;
+    Ok(NpyHeader {
+        dtype,
+        big_endian: big,
+        shape,
+        data_offset: hstart + hlen,
+    })
+}
+
+/// Parses a `.npy` file image.
+pub fn parse(bytes: &[u8]) -> Result<NpyArray> {
+    let NpyHeader {
+        dtype,
+        big_endian: big,
+        shape,
+        data_offset,
+    } = parse_header(bytes)?;
     let n: usize = shape.iter().product();
-    let body = &bytes[hstart + hlen..];
+    let body = &bytes[data_offset..];
     let need = n * dtype.size();
     if body.len() < need {
         return Err(invalid(format!(
@@ -103,6 +129,32 @@ pub fn parse(bytes: &[u8]) -> Result<NpyArray> {
         }
     }
     Ok(NpyArray { dtype, shape, data })
+}
+
+/// Reads the header of a `.npy` file (not its data).
+pub fn read_header(path: &std::path::Path) -> Result<NpyHeader> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| invalid(format!("cannot open {}: {e}", path.display())))?;
+    let mut head = vec![0u8; 12];
+    let n = f
+        .read(&mut head)
+        .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?;
+    head.truncate(n);
+    let total = match head.get(6) {
+        Some(1) if n >= 10 => 10 + u16::from_le_bytes([head[8], head[9]]) as usize,
+        Some(2 | 3) if n >= 12 => {
+            12 + u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize
+        }
+        _ => n.max(12),
+    };
+    if total > n {
+        let mut rest = vec![0u8; total - n];
+        f.read_exact(&mut rest)
+            .map_err(|_| invalid(format!("{}: truncated .npy header", path.display())))?;
+        head.extend_from_slice(&rest);
+    }
+    parse_header(&head).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Reads a `.npy` file.
