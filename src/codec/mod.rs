@@ -15,6 +15,8 @@ mod header;
 mod interp;
 mod params;
 mod rans;
+#[doc(hidden)]
+pub mod rans4;
 mod stream;
 
 pub use crc32::crc32;
