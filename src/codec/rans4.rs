@@ -7,7 +7,8 @@
 //! - States live in `[2^16, 2^32)`; renormalisation moves one 16-bit word (at most one per
 //!   symbol, so it is a single well-predicted branch).
 //! - Per-context frequency tables are normalised to `2^PB` (PB <= 12). The decoder uses one
-//!   packed `u32` per slot: `sym | (freq - 1) << 8 | start << 20`.
+//!   packed `u32` per slot: `(freq - 1) | (slot - start) << 12 | sym << 24`, so a decode step is
+//!   one load, one multiply and a few adds.
 //! - The encoder collects (context, symbol) pairs, then codes them in reverse; the decoder reads
 //!   forward. Encoding is division-free (64-bit reciprocal, exact for every 32-bit state).
 //!
@@ -241,7 +242,8 @@ fn normalize(cnt: &[u32], m: u32) -> Vec<u32> {
 pub struct Decoder<'a, const LANES: usize, const PB: u32> {
     /// Per context `2^PB` packed slots (see the module docs), [`EMPTY`] for unused contexts.
     tab: Vec<u32>,
-    words: std::slice::ChunksExact<'a, u8>,
+    /// Renormalisation words not read yet (u16 LE).
+    words: &'a [u8],
     x: [u32; LANES],
     i: usize,
     bad: bool,
@@ -300,8 +302,13 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
             let mut start = 0u32;
             for (sym, &fs) in f.iter().enumerate().take(n) {
                 if fs > 0 {
-                    let e = sym as u32 | (fs - 1) << 8 | start << 20;
-                    slots[start as usize..(start + fs) as usize].fill(e);
+                    let e = (fs - 1) | (sym as u32) << 24;
+                    for (off, slot) in slots[start as usize..(start + fs) as usize]
+                        .iter_mut()
+                        .enumerate()
+                    {
+                        *slot = e | (off as u32) << 12;
+                    }
                 }
                 start += fs;
             }
@@ -325,7 +332,7 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         Ok((
             Decoder {
                 tab,
-                words: words.chunks_exact(2),
+                words,
                 x,
                 i: 0,
                 bad: false,
@@ -341,26 +348,135 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         let lane = self.i & (LANES - 1);
         self.i += 1;
         let x = self.x[lane];
-        let slot = x & Self::MASK;
-        let e = self.tab[(ctx << PB) | slot as usize];
+        let e = self.tab[(ctx << PB) | (x & Self::MASK) as usize];
         self.bad |= e == EMPTY;
-        let f = ((e >> 8) & 0xfff) + 1;
-        let start = e >> 20;
-        let mut x = f
-            .wrapping_mul(x >> PB)
-            .wrapping_add(slot)
-            .wrapping_sub(start);
-        if x < L {
-            match self.words.next() {
-                Some(w) => x = (x << 16) | u16::from_le_bytes([w[0], w[1]]) as u32,
-                None => {
-                    self.bad = true;
-                    x = L;
+        // x' = f * (x >> PB) + (slot - start), with f - 1 and slot - start from the entry.
+        let q = x >> PB;
+        let x = (e & 0xfff)
+            .wrapping_mul(q)
+            .wrapping_add(q)
+            .wrapping_add((e >> 12) & 0xfff);
+        self.x[lane] = self.renorm(x);
+        (e >> 24) as u8
+    }
+
+    /// Decodes the next `LANES` symbols with the given contexts, one per lane (same result as
+    /// `LANES` calls of [`Decoder::decode`]); for callers that know a group's contexts up
+    /// front. Lets the compiler keep the lane states in registers.
+    #[inline(always)]
+    pub fn decode_lanes(&mut self, ctx: [usize; LANES]) -> [u8; LANES] {
+        let mut out = [0u8; LANES];
+        let r = self.i & (LANES - 1);
+        if r != 0 {
+            // Not aligned to a lane group: fall back to the rotating path.
+            for (o, &c) in out.iter_mut().zip(&ctx) {
+                *o = self.decode(c);
+            }
+            return out;
+        }
+        self.i += LANES;
+        let mut x = self.x;
+        let mut bad = false;
+        for k in 0..LANES {
+            let e = self.tab[(ctx[k] << PB) | (x[k] & Self::MASK) as usize];
+            bad |= e == EMPTY;
+            let q = x[k] >> PB;
+            x[k] = (e & 0xfff)
+                .wrapping_mul(q)
+                .wrapping_add(q)
+                .wrapping_add((e >> 12) & 0xfff);
+            out[k] = (e >> 24) as u8;
+        }
+        for xk in x.iter_mut() {
+            *xk = self.renorm(*xk);
+        }
+        self.bad |= bad;
+        self.x = x;
+        out
+    }
+
+    /// Decodes `out.len()` symbols, symbol `k` with context `ctx[k]` (same result as calling
+    /// [`Decoder::decode`] for each): the fast path for callers that know the contexts of a
+    /// run of symbols up front (e.g. a whole row whose predictions depend only on coarser
+    /// values). Lane states stay in registers. Panics if `ctx.len() != out.len()` or a
+    /// context is >= nctx (caller bugs).
+    pub fn decode_many(&mut self, ctx: &[u8], out: &mut [u8]) {
+        assert_eq!(ctx.len(), out.len());
+        let mut k = 0;
+        // Align to a lane group.
+        while k < out.len() && self.i & (LANES - 1) != 0 {
+            out[k] = self.decode(ctx[k] as usize);
+            k += 1;
+        }
+        let (ctx, out) = (&ctx[k..], &mut out[k..]);
+        let tab = &self.tab[..];
+        let mut words = self.words;
+        let mut x = self.x;
+        let mut bad = false;
+        let n = out.len();
+        let mut oc = out.chunks_exact_mut(LANES);
+        let mut cc = ctx.chunks_exact(LANES);
+        for (o, c) in (&mut oc).zip(&mut cc) {
+            for l in 0..LANES {
+                let e = tab[((c[l] as usize) << PB) | (x[l] & Self::MASK) as usize];
+                bad |= e == EMPTY;
+                let q = x[l] >> PB;
+                x[l] = (e & 0xfff)
+                    .wrapping_mul(q)
+                    .wrapping_add(q)
+                    .wrapping_add((e >> 12) & 0xfff);
+                o[l] = (e >> 24) as u8;
+            }
+            if words.len() >= 2 * LANES {
+                // Fast path: this group's words (at most LANES) are all present, so the reads
+                // are branch-free (masked indices keep them provably in bounds).
+                let w = &words[..2 * LANES];
+                let m = 2 * LANES - 1;
+                let mut j = 0;
+                for xl in x.iter_mut() {
+                    let need = *xl < L;
+                    let v = u16::from_le_bytes([w[j & m], w[(j + 1) & m]]) as u32;
+                    *xl = if need { (*xl << 16) | v } else { *xl };
+                    j += 2 * need as usize;
+                }
+                words = &words[j..];
+            } else {
+                for xl in x.iter_mut() {
+                    if *xl < L {
+                        if let [a, b, rest @ ..] = words {
+                            words = rest;
+                            *xl = (*xl << 16) | u16::from_le_bytes([*a, *b]) as u32;
+                        } else {
+                            bad = true;
+                            *xl = L;
+                        }
+                    }
                 }
             }
         }
-        self.x[lane] = x;
-        e as u8
+        let rem = cc.remainder();
+        self.i += n - rem.len();
+        self.words = words;
+        self.x = x;
+        self.bad |= bad;
+        for (o, &c) in oc.into_remainder().iter_mut().zip(rem) {
+            *o = self.decode(c as usize);
+        }
+    }
+
+    /// At most one 16-bit word per symbol; running out of words is damage.
+    #[inline(always)]
+    fn renorm(&mut self, x: u32) -> u32 {
+        if x >= L {
+            return x;
+        }
+        if let [a, b, rest @ ..] = self.words {
+            self.words = rest;
+            (x << 16) | u16::from_le_bytes([*a, *b]) as u32
+        } else {
+            self.bad = true;
+            L
+        }
     }
 
     /// Records damage found by the caller (e.g. a symbol invalid in its place).
@@ -378,7 +494,7 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
     /// consumed exactly. (Symbols of a single-symbol context cost no bits, so decoding too few or
     /// too many of those is not detectable here; the caller knows its symbol count.)
     pub fn finish(&self) -> Result<()> {
-        if self.bad || self.x.iter().any(|&x| x != L) || self.words.len() != 0 {
+        if self.bad || self.x.iter().any(|&x| x != L) || !self.words.is_empty() {
             return Err(Error::corrupt(
                 "entropy-coded section is damaged or does not end where the symbols do",
             ));
@@ -418,6 +534,42 @@ impl Reader<'_> {
         }
         Err(Error::corrupt("varint longer than 10 bytes"))
     }
+}
+
+/// Number of contexts of [`residual_symbols`].
+#[doc(hidden)]
+pub const RES_NCTX: usize = 20;
+
+/// Realistic symbol stream for benchmarks: previous-pixel residuals of little-endian u16 data,
+/// zigzagged and bucketised like `interp::bucket` (symbols < 150), with the context chosen from
+/// the local activity (bit length of |left - up-left|, capped at 9) and two row classes, like the
+/// pyramid's 20 contexts. `row` is the length of the last axis. Returns (contexts, symbols).
+#[doc(hidden)]
+pub fn residual_symbols(le_u16: &[u8], row: usize) -> (Vec<u8>, Vec<u8>) {
+    let v: Vec<i64> = le_u16
+        .chunks_exact(2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]) as i64)
+        .collect();
+    let row = row.max(1);
+    let mut ctx = Vec::with_capacity(v.len());
+    let mut sym = Vec::with_capacity(v.len());
+    for i in 0..v.len() {
+        let a = if i >= 1 { v[i - 1] } else { 0 };
+        let b = if i > row { v[i - row - 1] } else { a };
+        let d = v[i] - a;
+        let u = ((d << 1) ^ (d >> 63)) as u64;
+        let s = if u < 32 {
+            u as u8
+        } else {
+            let e = 63 - u.leading_zeros();
+            (32 + (e - 5) * 2 + ((u >> (e - 1)) & 1) as u32) as u8
+        };
+        let act = ((64 - a.abs_diff(b).leading_zeros()) as usize).min(9);
+        let class = ((i / row) & 1) * 10;
+        ctx.push((class + act) as u8);
+        sym.push(s);
+    }
+    (ctx, sym)
 }
 
 #[cfg(test)]
@@ -487,6 +639,48 @@ mod tests {
             roundtrip::<8, 11>(&seq, 40);
             roundtrip::<1, 12>(&seq, 40);
         }
+    }
+
+    #[test]
+    fn decode_lanes_equals_decode() {
+        let seq = random_seq(11, 10_003, 16);
+        let mut e = Encoder::<4, 12>::new(16);
+        for &(c, s) in &seq {
+            e.push(c, s);
+        }
+        let mut out = Vec::new();
+        e.finish(&mut out);
+        let (mut d, _) = Decoder::<4, 12>::new(&out, 16).unwrap();
+        let mut got = Vec::new();
+        // Mixed: single symbols (misaligned groups take the fallback) and groups.
+        let mut i = 0;
+        while i < seq.len() {
+            if i % 7 == 3 || i + 4 > seq.len() {
+                got.push(d.decode(seq[i].0));
+                i += 1;
+            } else {
+                let c = [seq[i].0, seq[i + 1].0, seq[i + 2].0, seq[i + 3].0];
+                got.extend(d.decode_lanes(c));
+                i += 4;
+            }
+        }
+        d.finish().unwrap();
+        assert!(got.iter().zip(&seq).all(|(&g, &(_, s))| g == s));
+        // decode_many over uneven pieces.
+        let (mut d, _) = Decoder::<4, 12>::new(&out, 16).unwrap();
+        let ctx: Vec<u8> = seq.iter().map(|p| p.0 as u8).collect();
+        let mut got = vec![0u8; seq.len()];
+        let mut k = 0;
+        for len in [0usize, 1, 2, 7, 4, 1000, 3].iter().cycle() {
+            let e = (k + len).min(seq.len());
+            d.decode_many(&ctx[k..e], &mut got[k..e]);
+            k = e;
+            if k == seq.len() {
+                break;
+            }
+        }
+        d.finish().unwrap();
+        assert!(got.iter().zip(&seq).all(|(&g, &(_, s))| g == s));
     }
 
     #[test]
@@ -797,6 +991,20 @@ mod tests {
             acc
         }
 
+        #[inline(never)]
+        fn dec_new_lanes<const N: usize, const PB: u32>(buf: &[u8], ctx: &[u8]) -> usize {
+            let (mut d, _) = Decoder::<N, PB>::new(buf, super::super::RES_NCTX).unwrap();
+            let mut out = vec![0u8; 4096];
+            let mut acc = 0usize;
+            // Row-sized pieces, as a pyramid decoder would call it.
+            for c in ctx.chunks(4096) {
+                d.decode_many(c, &mut out[..c.len()]);
+                acc = acc.wrapping_add(out[0] as usize);
+            }
+            d.finish().unwrap();
+            acc
+        }
+
         fn line(name: &str, n: usize, te: f64, td: f64, bytes: usize) {
             println!(
                 "{name:<14} {:>12.1} {:>12.1} {:>10} {:>10.4}",
@@ -816,44 +1024,15 @@ mod tests {
             }
             let (te, out) = best(3, || enc_new::<N, PB>(ctx, sym));
             let (td, acc) = best(5, || dec_new::<N, PB>(&out, ctx));
-            std::hint::black_box(acc);
+            let (tg, acc2) = best(5, || dec_new_lanes::<N, PB>(&out, ctx));
+            std::hint::black_box((acc, acc2));
             line(name, sym.len(), te, td, out.len());
+            println!(
+                "{:<14} {:>12} {:>12.1}",
+                "  decode_many",
+                "",
+                sym.len() as f64 / tg / 1e6
+            );
         }
     }
-}
-
-/// Number of contexts of [`residual_symbols`].
-#[doc(hidden)]
-pub const RES_NCTX: usize = 20;
-
-/// Realistic symbol stream for benchmarks: previous-pixel residuals of little-endian u16 data,
-/// zigzagged and bucketised like `interp::bucket` (symbols < 150), with the context chosen from
-/// the local activity (bit length of |left - up-left|, capped at 9) and two row classes, like the
-/// pyramid's 20 contexts. `row` is the length of the last axis. Returns (contexts, symbols).
-#[doc(hidden)]
-pub fn residual_symbols(le_u16: &[u8], row: usize) -> (Vec<u8>, Vec<u8>) {
-    let v: Vec<i64> = le_u16
-        .chunks_exact(2)
-        .map(|b| u16::from_le_bytes([b[0], b[1]]) as i64)
-        .collect();
-    let row = row.max(1);
-    let mut ctx = Vec::with_capacity(v.len());
-    let mut sym = Vec::with_capacity(v.len());
-    for i in 0..v.len() {
-        let a = if i >= 1 { v[i - 1] } else { 0 };
-        let b = if i > row { v[i - row - 1] } else { a };
-        let d = v[i] - a;
-        let u = ((d << 1) ^ (d >> 63)) as u64;
-        let s = if u < 32 {
-            u as u8
-        } else {
-            let e = 63 - u.leading_zeros();
-            (32 + (e - 5) * 2 + ((u >> (e - 1)) & 1) as u32) as u8
-        };
-        let act = ((64 - a.abs_diff(b).leading_zeros()) as usize).min(9);
-        let class = ((i / row) & 1) * 10;
-        ctx.push((class + act) as u8);
-        sym.push(s);
-    }
-    (ctx, sym)
 }
