@@ -30,7 +30,16 @@ struct Row {
     bytes: usize,
 }
 
-fn rans<const N: usize, const PB: u32>(name: &'static str, ctx: &[u8], sym: &[u8]) -> Row {
+/// Row length of the `decode_many` calls (a pyramid decoder would pass one row at a time).
+const PIECE: usize = 4096;
+
+/// Encoder + per-symbol `decode(ctx)` (first row) and `decode_many` (second row).
+fn rans<const N: usize, const PB: u32>(
+    name: &'static str,
+    name_many: &'static str,
+    ctx: &[u8],
+    sym: &[u8],
+) -> [Row; 2] {
     let (enc, out) = best(5, || {
         let mut e = Encoder::<N, PB>::with_capacity(RES_NCTX, sym.len());
         for (&c, &s) in ctx.iter().zip(sym) {
@@ -47,12 +56,30 @@ fn rans<const N: usize, const PB: u32>(name: &'static str, ctx: &[u8], sym: &[u8
         v
     });
     assert!(back == sym, "{name}: round trip failed");
-    Row {
-        name,
-        enc,
-        dec,
-        bytes: out.len(),
-    }
+    let (dec_many, back) = best(7, || {
+        let (mut d, _) = Decoder::<N, PB>::new(&out, RES_NCTX).expect("tables");
+        let mut v = vec![0u8; sym.len()];
+        for (o, c) in v.chunks_mut(PIECE).zip(ctx.chunks(PIECE)) {
+            d.decode_many(c, o);
+        }
+        d.finish().expect("finish");
+        v
+    });
+    assert!(back == sym, "{name_many}: round trip failed");
+    [
+        Row {
+            name,
+            enc,
+            dec,
+            bytes: out.len(),
+        },
+        Row {
+            name: name_many,
+            enc,
+            dec: dec_many,
+            bytes: out.len(),
+        },
+    ]
 }
 
 fn zstd3(sym: &[u8]) -> Row {
@@ -89,14 +116,13 @@ fn main() {
         let (ctx, sym) = residual_symbols(&arr.data, row);
         let n = sym.len() as f64;
         let z = zstd3(&sym);
-        let rows = [
-            rans::<4, 12>("rans4 4x12", &ctx, &sym),
-            rans::<8, 12>("rans4 8x12", &ctx, &sym),
-            rans::<4, 11>("rans4 4x11", &ctx, &sym),
-            rans::<8, 11>("rans4 8x11", &ctx, &sym),
-            z,
-        ];
-        let zr = &rows[4];
+        let mut rows = Vec::new();
+        rows.extend(rans::<4, 12>("4x12 decode", "4x12 many", &ctx, &sym));
+        rows.extend(rans::<8, 12>("8x12 decode", "8x12 many", &ctx, &sym));
+        rows.extend(rans::<4, 11>("4x11 decode", "4x11 many", &ctx, &sym));
+        rows.extend(rans::<8, 11>("8x11 decode", "8x11 many", &ctx, &sym));
+        rows.push(z);
+        let zr = &rows[rows.len() - 1];
         let (ze, zd) = (zr.enc, zr.dec);
         println!(
             "\n{name}: {} symbols (1 byte each), {RES_NCTX} contexts",
@@ -128,6 +154,10 @@ fn main() {
                 r.bytes as f64 * 8.0 / n
             );
         }
-        println!("(MB/s counts symbol bytes; one u16 element = one symbol, so element MB/s = 2x)");
+        println!(
+            "(rANS rows: lanes x probability bits; 'decode' = per-symbol decode(ctx), 'many' = \
+             decode_many over {PIECE}-symbol rows. MB/s counts symbol bytes; one u16 element = \
+             one symbol, so element MB/s = 2x)"
+        );
     }
 }
