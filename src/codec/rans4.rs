@@ -5,7 +5,7 @@
 //!   parallelism) while the caller still chooses the context of every symbol from values it
 //!   has already decoded: decoding is `dec.decode(ctx)` in strict symbol order.
 //! - States live in `[2^16, 2^32)`; renormalisation moves one 16-bit word (at most one per
-//!   symbol, so it is a single well-predicted branch).
+//!   symbol); [`Decoder::decode_many`] does it branch-free.
 //! - Per-context frequency tables are normalised to `2^PB` (PB <= 12). The decoder uses one
 //!   packed `u32` per slot: `(freq - 1) | (slot - start) << 12 | sym << 24`, so a decode step is
 //!   one load, one multiply and a few adds.
@@ -35,8 +35,10 @@ use crate::error::{Error, Result};
 pub const ALPHABET: usize = 256;
 /// Lower bound of the state interval.
 const L: u32 = 1 << 16;
-/// Decoder slot value for contexts without a table.
-const EMPTY: u32 = u32::MAX;
+/// Decoder slot value for contexts without a table: `f - 1 = 0` with `slot - start = 4095`,
+/// impossible for a real entry (`slot - start < f`). (Not `u32::MAX`: that is the real entry
+/// of symbol 255 at slot 4095 of a single-symbol context.)
+const EMPTY: u32 = 0xfff << 12 | 0xff << 24;
 
 /// Default configuration (chosen from the measurements in `rans4::tests::bench_compare` and
 /// `benches/entropy.rs`): 4 lanes, 12-bit probabilities.
@@ -698,6 +700,24 @@ mod tests {
         let out = roundtrip::<4, 12>(&seq, 2);
         // Tables (ctx0: n=1; ctx1: n=201, zero run, implied last) + len + 4 states, no words.
         assert!(out.len() <= 1 + 1 + 4 + 2 + 16, "{}", out.len());
+    }
+
+    #[test]
+    fn single_symbol_255_is_not_mistaken_for_an_unused_context() {
+        // Mixed with a uniform context (period 3, coprime to the lanes) so every lane state
+        // varies: slot 4095 of the single-symbol context is hit ~30 times.
+        let mut g = Lcg(3);
+        let seq: Vec<(usize, u8)> = (0..200_000)
+            .map(|i| {
+                if i % 3 == 0 {
+                    (0, g.next() as u8)
+                } else {
+                    (1, 255)
+                }
+            })
+            .collect();
+        roundtrip::<4, 12>(&seq, 2);
+        roundtrip::<4, 11>(&seq, 2);
     }
 
     #[test]
