@@ -25,6 +25,8 @@ mod header;
 mod method;
 mod params;
 mod rans;
+#[doc(hidden)]
+pub mod rans4;
 mod stream;
 mod symbols;
 
