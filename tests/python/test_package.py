@@ -268,9 +268,9 @@ BAD = [
     (dict(mode="abs", bound=-1), "abs bound must be finite and >= 0, got -1"),
     (dict(mode="abs", bound=float("nan")), "got NaN"),
     (dict(mode="abs", bound=float("inf")), "abs bound must be finite"),
-    (dict(mode="apr", rel_error=0), "rel_error must be finite and > 0, got 0"),
-    (dict(mode="apr", rel_error=-0.1), "rel_error must be finite and > 0"),
-    (dict(mode="abs", bound=3.14159265358979), "cannot be written as m * 10^-e"),
+    (dict(mode="apr", rel_error=0), "apr mode needs a finite relative error E > 0, got 0"),
+    (dict(mode="apr", rel_error=-0.1), "apr mode needs a finite relative error E > 0, got -0.1"),
+    (dict(mode="abs", bound=3.14159265358979), "cannot be written as m x 10^-e"),
     (dict(mode="abs", bound=1, effort=23), "effort must be in 1..=22, got 23"),
     (dict(mode="abs", bound=1, effort=-4), "effort must be in 1..=22, got -4"),
     (dict(mode="abs", bound=1, effort=0), "effort must be 1..22"),
@@ -423,9 +423,9 @@ def test_numcodecs_config_round_trip_and_validation():
     assert pickle.loads(pickle.dumps(c)) == c and pickle.loads(pickle.dumps(APR(mode="abs", bound=2))) == APR(
         mode="abs", bound=2
     )
-    with pytest.raises(APRError, match="rel_error must be finite and > 0"):
+    with pytest.raises(APRError, match="apr mode needs a finite relative error E > 0"):
         Codec(mode="apr", rel_error=-1)
-    with pytest.raises(APRError, match="rel_error must be finite and > 0"):
+    with pytest.raises(APRError, match="apr mode needs a finite relative error E > 0"):
         numcodecs.get_codec({"id": "h5z_apr", "mode": "apr", "rel_error": 0})
 
 
