@@ -7,6 +7,9 @@
 //! numbers). The old coder (`codec::rans`, crate-private) is compared in the ignored unit test
 //! `cargo test --release --lib rans4::tests::bench_compare -- --ignored --nocapture`.
 
+#[path = "../src/bin/h5z-apr/npy.rs"]
+#[allow(dead_code, unused_imports)]
+mod npy;
 use h5z_apr::codec::rans4::{residual_symbols, Decoder, Encoder, RES_NCTX};
 use std::path::Path;
 use std::time::Instant;
@@ -111,7 +114,7 @@ fn main() {
             println!("SKIP {name}: {} missing", p.display());
             continue;
         }
-        let arr = h5z_apr::npy::read(&p).expect("npy");
+        let arr = npy::read(&p).expect("npy");
         let row = *arr.shape.last().expect("rank >= 1");
         let (ctx, sym) = residual_symbols(&arr.data, row);
         let n = sym.len() as f64;

@@ -38,6 +38,14 @@ pub use header::{Header, FORMAT_VERSION, MAGIC};
 pub use params::AprParams;
 pub use stream::{stats, Method, StreamStats};
 
+/// Method 6 ("pyramid-fast", FORMAT.md §5) bodies directly, without the method byte, for
+/// benches, goldens and the reference-decoder tests until the v2 tile container calls them.
+/// `encode_m2`/`decode_m2` are the method-2 bodies of the same chunk (bench baseline).
+#[doc(hidden)]
+pub mod m6 {
+    pub use super::method::pyramid_fast::{decode, decode_m2, encode, encode_m2, NCTX};
+}
+
 /// Element values of little-endian `data` as f64 (integers exactly; for evaluation and tests).
 pub fn values_f64(dtype: DType, data: &[u8]) -> Vec<f64> {
     elements::to_f64s(dtype, data)

@@ -29,7 +29,7 @@
 //! [`Decoder::finish`] rejects the stream unless no damage was seen, every lane is back in its
 //! initial state and the payload was consumed exactly.
 
-use crate::error::{Error, Result};
+use crate::codec::error::{Error, Result};
 
 /// Largest alphabet.
 pub const ALPHABET: usize = 256;
@@ -902,6 +902,32 @@ mod tests {
         use crate::codec::rans;
         use std::time::Instant;
 
+        struct Npy {
+            shape: Vec<usize>,
+            data: Vec<u8>,
+        }
+
+        /// Minimal .npy reader (version 1/2 header, C order) for this ignored timing test.
+        fn read_npy(p: &std::path::Path) -> Npy {
+            let b = std::fs::read(p).expect("npy");
+            let (hl, off) = if b[6] == 1 {
+                (u16::from_le_bytes([b[8], b[9]]) as usize, 10)
+            } else {
+                (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
+            };
+            let hdr = std::str::from_utf8(&b[off..off + hl]).expect("header");
+            let sh = &hdr[hdr.find("'shape': (").expect("shape") + 10..];
+            let sh = &sh[..sh.find(')').expect(")")];
+            let shape = sh
+                .split(',')
+                .filter_map(|t| t.trim().parse().ok())
+                .collect();
+            Npy {
+                shape,
+                data: b[off + hl..].to_vec(),
+            }
+        }
+
         pub fn compare() {
             let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
             for (name, rel) in [
@@ -916,7 +942,7 @@ mod tests {
                     eprintln!("SKIP {name}: {} missing", p.display());
                     continue;
                 }
-                let arr = crate::npy::read(&p).expect("npy");
+                let arr = read_npy(&p);
                 let (mut ctx, mut sym) =
                     super::super::residual_symbols(&arr.data, arr.shape[arr.shape.len() - 1]);
                 // RANS4_BENCH_N=<symbols>: a short deterministic run for callgrind.
