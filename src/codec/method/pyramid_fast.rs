@@ -618,6 +618,11 @@ pub fn decode(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> 
             "method 6 half bin width exceeds the value range",
         ));
     }
+    if dtype == DType::F32 && k != 0 {
+        return Err(Error::corrupt(
+            "method 6 float32 tile with a non-zero bin width",
+        ));
+    }
     let k = k as i64;
     let rest = &body[r.pos..];
     if narrow {
