@@ -210,56 +210,56 @@ fn predict_row<W: Work, const LOSSLESS: bool>(
     fine: u8,
     pred: &mut [W],
     ctx: &mut [u8],
+    tmp: &mut [W],
 ) -> usize {
     let h = p.h;
     let ny = shape[2];
     if p.axis == 2 {
+        // Along y the neighbours are the even samples E[j] = r[2hj]: point k (y = h(2k+1))
+        // has A1 = E[k-1], A0 = E[k], B0 = E[k+1], B1 = E[k+2] where they exist.
         let r = &v[base..base + ny];
         let m = (ny - h).div_ceil(2 * h);
+        let ne = ny.div_ceil(2 * h);
+        let e = &mut tmp[..ne];
+        for (t, &x) in e.iter_mut().zip(r.iter().step_by(2 * h)) {
+            *t = x;
+        }
+        let e = &*e;
         let (pred, ctx) = (&mut pred[..m], &mut ctx[..m]);
-        // General point (boundary), exactly §2.4.
-        let general = |y: usize| -> (W, u8) {
-            let a0 = r[y - h];
-            if y + h < ny {
-                let b0 = r[y + h];
-                let pp = if cubic && y >= 3 * h && y + 3 * h < ny {
-                    q.clamp(W::cubic(r[y - 3 * h], a0, b0, r[y + 3 * h]))
+        let general = |k: usize| -> (W, u8) {
+            let a0 = e[k];
+            if k + 1 < ne {
+                let b0 = e[k + 1];
+                let pp = if cubic && k >= 1 && k + 2 < ne {
+                    q.clamp(W::cubic(e[k - 1], a0, b0, e[k + 2]))
                 } else {
                     W::lin(a0, b0)
                 };
                 (pp, q.act::<LOSSLESS>(a0, b0))
-            } else if y >= 3 * h {
-                (a0, q.act::<LOSSLESS>(a0, r[y - 3 * h]))
+            } else if k >= 1 {
+                (a0, q.act::<LOSSLESS>(a0, e[k - 1]))
             } else {
                 (a0, 0)
             }
         };
-        // Interior points: 3h <= y and y + 3h < ny, i.e. k in [1, kend).
-        let kend = if ny > 4 * h {
-            ((ny - 4 * h - 1) / (2 * h) + 1).min(m)
-        } else {
-            1
-        }
-        .max(1);
+        // Interior points k in [1, kend): A1 and B1 exist.
+        let kend = ne.saturating_sub(2).max(1);
         for k in (0..m).filter(|&k| k == 0 || k >= kend) {
-            let (pp, a) = general(h + 2 * k * h);
+            let (pp, a) = general(k);
             pred[k] = pp;
             ctx[k] = a + fine;
         }
         if kend > 1 {
+            let (pi, ci) = (&mut pred[1..kend], &mut ctx[1..kend]);
             if cubic {
-                for k in 1..kend {
-                    let y = h + 2 * k * h;
-                    let (a1, a0, b0, b1) = (r[y - 3 * h], r[y - h], r[y + h], r[y + 3 * h]);
-                    pred[k] = q.clamp(W::cubic(a1, a0, b0, b1));
-                    ctx[k] = q.act::<LOSSLESS>(a0, b0) + fine;
+                for ((pp, cc), w) in pi.iter_mut().zip(ci.iter_mut()).zip(e.windows(4)) {
+                    *pp = q.clamp(W::cubic(w[0], w[1], w[2], w[3]));
+                    *cc = q.act::<LOSSLESS>(w[1], w[2]) + fine;
                 }
             } else {
-                for k in 1..kend {
-                    let y = h + 2 * k * h;
-                    let (a0, b0) = (r[y - h], r[y + h]);
-                    pred[k] = W::lin(a0, b0);
-                    ctx[k] = q.act::<LOSSLESS>(a0, b0) + fine;
+                for ((pp, cc), w) in pi.iter_mut().zip(ci.iter_mut()).zip(e[1..].windows(2)) {
+                    *pp = W::lin(w[0], w[1]);
+                    *cc = q.act::<LOSSLESS>(w[0], w[1]) + fine;
                 }
             }
         }
@@ -345,28 +345,31 @@ fn sym_table() -> [(u64, u32); 256] {
     t
 }
 
-/// LSB-first bit reader over a byte slice: one unaligned 8-byte load per read in the body of
-/// the slice, a byte-wise path for the last 7 bytes. Reading past the end yields zeros and is
-/// reported by [`FastBits::finish`].
-struct FastBits<'a> {
-    data: &'a [u8],
+/// LSB-first bit reader: the extra bits copied once with 8 zero bytes of padding, so every
+/// read is one unaligned 8-byte load (the index is clamped into the buffer, so a corrupt
+/// stream reading past the end gets garbage bits and is rejected by [`FastBits::finish`]).
+struct FastBits {
+    buf: Vec<u8>,
+    len: usize,
     pos: usize, // bits read
 }
 
-impl<'a> FastBits<'a> {
+impl FastBits {
+    fn new(data: &[u8]) -> Self {
+        let mut buf = Vec::with_capacity(data.len() + 8);
+        buf.extend_from_slice(data);
+        buf.extend_from_slice(&[0u8; 8]);
+        FastBits {
+            buf,
+            len: data.len(),
+            pos: 0,
+        }
+    }
     #[inline(always)]
     fn load(&self, byte: usize) -> u64 {
-        if let Some(b) = self.data.get(byte..byte + 8) {
-            u64::from_le_bytes(b.try_into().expect("8"))
-        } else {
-            let mut x = 0u64;
-            for j in 0..8 {
-                if let Some(&b) = self.data.get(byte + j) {
-                    x |= (b as u64) << (8 * j);
-                }
-            }
-            x
-        }
+        let b = byte.min(self.len);
+        let w: [u8; 8] = self.buf[b..b + 8].try_into().expect("padded");
+        u64::from_le_bytes(w)
     }
     /// Reads `n` <= 56 bits.
     #[inline(always)]
@@ -386,10 +389,10 @@ impl<'a> FastBits<'a> {
         }
     }
     fn finish(&self) -> Result<()> {
-        if self.pos > 8 * self.data.len() {
+        if self.pos > 8 * self.len {
             return Err(Error::truncated("method 6 extra bits end early"));
         }
-        if self.data.len() != self.pos.div_ceil(8) {
+        if self.len != self.pos.div_ceil(8) {
             return Err(Error::corrupt("method 6 extra bits have unread bytes"));
         }
         Ok(())
@@ -552,6 +555,7 @@ fn encode_impl<W: Work, const LOSSLESS: bool>(x: &[W], q: Q<W>, shape: [usize; 3
     let ny = shape[2];
     let mut pred = vec![W::default(); ny];
     let mut ctx = vec![0u8; ny];
+    let mut tmp = vec![W::default(); ny];
     let put = |enc: &mut Rans4Encoder, bits: &mut BitWriter, c: u8, d: i64| {
         let (sym, nb, extra) = bucket(zigzag(d));
         enc.push(c as usize, sym as u8);
@@ -575,7 +579,7 @@ fn encode_impl<W: Work, const LOSSLESS: bool>(x: &[W], q: Q<W>, shape: [usize; 3
         for_each_row(shape, p, |base, c| {
             let v: &[W] = if LOSSLESS { x } else { &vbuf };
             let m = predict_row::<W, LOSSLESS>(
-                &q, v, shape, p, cubic, base, c, fine, &mut pred, &mut ctx,
+                &q, v, shape, p, cubic, base, c, fine, &mut pred, &mut ctx, &mut tmp,
             );
             for k in 0..m {
                 let i = base + y0 + k * ys;
@@ -664,7 +668,8 @@ fn reconstruct<W: Work, const LOSSLESS: bool>(
         d.wrapping_mul(q.w as i64)
     });
     if LOSSLESS {
-        *bad |= v < q.lo.to_i64() || v > q.hi.to_i64();
+        *bad |=
+            v.wrapping_sub(q.lo.to_i64()) as u64 > q.hi.to_i64().wrapping_sub(q.lo.to_i64()) as u64;
         W::from_i64(v)
     } else {
         W::from_i64(v.clamp(q.lo.to_i64(), q.hi.to_i64()))
@@ -686,16 +691,14 @@ fn decode_impl<W: Work, const LOSSLESS: bool>(
     }
     let (choice, buf) = buf.split_at(nc);
     let (mut dec, extra) = Rans4Decoder::new(buf, NCTX)?;
-    let mut bits = FastBits {
-        data: extra,
-        pos: 0,
-    };
+    let mut bits = FastBits::new(extra);
     let tab = sym_table();
     let mut bad = false;
     let mut v = vec![W::default(); n];
     let ny = shape[2];
     let mut pred = vec![W::default(); ny];
     let mut ctx = vec![0u8; ny];
+    let mut tmp = vec![W::default(); ny];
     let mut sym = vec![0u8; ny];
     {
         let s = dec.decode(NB - 1);
@@ -708,7 +711,7 @@ fn decode_impl<W: Work, const LOSSLESS: bool>(
         let (y0, ys) = row_y(p);
         for_each_row(shape, p, |base, c| {
             let m = predict_row::<W, LOSSLESS>(
-                &q, &v, shape, p, cubic, base, c, fine, &mut pred, &mut ctx,
+                &q, &v, shape, p, cubic, base, c, fine, &mut pred, &mut ctx, &mut tmp,
             );
             let (ctx, sym) = (&ctx[..m], &mut sym[..m]);
             dec.decode_many(ctx, sym);
