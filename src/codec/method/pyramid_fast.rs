@@ -11,7 +11,7 @@
 //! Entry points [`encode`] / [`decode`] work on the body WITHOUT the method byte (the caller,
 //! the v2 tile dispatch, writes and reads that byte).
 
-use crate::codec::bits::{put_varint, BitWriter};
+use crate::codec::bits::put_varint;
 use crate::codec::config::{Config, Mode};
 use crate::codec::dtype::DType;
 use crate::codec::error::{Error, Result};
@@ -401,6 +401,44 @@ impl FastBits {
 
 // ---- encoder ---------------------------------------------------------------------------
 
+/// LSB-first bit writer for fields of at most 32 bits (all method-6 extra-bit fields: the
+/// domains span < 2^33, so |q| <= 2^32 and a field has e - 1 <= 32 bits).
+#[derive(Default)]
+struct FastWriter {
+    out: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+
+impl FastWriter {
+    /// Appends `v` (< 2^nb) in `nb` <= 32 bits.
+    #[inline(always)]
+    fn put(&mut self, v: u64, nb: u32) {
+        debug_assert!(nb <= 32 && v >> nb == 0);
+        self.acc |= v << self.n;
+        self.n += nb;
+        if self.n >= 32 {
+            self.out.extend_from_slice(&(self.acc as u32).to_le_bytes());
+            self.acc >>= 32;
+            self.n -= 32;
+        }
+    }
+    fn finish(mut self) -> Vec<u8> {
+        let nbytes = self.n.div_ceil(8) as usize;
+        self.out
+            .extend_from_slice(&self.acc.to_le_bytes()[..nbytes]);
+        self.out
+    }
+}
+
+/// Codes one residual: bucket symbol to the rANS encoder, the rest to the extra bits.
+#[inline(always)]
+fn put(enc: &mut Rans4Encoder, bits: &mut FastWriter, c: u8, d: i64) {
+    let (sym, nb, extra) = bucket(zigzag(d));
+    enc.push(c as usize, sym as u8);
+    bits.put(extra, nb);
+}
+
 /// Method-6 body (without the method byte) of `data` (little-endian elements of `dtype`, C
 /// order, shape `shape3` = (Z, X, Y)), or `None` when method 6 does not apply: mode apr,
 /// float data in abs mode with a bound > 0, f64, an empty shape, or a body so small that the
@@ -503,8 +541,10 @@ fn choose_cubic<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> bool 
         _ => h,
     };
     let n = shape[p.axis];
+    let mut row = 0usize;
     for_each_row(shape, p, |base, c| {
-        if p.axis != 2 && !(c >= 3 * h && c + 3 * h < n) {
+        row += 1;
+        if row & 1 == 0 || (p.axis != 2 && !(c >= 3 * h && c + 3 * h < n)) {
             return;
         }
         let mut y = y0;
@@ -549,18 +589,13 @@ fn encode_impl<W: Work, const LOSSLESS: bool>(x: &[W], q: Q<W>, shape: [usize; 3
     put_varint(&mut out, q.k as u64);
     let mut choice = vec![0u8; ps.len().div_ceil(8)];
     let mut enc = Rans4Encoder::with_capacity(NCTX, n);
-    let mut bits = BitWriter::new();
+    let mut bits = FastWriter::default();
     // Reconstructed values: for lossless they are the originals.
     let mut vbuf: Vec<W> = if LOSSLESS { Vec::new() } else { x.to_vec() };
     let ny = shape[2];
     let mut pred = vec![W::default(); ny];
     let mut ctx = vec![0u8; ny];
     let mut tmp = vec![W::default(); ny];
-    let put = |enc: &mut Rans4Encoder, bits: &mut BitWriter, c: u8, d: i64| {
-        let (sym, nb, extra) = bucket(zigzag(d));
-        enc.push(c as usize, sym as u8);
-        bits.put_wide(extra, nb);
-    };
     // Origin.
     {
         let (d, r) = quantise::<W, LOSSLESS>(&q, x[0], W::default());
