@@ -1069,6 +1069,15 @@ class Rans4Decoder:
             _reject("rANS lanes not back at 2^16 or payload words left over")
 
 
+class _IntDomain6(IntDomain):
+    """§5.2: the integer quantiser of §2.4, but symbols >= 88 are a rejection."""
+
+    def reconstruct(self, p, syms, bits):
+        if max(syms, default=0) >= 88:
+            _reject("method 6 symbol >= 88")
+        return super().reconstruct(p, syms, bits)
+
+
 def decode_method6(body: bytes, dt: int, shape3) -> np.ndarray:
     """Method-6 body (§5, without the method byte) of a tile of dtype code dt and shape
     (Z, X, Y) -> flat numpy array of the dtype (C order)."""
@@ -1083,7 +1092,7 @@ def decode_method6(body: bytes, dt: int, shape3) -> np.ndarray:
         _reject("method 6 half bin width exceeds the value range")
     if dt == 7 and k != 0:
         _reject("method 6 float32 tile with a non-zero bin width")
-    dom = IntDomain(k, lo, hi)
+    dom = _IntDomain6(k, lo, hi)
     bs = tuple(int(d) for d in shape3)
     ps = passes(bs)
     pbits = cur.bytes((len(ps) + 7) // 8)

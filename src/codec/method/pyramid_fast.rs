@@ -22,8 +22,11 @@ use crate::codec::symbols::{bucket, zigzag};
 const NB: usize = 10;
 /// Contexts of the rANS section.
 pub const NCTX: usize = 2 * NB;
-/// First symbol without meaning in the integer domain (method 2's escape).
-const NSYM: usize = 150;
+/// First invalid symbol (FORMAT.md §5.2): every residual of a domain spanning < 2^33 values
+/// has |q| < 2^32, so zigzag(q) < 2^33 and its symbol is at most 87.
+const NSYM: usize = 88;
+/// Table entry flag of an invalid symbol.
+const INVALID: u64 = 1 << 63;
 /// The container refuses bodies more than this many times smaller than their elements.
 const MAX_EXPANSION: usize = 1 << 15;
 
@@ -328,18 +331,16 @@ fn row_y(p: Pass) -> (usize, usize) {
 
 // ---- extra bits -----------------------------------------------------------------------
 
-/// Per symbol: (base value of u, number of extra bits); symbols >= 150 are invalid.
-fn sym_table() -> [(u64, u32); 256] {
-    let mut t = [(0u64, 0u32); 256];
-    for (s, e) in t.iter_mut().enumerate() {
+/// Per symbol: base value of u | number of extra bits << 40 | [`INVALID`] for s >= 88.
+fn sym_table() -> [u64; 256] {
+    let mut t = [INVALID; 256];
+    for (s, e) in t.iter_mut().enumerate().take(NSYM) {
         *e = if s < 32 {
-            (s as u64, 0)
-        } else if s < NSYM {
-            let ex = ((s - 32) / 2 + 5) as u32;
-            let top = 2 | ((s - 32) & 1) as u64;
-            (top << (ex - 1), ex - 1)
+            s as u64
         } else {
-            (0, 0)
+            let ex = ((s - 32) / 2 + 5) as u64;
+            let top = 2 | ((s - 32) & 1) as u64;
+            (top << (ex - 1)) | (ex - 1) << 40
         };
     }
     t
@@ -377,16 +378,6 @@ impl FastBits {
         let x = self.load(self.pos >> 3) >> (self.pos & 7);
         self.pos += n as usize;
         x & ((1u64 << n) - 1)
-    }
-    /// Reads `n` <= 64 bits.
-    #[inline(always)]
-    fn get(&mut self, n: u32) -> u64 {
-        if n <= 56 {
-            self.get56(n)
-        } else {
-            let lo = self.get56(32);
-            lo | self.get56(n - 32) << 32
-        }
     }
     fn finish(&self) -> Result<()> {
         if self.pos > 8 * self.len {
@@ -690,23 +681,22 @@ fn reconstruct<W: Work, const LOSSLESS: bool>(
     q: &Q<W>,
     p: W,
     sym: u8,
-    tab: &[(u64, u32); 256],
+    tab: &[u64; 256],
     bits: &mut FastBits,
-    bad: &mut bool,
+    acc: &mut u64,
 ) -> W {
-    let (base, nb) = tab[sym as usize];
-    let u = base | bits.get(nb);
+    let e = tab[sym as usize];
+    *acc |= e & INVALID;
+    let u = (e & 0xff_ffff_ffff) | bits.get56((e >> 40) as u32 & 63);
     let d = ((u >> 1) as i64) ^ -((u & 1) as i64);
-    let v = p.to_i64().wrapping_add(if LOSSLESS {
-        d
-    } else {
-        d.wrapping_mul(q.w as i64)
-    });
     if LOSSLESS {
-        *bad |=
-            v.wrapping_sub(q.lo.to_i64()) as u64 > q.hi.to_i64().wrapping_sub(q.lo.to_i64()) as u64;
+        // v - lo must be <= span = 2^bits - 1 (every method-6 domain): OR-accumulated and
+        // checked once at the end.
+        let v = p.to_i64().wrapping_add(d);
+        *acc |= v.wrapping_sub(q.lo.to_i64()) as u64;
         W::from_i64(v)
     } else {
+        let v = p.to_i64().wrapping_add(d.wrapping_mul(q.w as i64));
         W::from_i64(v.clamp(q.lo.to_i64(), q.hi.to_i64()))
     }
 }
@@ -728,7 +718,7 @@ fn decode_impl<W: Work, const LOSSLESS: bool>(
     let (mut dec, extra) = Rans4Decoder::new(buf, NCTX)?;
     let mut bits = FastBits::new(extra);
     let tab = sym_table();
-    let mut bad = false;
+    let mut acc = 0u64;
     let mut v = vec![W::default(); n];
     let ny = shape[2];
     let mut pred = vec![W::default(); ny];
@@ -737,8 +727,7 @@ fn decode_impl<W: Work, const LOSSLESS: bool>(
     let mut sym = vec![0u8; ny];
     {
         let s = dec.decode(NB - 1);
-        bad |= s as usize >= NSYM;
-        v[0] = reconstruct::<W, LOSSLESS>(&q, W::default(), s, &tab, &mut bits, &mut bad);
+        v[0] = reconstruct::<W, LOSSLESS>(&q, W::default(), s, &tab, &mut bits, &mut acc);
     }
     for (j, &p) in ps.iter().enumerate() {
         let cubic = choice[j / 8] >> (j % 8) & 1 == 1;
@@ -751,18 +740,14 @@ fn decode_impl<W: Work, const LOSSLESS: bool>(
             let (ctx, sym) = (&ctx[..m], &mut sym[..m]);
             dec.decode_many(ctx, sym);
             let row = &mut v[base + y0..];
-            let mut sb = 0u8;
             for ((o, &pp), &s) in row.iter_mut().step_by(ys).zip(&pred[..m]).zip(sym.iter()) {
-                sb |= s;
-                *o = reconstruct::<W, LOSSLESS>(&q, pp, s, &tab, &mut bits, &mut bad);
-            }
-            // Symbols >= 150 (>= 0x96) are invalid; checked per row on the max.
-            if sb >= 0x80 && sym.iter().any(|&s| s as usize >= NSYM) {
-                bad = true;
+                *o = reconstruct::<W, LOSSLESS>(&q, pp, s, &tab, &mut bits, &mut acc);
             }
         });
     }
-    if bad {
+    let span = q.hi.to_i64().wrapping_sub(q.lo.to_i64()) as u64;
+    debug_assert!(span.wrapping_add(1).is_power_of_two());
+    if acc & INVALID != 0 || (LOSSLESS && acc > span) {
         return Err(Error::corrupt(
             "method 6 body decodes a symbol or value outside the value domain",
         ));
