@@ -276,7 +276,21 @@ fn predict_row<W: Work, const LOSSLESS: bool>(
         let ra0 = &v[base - st..base - st + ny];
         if c + h < n {
             let rb0 = &v[base + st..base + st + ny];
-            if cubic && c >= 3 * h && c + 3 * h < n {
+            if cubic && c >= 3 * h && c + 3 * h < n && s == 2 {
+                let ra1 = &v[base - 3 * st..base - 3 * st + ny];
+                let rb1 = &v[base + 3 * st..base + 3 * st + ny];
+                let it = ra1
+                    .chunks(2)
+                    .zip(ra0.chunks(2))
+                    .zip(rb0.chunks(2))
+                    .zip(rb1.chunks(2));
+                for ((pp, cc), (((a1, a0), b0), b1)) in pred.iter_mut().zip(ctx.iter_mut()).zip(it)
+                {
+                    let (a1, a0, b0, b1) = (a1[0], a0[0], b0[0], b1[0]);
+                    *pp = q.clamp(W::cubic(a1, a0, b0, b1));
+                    *cc = q.act::<LOSSLESS>(a0, b0) + fine;
+                }
+            } else if cubic && c >= 3 * h && c + 3 * h < n {
                 let ra1 = &v[base - 3 * st..base - 3 * st + ny];
                 let rb1 = &v[base + 3 * st..base + 3 * st + ny];
                 let it = ra1
@@ -289,6 +303,13 @@ fn predict_row<W: Work, const LOSSLESS: bool>(
                     pred.iter_mut().zip(ctx.iter_mut()).zip(it)
                 {
                     *pp = q.clamp(W::cubic(a1, a0, b0, b1));
+                    *cc = q.act::<LOSSLESS>(a0, b0) + fine;
+                }
+            } else if s == 2 {
+                let it = ra0.chunks(2).zip(rb0.chunks(2));
+                for ((pp, cc), (a, b)) in pred.iter_mut().zip(ctx.iter_mut()).zip(it) {
+                    let (a0, b0) = (a[0], b[0]);
+                    *pp = W::lin(a0, b0);
                     *cc = q.act::<LOSSLESS>(a0, b0) + fine;
                 }
             } else {
@@ -739,9 +760,15 @@ fn decode_impl<W: Work, const LOSSLESS: bool>(
             );
             let (ctx, sym) = (&ctx[..m], &mut sym[..m]);
             dec.decode_many(ctx, sym);
-            let row = &mut v[base + y0..];
-            for ((o, &pp), &s) in row.iter_mut().step_by(ys).zip(&pred[..m]).zip(sym.iter()) {
-                *o = reconstruct::<W, LOSSLESS>(&q, pp, s, &tab, &mut bits, &mut acc);
+            let row = &mut v[base + y0..base + ny];
+            if ys == 2 {
+                for ((o, &pp), &s) in row.chunks_mut(2).zip(&pred[..m]).zip(sym.iter()) {
+                    o[0] = reconstruct::<W, LOSSLESS>(&q, pp, s, &tab, &mut bits, &mut acc);
+                }
+            } else {
+                for ((o, &pp), &s) in row.iter_mut().step_by(ys).zip(&pred[..m]).zip(sym.iter()) {
+                    *o = reconstruct::<W, LOSSLESS>(&q, pp, s, &tab, &mut bits, &mut acc);
+                }
             }
         });
     }
