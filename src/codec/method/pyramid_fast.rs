@@ -553,10 +553,8 @@ fn choose_cubic<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> bool 
         _ => h,
     };
     let n = shape[p.axis];
-    let mut row = 0usize;
     for_each_row(shape, p, |base, c| {
-        row += 1;
-        if row & 1 == 0 || (p.axis != 2 && !(c >= 3 * h && c + 3 * h < n)) {
+        if p.axis != 2 && !(c >= 3 * h && c + 3 * h < n) {
             return;
         }
         let mut y = y0;
