@@ -265,3 +265,24 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn random_bodies_never_panic() {
+    // Arbitrary bytes (and arbitrary bytes after a valid k / predictor-bit prefix) decode to
+    // an error or some array, never a panic.
+    let mut s = 99u64;
+    for round in 0..3000 {
+        let dt = DTYPES[round % DTYPES.len()];
+        let sh = [1 + round % 3, 1 + round % 7, 1 + round % 29];
+        let len = (lcg(&mut s) % 300) as usize;
+        let mut body: Vec<u8> = (0..len).map(|_| lcg(&mut s) as u8).collect();
+        if round % 2 == 0 && !body.is_empty() {
+            body[0] = 0; // k = 0
+            if body.len() > 2 {
+                body[2] = 20; // plausible context count after one predictor byte
+            }
+        }
+        let mut out = vec![0u8; sh.iter().product::<usize>() * dt.size()];
+        let _ = decode(&body, dt, sh, &mut out);
+    }
+}
