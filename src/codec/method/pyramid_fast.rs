@@ -129,12 +129,10 @@ impl<W: Work> Q<W> {
         if LOSSLESS {
             return ((64 - d.leading_zeros()) as u8).min(NB as u8 - 1);
         }
-        if d < self.w {
-            return 0;
-        }
         // With c = bit_length(d) - bit_length(w): floor(d / w) has bit length c or c + 1,
-        // the latter iff d >= w << c.
-        let c = (64 - d.leading_zeros()) - self.wl;
+        // the latter iff d >= w << c. Branch-free: for d < w, c saturates to 0 and d >= w
+        // is false, giving 0.
+        let c = (64 - d.leading_zeros()).saturating_sub(self.wl);
         let j = c + (d >= self.w << c) as u32;
         (j as u8).min(NB as u8 - 1)
     }

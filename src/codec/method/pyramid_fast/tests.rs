@@ -286,3 +286,34 @@ fn random_bodies_never_panic() {
         let _ = decode(&body, dt, sh, &mut out);
     }
 }
+
+#[test]
+fn activity_matches_its_definition() {
+    // FORMAT.md §2.4: ACT(a, b) = min(9, bit_length(floor(|a - b| / w))).
+    let mut s = 3u64;
+    for k in [0i64, 1, 2, 4, 37, 1000, 40000] {
+        let q32 = Q::<i32>::new(k, -(1 << 15), (1 << 15) - 1);
+        let q64 = Q::<i64>::new(k, -(1 << 31), (1 << 31) - 1);
+        for _ in 0..20000 {
+            let a = (lcg(&mut s) % 65536) as i64 - 32768;
+            let b = (lcg(&mut s) % 65536) as i64 - 32768;
+            let t = a.abs_diff(b) / (2 * k as u64 + 1);
+            let want = ((64 - t.leading_zeros()) as u8).min(9);
+            let got = if k == 0 {
+                q32.act::<true>(a as i32, b as i32)
+            } else {
+                q32.act::<false>(a as i32, b as i32)
+            };
+            assert_eq!(got, want, "k={k} a={a} b={b}");
+            let (a, b) = (a * 65537, b * 65535);
+            let t = a.abs_diff(b) / (2 * k as u64 + 1);
+            let want = ((64 - t.leading_zeros()) as u8).min(9);
+            let got = if k == 0 {
+                q64.act::<true>(a, b)
+            } else {
+                q64.act::<false>(a, b)
+            };
+            assert_eq!(got, want, "k={k} a={a} b={b}");
+        }
+    }
+}
