@@ -1,11 +1,14 @@
 //! Profiling aid: compresses and decompresses one (16,256,256) chunk of a shared-data volume,
 //! for `valgrind --tool=callgrind` instruction counts (repeatable on a shared machine).
-//! Usage: profile_chunk <npy> <lossless|abs4|apr> [enc|dec]
+//! Usage: profile_chunk <npy> <lossless|abs4|apr> [enc|dec] [m2|m6]
+//! With m2 / m6 the method-2 / method-6 body is coded directly (no stream, no method choice):
+//! toggle-collect `h5z_apr::codec::method::pyramid_fast::{encode,decode}` (m6) or
+//! `...::pyramid_fast::{encode_m2,decode_m2}` (m2).
 
 #[path = "../src/bin/h5z-apr/npy.rs"]
 #[allow(dead_code, unused_imports)]
 mod npy;
-use h5z_apr::codec::{compress, decompress, Config};
+use h5z_apr::codec::{compress, decompress, m6, Config, Mode};
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
@@ -27,6 +30,28 @@ fn main() {
         _ => Config::apr(0.1),
     };
     let shape = [cz, cy, cx];
+    if let Some(m) = a.get(4) {
+        let k = match cfg.mode {
+            Mode::Abs(b) => b as i64,
+            _ => 0,
+        };
+        let body = if m == "m6" {
+            m6::encode(&chunk, arr.dtype, shape, &cfg).expect("method 6")
+        } else {
+            m6::encode_m2(&chunk, arr.dtype, shape, k)
+        };
+        if a.get(3).map(String::as_str) == Some("dec") {
+            let mut out = vec![0u8; chunk.len()];
+            if m == "m6" {
+                m6::decode(&body, arr.dtype, shape, &mut out).expect("decode");
+            } else {
+                m6::decode_m2(&body, arr.dtype, shape, k, &mut out).expect("decode");
+            }
+            assert!(k > 0 || out == chunk);
+        }
+        println!("{m}: {} -> {} bytes", chunk.len(), body.len());
+        return;
+    }
     let st = compress(&chunk, arr.dtype, &shape, &cfg).expect("compress");
     if a.get(3).map(String::as_str) == Some("dec") {
         let (_, back) = decompress(&st).expect("decompress");

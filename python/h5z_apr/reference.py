@@ -1006,6 +1006,133 @@ def _pass(V, dom, h, axis, cubic, dec, bits):
     V[tuple(sl)] = v
 
 
+# ---- method 6, pyramid-fast (§5), format version 2 tiles --------------------------------------
+
+
+class Rans4Decoder:
+    """The 4-lane rANS section of §5.3 (12-bit probabilities, 16-bit words, L = 2^16)."""
+
+    L = 1 << 16
+
+    def __init__(self, cur: Cursor, nctx: int):
+        c = cur.varint()
+        if c != nctx:
+            _reject(f"entropy section has {c} contexts, expected {nctx}")
+        self.lut = []
+        for _ in range(nctx):
+            n = cur.varint()
+            if n > 256:
+                _reject("entropy table describes more than 256 symbols")
+            if n == 0:
+                self.lut.append(None)
+                continue
+            f = [0] * n
+            acc = 0
+            s = 0
+            while s + 1 < n:
+                v = cur.varint()
+                if v == 0:
+                    r = cur.varint()
+                    if s + r + 1 > n - 1:
+                        _reject("entropy table zero run too long")
+                    s += r + 1
+                    continue
+                acc += v
+                if acc >= PROB_SCALE:
+                    _reject("entropy table frequencies exceed 4096")
+                f[s] = v
+                s += 1
+            f[n - 1] = PROB_SCALE - acc
+            fa = np.array(f, dtype=np.int64)
+            cum = np.concatenate([[0], np.cumsum(fa)[:-1]])
+            syms = np.repeat(np.arange(n, dtype=np.int64), fa)
+            packed = syms | (fa[syms] << 9) | (cum[syms] << 22)
+            self.lut.append(packed.tolist())
+        ln = cur.varint()
+        if ln > len(cur.data) - cur.pos:
+            _reject("rANS payload runs past the end of the body")
+        if ln < 16 or ln % 2:
+            _reject("rANS payload has an invalid length")
+        payload = cur.bytes(ln)
+        self.x = list(struct.unpack("<4I", payload[:16]))
+        self.words = list(struct.unpack(f"<{(ln - 16) // 2}H", payload[16:]))
+        self.wpos = 0
+        self.i = 0
+
+    def decode_many(self, ctxs) -> list:
+        x, lut, words, wpos, i = self.x, self.lut, self.words, self.wpos, self.i
+        nw = len(words)
+        out = []
+        app = out.append
+        for ctx in ctxs:
+            t = lut[ctx]
+            if t is None:
+                _reject("symbol decoded in an empty rANS context")
+            j = i & 3
+            xj = x[j]
+            slot = xj & 0xFFF
+            e = t[slot]
+            xj = ((e >> 9) & 0x1FFF) * (xj >> 12) + slot - (e >> 22)
+            if xj < self.L:
+                if wpos >= nw:
+                    _reject("rANS payload exhausted")
+                xj = ((xj << 16) | words[wpos]) & 0xFFFFFFFF
+                wpos += 1
+            x[j] = xj
+            i += 1
+            app(e & 0x1FF)
+        self.wpos, self.i = wpos, i
+        return out
+
+    def finish(self):
+        if any(xj != self.L for xj in self.x) or self.wpos != len(self.words):
+            _reject("rANS lanes not back at 2^16 or payload words left over")
+
+
+class _IntDomain6(IntDomain):
+    """§5.2: the integer quantiser of §2.4, but symbols >= 88 are a rejection."""
+
+    def reconstruct(self, p, syms, bits):
+        if max(syms, default=0) >= 88:
+            _reject("method 6 symbol >= 88")
+        return super().reconstruct(p, syms, bits)
+
+
+def decode_method6(body: bytes, dt: int, shape3) -> np.ndarray:
+    """Method-6 body (§5, without the method byte) of a tile of dtype code dt and shape
+    (Z, X, Y) -> flat numpy array of the dtype (C order)."""
+    npdt, is_float, lo, hi = DTYPES[dt]
+    if dt == 8:
+        _reject("method 6 is not defined for float64")
+    if dt == 7:
+        lo, hi = -(1 << 31), (1 << 31) - 1
+    cur = Cursor(bytes(body))
+    k = cur.varint()
+    if k > hi - lo:
+        _reject("method 6 half bin width exceeds the value range")
+    if dt == 7 and k != 0:
+        _reject("method 6 float32 tile with a non-zero bin width")
+    dom = _IntDomain6(k, lo, hi)
+    bs = tuple(int(d) for d in shape3)
+    ps = passes(bs)
+    pbits = cur.bytes((len(ps) + 7) // 8)
+    cubic_bits = np.unpackbits(np.frombuffer(pbits, dtype=np.uint8), bitorder="little")
+    dec = Rans4Decoder(cur, 20)
+    bits = BitReader(cur.data[cur.pos :])
+    V = np.zeros(bs, dtype=np.int64)
+    with np.errstate(all="ignore"):
+        s = dec.decode_many([9])
+        V[0, 0, 0] = dom.reconstruct(np.array([np.int64(0)]), s, bits)[0]
+        for j, (h, axis) in enumerate(ps):
+            _pass(V, dom, h, axis, bool(cubic_bits[j]), dec, bits)
+    dec.finish()
+    bits.finish()
+    v = V.reshape(-1)
+    if dt == 7:
+        return ordered_to_float(v, True)
+    return store_ints(v, npdt)
+
+
 # ---- ordered float integers (§2.4) ---------------------------------------------------------
 
 

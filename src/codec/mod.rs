@@ -26,6 +26,8 @@ mod limits;
 mod method;
 mod params;
 mod rans;
+#[doc(hidden)]
+pub mod rans4;
 mod scratch;
 mod stream;
 mod symbols;
@@ -41,6 +43,14 @@ pub use limits::{check_header_against, DecodeLimits};
 pub use method::apr::work_units as apr_work_units;
 pub use params::AprParams;
 pub use stream::{stats, Method, StreamStats};
+
+/// Method 6 ("pyramid-fast", FORMAT.md §5) bodies directly, without the method byte, for
+/// benches, goldens and the reference-decoder tests until the v2 tile container calls them.
+/// `encode_m2`/`decode_m2` are the method-2 bodies of the same chunk (bench baseline).
+#[doc(hidden)]
+pub mod m6 {
+    pub use super::method::pyramid_fast::{decode, decode_m2, encode, encode_m2, NCTX};
+}
 
 /// Element values of little-endian `data` as f64 (integers exactly; for evaluation and tests).
 pub fn values_f64(dtype: DType, data: &[u8]) -> Vec<f64> {

@@ -4,5 +4,6 @@
 pub mod apr;
 pub mod palette;
 pub mod pyramid;
+pub mod pyramid_fast;
 pub mod raw;
 pub mod zstd_shuffle;

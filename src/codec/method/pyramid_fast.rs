@@ -1,0 +1,849 @@
+//! Method 6 "pyramid-fast" (FORMAT.md §5): the pyramid predictor of method 2 for the integer
+//! domain, restructured for speed. Valid only inside format-version-2 tiles.
+//!
+//! Same visiting order, predictions, contexts, quantiser and symbols as method 2 (§2.4) for one
+//! block, but: the entropy coder is the 4-lane interleaved rANS of [`crate::codec::rans4`],
+//! and every pass is processed row by row in three phases (predict + context for the whole row
+//! from coarser values only, `decode_many` of the row's symbols, reconstruct), with kernels
+//! monomorphised on the working integer type (`i32` for dtypes of <= 16 bits, `i64` for
+//! u32/i32/f32-as-ordered-integers), cubic/linear and lossless/abs.
+//!
+//! Entry points [`encode`] / [`decode`] work on the body WITHOUT the method byte (the caller,
+//! the v2 tile dispatch, writes and reads that byte).
+
+use crate::codec::bits::put_varint;
+use crate::codec::config::{Config, Mode};
+use crate::codec::dtype::DType;
+use crate::codec::error::{Error, Result};
+use crate::codec::rans4::{Rans4Decoder, Rans4Encoder};
+use crate::codec::symbols::{bucket, zigzag};
+
+/// Activity buckets; contexts = 2 * NB (coarse levels / finest level), as method 2.
+const NB: usize = 10;
+/// Contexts of the rANS section.
+pub const NCTX: usize = 2 * NB;
+/// First invalid symbol (FORMAT.md §5.2): every residual of a domain spanning < 2^33 values
+/// has |q| < 2^32, so zigzag(q) < 2^33 and its symbol is at most 87.
+const NSYM: usize = 88;
+/// Table entry flag of an invalid symbol.
+const INVALID: u64 = 1 << 63;
+/// The container refuses bodies more than this many times smaller than their elements.
+const MAX_EXPANSION: usize = 1 << 15;
+
+/// Working integer type of the value domain.
+trait Work: Copy + Default + PartialOrd + std::fmt::Debug {
+    fn from_i64(v: i64) -> Self;
+    fn to_i64(self) -> i64;
+    fn lin(a: Self, b: Self) -> Self;
+    /// Unclamped `floor((9(a0+b0) - a1 - b1 + 8) / 16)` (exact: no overflow for the domains
+    /// this type is used for).
+    fn cubic(a1: Self, a0: Self, b0: Self, b1: Self) -> Self;
+    fn adiff(a: Self, b: Self) -> u64;
+}
+
+impl Work for i32 {
+    #[inline(always)]
+    fn from_i64(v: i64) -> Self {
+        v as i32
+    }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self as i64
+    }
+    #[inline(always)]
+    fn lin(a: i32, b: i32) -> i32 {
+        (a >> 1) + (b >> 1) + (a & b & 1)
+    }
+    #[inline(always)]
+    fn cubic(a1: i32, a0: i32, b0: i32, b1: i32) -> i32 {
+        // |values| < 2^16: 9 * 2^17 + 2^17 < 2^31.
+        (9 * (a0 + b0) - a1 - b1 + 8) >> 4
+    }
+    #[inline(always)]
+    fn adiff(a: i32, b: i32) -> u64 {
+        a.abs_diff(b) as u64
+    }
+}
+
+impl Work for i64 {
+    #[inline(always)]
+    fn from_i64(v: i64) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self
+    }
+    #[inline(always)]
+    fn lin(a: i64, b: i64) -> i64 {
+        (a >> 1) + (b >> 1) + (a & b & 1)
+    }
+    #[inline(always)]
+    fn cubic(a1: i64, a0: i64, b0: i64, b1: i64) -> i64 {
+        // |values| < 2^32.
+        (9 * (a0 + b0) - a1 - b1 + 8) >> 4
+    }
+    #[inline(always)]
+    fn adiff(a: i64, b: i64) -> u64 {
+        a.abs_diff(b)
+    }
+}
+
+/// Quantiser parameters of a chunk.
+#[derive(Clone, Copy)]
+struct Q<W> {
+    /// Half bin width k (0 = lossless), w = 2k + 1.
+    k: i64,
+    w: u64,
+    lo: W,
+    hi: W,
+    /// bit_length(w): activity = bit_length(floor(d / w)) without a division.
+    wl: u32,
+}
+
+impl<W: Work> Q<W> {
+    fn new(k: i64, lo: i64, hi: i64) -> Self {
+        let w = 2 * k as u64 + 1;
+        Q {
+            k,
+            w,
+            lo: W::from_i64(lo),
+            hi: W::from_i64(hi),
+            wl: 64 - w.leading_zeros(),
+        }
+    }
+    #[inline(always)]
+    fn clamp(&self, p: W) -> W {
+        if p < self.lo {
+            self.lo
+        } else if p > self.hi {
+            self.hi
+        } else {
+            p
+        }
+    }
+    /// min(9, bit_length(floor(d / w))).
+    #[inline(always)]
+    fn act<const LOSSLESS: bool>(&self, a: W, b: W) -> u8 {
+        let d = W::adiff(a, b);
+        if LOSSLESS {
+            return ((64 - d.leading_zeros()) as u8).min(NB as u8 - 1);
+        }
+        // With c = bit_length(d) - bit_length(w): floor(d / w) has bit length c or c + 1,
+        // the latter iff d >= w << c. Branch-free: for d < w, c saturates to 0 and d >= w
+        // is false, giving 0.
+        let c = (64 - d.leading_zeros()).saturating_sub(self.wl);
+        let j = c + (d >= self.w << c) as u32;
+        (j as u8).min(NB as u8 - 1)
+    }
+}
+
+/// Value range of the integer domain of a dtype, and the working width (true = i32).
+fn domain(dtype: DType) -> Option<(i64, i64, bool)> {
+    match dtype {
+        DType::U8 | DType::I8 | DType::U16 | DType::I16 => {
+            let (lo, hi) = dtype.int_range();
+            Some((lo, hi, true))
+        }
+        DType::U32 | DType::I32 => {
+            let (lo, hi) = dtype.int_range();
+            Some((lo, hi, false))
+        }
+        DType::F32 => Some((i32::MIN as i64, i32::MAX as i64, false)),
+        DType::F64 => None,
+    }
+}
+
+/// One pass: points whose coordinate along `axis` is an odd multiple of `h` (§2.4).
+#[derive(Clone, Copy, Debug)]
+struct Pass {
+    h: usize,
+    axis: usize,
+}
+
+fn passes(shape: [usize; 3]) -> Vec<Pass> {
+    let m = *shape.iter().max().expect("3 dims");
+    let mut h = m.next_power_of_two() / 2;
+    let mut v = Vec::new();
+    while h >= 1 {
+        for (axis, &n) in shape.iter().enumerate() {
+            if n > h {
+                v.push(Pass { h, axis });
+            }
+        }
+        h /= 2;
+    }
+    v
+}
+
+/// Rows of a pass: (start index of the row's first point, row length along y is implicit).
+/// Calls `f(row_base, c)` for every row; `c` = coordinate along the pass axis (axis 0/1) or
+/// unused (axis 2).
+#[inline(always)]
+fn for_each_row(shape: [usize; 3], p: Pass, mut f: impl FnMut(usize, usize)) {
+    let h = p.h;
+    let (nz, nx, ny) = (shape[0], shape[1], shape[2]);
+    let (z0, zs, x0, xs) = match p.axis {
+        0 => (h, 2 * h, 0, 2 * h),
+        1 => (0, h, h, 2 * h),
+        _ => (0, h, 0, h),
+    };
+    for z in (z0..nz).step_by(zs) {
+        for x in (x0..nx).step_by(xs) {
+            let c = if p.axis == 0 { z } else { x };
+            f((z * nx + x) * ny, c);
+        }
+    }
+}
+
+/// Phase 1 for one row: predictions and contexts of its `m` points.
+/// Returns m. `cubic` is the pass bit.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn predict_row<W: Work, const LOSSLESS: bool>(
+    q: &Q<W>,
+    v: &[W],
+    shape: [usize; 3],
+    p: Pass,
+    cubic: bool,
+    base: usize,
+    c: usize,
+    fine: u8,
+    pred: &mut [W],
+    ctx: &mut [u8],
+    tmp: &mut [W],
+) -> usize {
+    let h = p.h;
+    let ny = shape[2];
+    if p.axis == 2 {
+        // Along y the neighbours are the even samples E[j] = r[2hj]: point k (y = h(2k+1))
+        // has A1 = E[k-1], A0 = E[k], B0 = E[k+1], B1 = E[k+2] where they exist.
+        let r = &v[base..base + ny];
+        let m = (ny - h).div_ceil(2 * h);
+        let ne = ny.div_ceil(2 * h);
+        let e = &mut tmp[..ne];
+        for (t, &x) in e.iter_mut().zip(r.iter().step_by(2 * h)) {
+            *t = x;
+        }
+        let e = &*e;
+        let (pred, ctx) = (&mut pred[..m], &mut ctx[..m]);
+        let general = |k: usize| -> (W, u8) {
+            let a0 = e[k];
+            if k + 1 < ne {
+                let b0 = e[k + 1];
+                let pp = if cubic && k >= 1 && k + 2 < ne {
+                    q.clamp(W::cubic(e[k - 1], a0, b0, e[k + 2]))
+                } else {
+                    W::lin(a0, b0)
+                };
+                (pp, q.act::<LOSSLESS>(a0, b0))
+            } else if k >= 1 {
+                (a0, q.act::<LOSSLESS>(a0, e[k - 1]))
+            } else {
+                (a0, 0)
+            }
+        };
+        // Interior points k in [1, kend): A1 and B1 exist.
+        let kend = ne.saturating_sub(2).max(1);
+        for k in (0..m).filter(|&k| k == 0 || k >= kend) {
+            let (pp, a) = general(k);
+            pred[k] = pp;
+            ctx[k] = a + fine;
+        }
+        if kend > 1 {
+            let (pi, ci) = (&mut pred[1..kend], &mut ctx[1..kend]);
+            if cubic {
+                for ((pp, cc), w) in pi.iter_mut().zip(ci.iter_mut()).zip(e.windows(4)) {
+                    *pp = q.clamp(W::cubic(w[0], w[1], w[2], w[3]));
+                    *cc = q.act::<LOSSLESS>(w[1], w[2]) + fine;
+                }
+            } else {
+                for ((pp, cc), w) in pi.iter_mut().zip(ci.iter_mut()).zip(e[1..].windows(2)) {
+                    *pp = W::lin(w[0], w[1]);
+                    *cc = q.act::<LOSSLESS>(w[0], w[1]) + fine;
+                }
+            }
+        }
+        m
+    } else {
+        let n = shape[p.axis];
+        let st = if p.axis == 0 { shape[1] * ny } else { ny } * h;
+        let m = ny.div_ceil(2 * h);
+        let (pred, ctx) = (&mut pred[..m], &mut ctx[..m]);
+        let s = 2 * h;
+        let ra0 = &v[base - st..base - st + ny];
+        if c + h < n {
+            let rb0 = &v[base + st..base + st + ny];
+            if cubic && c >= 3 * h && c + 3 * h < n && s == 2 {
+                let ra1 = &v[base - 3 * st..base - 3 * st + ny];
+                let rb1 = &v[base + 3 * st..base + 3 * st + ny];
+                let it = ra1
+                    .chunks(2)
+                    .zip(ra0.chunks(2))
+                    .zip(rb0.chunks(2))
+                    .zip(rb1.chunks(2));
+                for ((pp, cc), (((a1, a0), b0), b1)) in pred.iter_mut().zip(ctx.iter_mut()).zip(it)
+                {
+                    let (a1, a0, b0, b1) = (a1[0], a0[0], b0[0], b1[0]);
+                    *pp = q.clamp(W::cubic(a1, a0, b0, b1));
+                    *cc = q.act::<LOSSLESS>(a0, b0) + fine;
+                }
+            } else if cubic && c >= 3 * h && c + 3 * h < n {
+                let ra1 = &v[base - 3 * st..base - 3 * st + ny];
+                let rb1 = &v[base + 3 * st..base + 3 * st + ny];
+                let it = ra1
+                    .iter()
+                    .step_by(s)
+                    .zip(ra0.iter().step_by(s))
+                    .zip(rb0.iter().step_by(s))
+                    .zip(rb1.iter().step_by(s));
+                for ((pp, cc), (((&a1, &a0), &b0), &b1)) in
+                    pred.iter_mut().zip(ctx.iter_mut()).zip(it)
+                {
+                    *pp = q.clamp(W::cubic(a1, a0, b0, b1));
+                    *cc = q.act::<LOSSLESS>(a0, b0) + fine;
+                }
+            } else if s == 2 {
+                let it = ra0.chunks(2).zip(rb0.chunks(2));
+                for ((pp, cc), (a, b)) in pred.iter_mut().zip(ctx.iter_mut()).zip(it) {
+                    let (a0, b0) = (a[0], b[0]);
+                    *pp = W::lin(a0, b0);
+                    *cc = q.act::<LOSSLESS>(a0, b0) + fine;
+                }
+            } else {
+                let it = ra0.iter().step_by(s).zip(rb0.iter().step_by(s));
+                for ((pp, cc), (&a0, &b0)) in pred.iter_mut().zip(ctx.iter_mut()).zip(it) {
+                    *pp = W::lin(a0, b0);
+                    *cc = q.act::<LOSSLESS>(a0, b0) + fine;
+                }
+            }
+        } else if c >= 3 * h {
+            let ra1 = &v[base - 3 * st..base - 3 * st + ny];
+            let it = ra0.iter().step_by(s).zip(ra1.iter().step_by(s));
+            for ((pp, cc), (&a0, &a1)) in pred.iter_mut().zip(ctx.iter_mut()).zip(it) {
+                *pp = a0;
+                *cc = q.act::<LOSSLESS>(a0, a1) + fine;
+            }
+        } else {
+            for ((pp, cc), &a0) in pred
+                .iter_mut()
+                .zip(ctx.iter_mut())
+                .zip(ra0.iter().step_by(s))
+            {
+                *pp = a0;
+                *cc = fine;
+            }
+        }
+        m
+    }
+}
+
+/// (first y, y step) of the points of a row of pass `p`.
+#[inline(always)]
+fn row_y(p: Pass) -> (usize, usize) {
+    if p.axis == 2 {
+        (p.h, 2 * p.h)
+    } else {
+        (0, 2 * p.h)
+    }
+}
+
+// ---- extra bits -----------------------------------------------------------------------
+
+/// Per symbol: base value of u | number of extra bits << 40 | [`INVALID`] for s >= 88.
+fn sym_table() -> [u64; 256] {
+    let mut t = [INVALID; 256];
+    for (s, e) in t.iter_mut().enumerate().take(NSYM) {
+        *e = if s < 32 {
+            s as u64
+        } else {
+            let ex = ((s - 32) / 2 + 5) as u64;
+            let top = 2 | ((s - 32) & 1) as u64;
+            (top << (ex - 1)) | (ex - 1) << 40
+        };
+    }
+    t
+}
+
+/// LSB-first bit reader: the extra bits copied once with 8 zero bytes of padding, so every
+/// read is one unaligned 8-byte load (the index is clamped into the buffer, so a corrupt
+/// stream reading past the end gets garbage bits and is rejected by [`FastBits::finish`]).
+struct FastBits {
+    buf: Vec<u8>,
+    len: usize,
+    pos: usize, // bits read
+}
+
+impl FastBits {
+    fn new(data: &[u8]) -> Self {
+        let mut buf = Vec::with_capacity(data.len() + 8);
+        buf.extend_from_slice(data);
+        buf.extend_from_slice(&[0u8; 8]);
+        FastBits {
+            buf,
+            len: data.len(),
+            pos: 0,
+        }
+    }
+    #[inline(always)]
+    fn load(&self, byte: usize) -> u64 {
+        let b = byte.min(self.len);
+        let w: [u8; 8] = self.buf[b..b + 8].try_into().expect("padded");
+        u64::from_le_bytes(w)
+    }
+    /// Reads `n` <= 56 bits.
+    #[inline(always)]
+    fn get56(&mut self, n: u32) -> u64 {
+        let x = self.load(self.pos >> 3) >> (self.pos & 7);
+        self.pos += n as usize;
+        x & ((1u64 << n) - 1)
+    }
+    fn finish(&self) -> Result<()> {
+        if self.pos > 8 * self.len {
+            return Err(Error::truncated("method 6 extra bits end early"));
+        }
+        if self.len != self.pos.div_ceil(8) {
+            return Err(Error::corrupt("method 6 extra bits have unread bytes"));
+        }
+        Ok(())
+    }
+}
+
+// ---- encoder ---------------------------------------------------------------------------
+
+/// LSB-first bit writer for fields of at most 32 bits (all method-6 extra-bit fields: the
+/// domains span < 2^33, so |q| <= 2^32 and a field has e - 1 <= 32 bits).
+#[derive(Default)]
+struct FastWriter {
+    out: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+
+impl FastWriter {
+    /// Appends `v` (< 2^nb) in `nb` <= 32 bits.
+    #[inline(always)]
+    fn put(&mut self, v: u64, nb: u32) {
+        debug_assert!(nb <= 32 && v >> nb == 0);
+        self.acc |= v << self.n;
+        self.n += nb;
+        if self.n >= 32 {
+            self.out.extend_from_slice(&(self.acc as u32).to_le_bytes());
+            self.acc >>= 32;
+            self.n -= 32;
+        }
+    }
+    fn finish(mut self) -> Vec<u8> {
+        let nbytes = self.n.div_ceil(8) as usize;
+        self.out
+            .extend_from_slice(&self.acc.to_le_bytes()[..nbytes]);
+        self.out
+    }
+}
+
+/// Codes one residual: bucket symbol to the rANS encoder, the rest to the extra bits.
+#[inline(always)]
+fn put(enc: &mut Rans4Encoder, bits: &mut FastWriter, c: u8, d: i64) {
+    let (sym, nb, extra) = bucket(zigzag(d));
+    enc.push(c as usize, sym as u8);
+    bits.put(extra, nb);
+}
+
+/// Method-6 body (without the method byte) of `data` (little-endian elements of `dtype`, C
+/// order, shape `shape3` = (Z, X, Y)), or `None` when method 6 does not apply: mode apr,
+/// float data in abs mode with a bound > 0, f64, an empty shape, or a body so small that the
+/// container's expansion guard (body >= elements / 2^15) would refuse it (the caller then
+/// uses another method, e.g. constant or zstd).
+pub fn encode(data: &[u8], dtype: DType, shape3: [usize; 3], cfg: &Config) -> Option<Vec<u8>> {
+    let n: usize = shape3.iter().product();
+    if n == 0 || data.len() != n * dtype.size() {
+        return None;
+    }
+    let (lo, hi, narrow) = domain(dtype)?;
+    let k = match cfg.mode {
+        Mode::Lossless => 0,
+        Mode::Abs(b) if dtype.is_float() => {
+            if b == 0.0 {
+                0
+            } else {
+                return None;
+            }
+        }
+        Mode::Abs(b) => (b.floor().min((hi - lo) as f64)) as i64,
+        Mode::Apr(_) => return None,
+    };
+    let body = if narrow {
+        let x: Vec<i32> = to_work(dtype, data);
+        encode_body(&x, Q::<i32>::new(k, lo, hi), shape3)
+    } else {
+        let x: Vec<i64> = to_work(dtype, data);
+        encode_body(&x, Q::<i64>::new(k, lo, hi), shape3)
+    };
+    if body.len() * MAX_EXPANSION < n {
+        return None;
+    }
+    Some(body)
+}
+
+fn to_work<W: Work>(dtype: DType, data: &[u8]) -> Vec<W> {
+    macro_rules! conv {
+        ($t:ty, $n:expr) => {
+            data.chunks_exact($n)
+                .map(|c| W::from_i64(<$t>::from_le_bytes(c.try_into().expect("size")) as i64))
+                .collect()
+        };
+    }
+    match dtype {
+        DType::U8 => data.iter().map(|&b| W::from_i64(b as i64)).collect(),
+        DType::I8 => data.iter().map(|&b| W::from_i64(b as i8 as i64)).collect(),
+        DType::U16 => conv!(u16, 2),
+        DType::I16 => conv!(i16, 2),
+        DType::U32 => conv!(u32, 4),
+        DType::I32 => conv!(i32, 4),
+        DType::F32 => data
+            .chunks_exact(4)
+            .map(|c| {
+                let u = u32::from_le_bytes(c.try_into().expect("4"));
+                let s = u as i32;
+                W::from_i64(if s < 0 { s ^ 0x7fff_ffff } else { s } as i64)
+            })
+            .collect(),
+        DType::F64 => unreachable!("f64 is not coded by method 6"),
+    }
+}
+
+fn from_work<W: Work>(dtype: DType, v: &[W], out: &mut [u8]) {
+    macro_rules! conv {
+        ($t:ty, $n:expr) => {
+            for (o, &x) in out.chunks_exact_mut($n).zip(v) {
+                o.copy_from_slice(&(x.to_i64() as $t).to_le_bytes());
+            }
+        };
+    }
+    match dtype {
+        DType::U8 => conv!(u8, 1),
+        DType::I8 => conv!(i8, 1),
+        DType::U16 => conv!(u16, 2),
+        DType::I16 => conv!(i16, 2),
+        DType::U32 => conv!(u32, 4),
+        DType::I32 => conv!(i32, 4),
+        DType::F32 => {
+            for (o, &x) in out.chunks_exact_mut(4).zip(v) {
+                let s = x.to_i64() as i32;
+                let u = (if s < 0 { s ^ 0x7fff_ffff } else { s }) as u32;
+                o.copy_from_slice(&u.to_le_bytes());
+            }
+        }
+        DType::F64 => {}
+    }
+}
+
+/// Cheap per-pass predictor choice from the original values: sum of |x - linear| vs
+/// |x - cubic| over every 4th interior point of each row (and every row of the pass).
+fn choose_cubic<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> bool {
+    let h = p.h;
+    let ny = shape[2];
+    let (mut el, mut ec) = (0u64, 0u64);
+    let (y0, ys) = row_y(p);
+    let st = match p.axis {
+        0 => shape[1] * ny * h,
+        1 => ny * h,
+        _ => h,
+    };
+    let n = shape[p.axis];
+    let _ = y0;
+    for_each_row(shape, p, |base, c| {
+        let mut acc = |xv: W, a1: W, a0: W, b0: W, b1: W| {
+            el += W::adiff(xv, W::lin(a0, b0));
+            ec += W::adiff(xv, q.clamp(W::cubic(a1, a0, b0, b1)));
+        };
+        if p.axis == 2 {
+            // Sampled points y = h, 9h, 17h, ...; interior ones (A1 and B1 exist) from 9h.
+            let r = &x[base..base + ny];
+            let mut y = 9 * h;
+            while y + 3 * h < ny {
+                acc(r[y], r[y - 3 * h], r[y - h], r[y + h], r[y + 3 * h]);
+                y += 8 * h;
+            }
+        } else if c >= 3 * h && c + 3 * h < n {
+            let s = 4 * ys;
+            let row = |b: usize| x[b..b + ny].iter().step_by(s);
+            let it = row(base)
+                .zip(row(base - 3 * st))
+                .zip(row(base - st))
+                .zip(row(base + st))
+                .zip(row(base + 3 * st));
+            for ((((&xv, &a1), &a0), &b0), &b1) in it {
+                acc(xv, a1, a0, b0, b1);
+            }
+        }
+    });
+    ec < el
+}
+
+fn encode_body<W: Work>(x: &[W], q: Q<W>, shape: [usize; 3]) -> Vec<u8> {
+    if q.k == 0 {
+        encode_impl::<W, true>(x, q, shape)
+    } else {
+        encode_impl::<W, false>(x, q, shape)
+    }
+}
+
+/// Encoder residual: (symbol-domain q, reconstructed value).
+#[inline(always)]
+fn quantise<W: Work, const LOSSLESS: bool>(q: &Q<W>, x: W, p: W) -> (i64, W) {
+    if LOSSLESS {
+        (x.to_i64() - p.to_i64(), x)
+    } else {
+        let w = q.w as i64;
+        let d = (x.to_i64() - p.to_i64() + q.k).div_euclid(w);
+        (d, q.clamp(W::from_i64(p.to_i64() + d * w)))
+    }
+}
+
+fn encode_impl<W: Work, const LOSSLESS: bool>(x: &[W], q: Q<W>, shape: [usize; 3]) -> Vec<u8> {
+    let n = x.len();
+    let ps = passes(shape);
+    let mut out = Vec::with_capacity(n / 2 + 64);
+    put_varint(&mut out, q.k as u64);
+    let mut choice = vec![0u8; ps.len().div_ceil(8)];
+    let mut enc = Rans4Encoder::with_capacity(NCTX, n);
+    let mut bits = FastWriter::default();
+    // Reconstructed values: for lossless they are the originals.
+    let mut vbuf: Vec<W> = if LOSSLESS { Vec::new() } else { x.to_vec() };
+    let ny = shape[2];
+    let mut pred = vec![W::default(); ny];
+    let mut ctx = vec![0u8; ny];
+    let mut tmp = vec![W::default(); ny];
+    // Origin.
+    {
+        let (d, r) = quantise::<W, LOSSLESS>(&q, x[0], W::default());
+        put(&mut enc, &mut bits, NB as u8 - 1, d);
+        if !LOSSLESS {
+            vbuf[0] = r;
+        }
+    }
+    for (j, &p) in ps.iter().enumerate() {
+        let cubic = choose_cubic(&q, x, shape, p);
+        if cubic {
+            choice[j / 8] |= 1 << (j % 8);
+        }
+        let fine = if p.h == 1 { NB as u8 } else { 0 };
+        let (y0, ys) = row_y(p);
+        for_each_row(shape, p, |base, c| {
+            let v: &[W] = if LOSSLESS { x } else { &vbuf };
+            let m = predict_row::<W, LOSSLESS>(
+                &q, v, shape, p, cubic, base, c, fine, &mut pred, &mut ctx, &mut tmp,
+            );
+            for k in 0..m {
+                let i = base + y0 + k * ys;
+                let (d, r) = quantise::<W, LOSSLESS>(&q, x[i], pred[k]);
+                put(&mut enc, &mut bits, ctx[k], d);
+                if !LOSSLESS {
+                    vbuf[i] = r;
+                }
+            }
+        });
+    }
+    out.extend_from_slice(&choice);
+    enc.finish(&mut out);
+    out.extend_from_slice(&bits.finish());
+    out
+}
+
+// ---- decoder ---------------------------------------------------------------------------
+
+/// Decodes a method-6 body (without the method byte) of a tile of `dtype` and shape `shape3`
+/// = (Z, X, Y) into `out` (exactly prod(shape3) * dtype.size() bytes, little-endian).
+/// Never panics on corrupt input.
+pub fn decode(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> Result<()> {
+    let n = shape3
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| Error::invalid("method 6 tile shape overflows"))?;
+    if n == 0 {
+        return Err(Error::invalid("method 6 tile is empty"));
+    }
+    if out.len() != n.saturating_mul(dtype.size()) {
+        return Err(Error::invalid("method 6 output buffer has the wrong size"));
+    }
+    let (lo, hi, narrow) =
+        domain(dtype).ok_or_else(|| Error::corrupt("method 6 is not defined for float64"))?;
+    let mut r = Reader { buf: body, pos: 0 };
+    let k = r.varint()?;
+    if k > (hi - lo) as u64 {
+        return Err(Error::corrupt(
+            "method 6 half bin width exceeds the value range",
+        ));
+    }
+    if dtype == DType::F32 && k != 0 {
+        return Err(Error::corrupt(
+            "method 6 float32 tile with a non-zero bin width",
+        ));
+    }
+    let k = k as i64;
+    let rest = &body[r.pos..];
+    if narrow {
+        let q = Q::<i32>::new(k, lo, hi);
+        let v = if k == 0 {
+            decode_impl::<i32, true>(rest, q, shape3)?
+        } else {
+            decode_impl::<i32, false>(rest, q, shape3)?
+        };
+        from_work(dtype, &v, out);
+    } else {
+        let q = Q::<i64>::new(k, lo, hi);
+        let v = if k == 0 {
+            decode_impl::<i64, true>(rest, q, shape3)?
+        } else {
+            decode_impl::<i64, false>(rest, q, shape3)?
+        };
+        from_work(dtype, &v, out);
+    }
+    Ok(())
+}
+
+/// Reconstruction of one element from prediction and symbol (phase 3).
+#[inline(always)]
+fn reconstruct<W: Work, const LOSSLESS: bool>(
+    q: &Q<W>,
+    p: W,
+    sym: u8,
+    tab: &[u64; 256],
+    bits: &mut FastBits,
+    acc: &mut u64,
+) -> W {
+    let e = tab[sym as usize];
+    *acc |= e & INVALID;
+    let u = (e & 0xff_ffff_ffff) | bits.get56((e >> 40) as u32 & 63);
+    let d = ((u >> 1) as i64) ^ -((u & 1) as i64);
+    if LOSSLESS {
+        // v - lo must be <= span = 2^bits - 1 (every method-6 domain): OR-accumulated and
+        // checked once at the end.
+        let v = p.to_i64().wrapping_add(d);
+        *acc |= v.wrapping_sub(q.lo.to_i64()) as u64;
+        W::from_i64(v)
+    } else {
+        let v = p.to_i64().wrapping_add(d.wrapping_mul(q.w as i64));
+        W::from_i64(v.clamp(q.lo.to_i64(), q.hi.to_i64()))
+    }
+}
+
+fn decode_impl<W: Work, const LOSSLESS: bool>(
+    buf: &[u8],
+    q: Q<W>,
+    shape: [usize; 3],
+) -> Result<Vec<W>> {
+    let n: usize = shape.iter().product();
+    let ps = passes(shape);
+    let nc = ps.len().div_ceil(8);
+    if buf.len() < nc {
+        return Err(Error::truncated(
+            "method 6 body ends inside the predictor bits",
+        ));
+    }
+    let (choice, buf) = buf.split_at(nc);
+    let (mut dec, extra) = Rans4Decoder::new(buf, NCTX)?;
+    let mut bits = FastBits::new(extra);
+    let tab = sym_table();
+    let mut acc = 0u64;
+    let mut v = vec![W::default(); n];
+    let ny = shape[2];
+    let mut pred = vec![W::default(); ny];
+    let mut ctx = vec![0u8; ny];
+    let mut tmp = vec![W::default(); ny];
+    let mut sym = vec![0u8; ny];
+    {
+        let s = dec.decode(NB - 1);
+        v[0] = reconstruct::<W, LOSSLESS>(&q, W::default(), s, &tab, &mut bits, &mut acc);
+    }
+    for (j, &p) in ps.iter().enumerate() {
+        let cubic = choice[j / 8] >> (j % 8) & 1 == 1;
+        let fine = if p.h == 1 { NB as u8 } else { 0 };
+        let (y0, ys) = row_y(p);
+        for_each_row(shape, p, |base, c| {
+            let m = predict_row::<W, LOSSLESS>(
+                &q, &v, shape, p, cubic, base, c, fine, &mut pred, &mut ctx, &mut tmp,
+            );
+            let (ctx, sym) = (&ctx[..m], &mut sym[..m]);
+            dec.decode_many(ctx, sym);
+            let row = &mut v[base + y0..base + ny];
+            if ys == 2 {
+                for ((o, &pp), &s) in row.chunks_mut(2).zip(&pred[..m]).zip(sym.iter()) {
+                    o[0] = reconstruct::<W, LOSSLESS>(&q, pp, s, &tab, &mut bits, &mut acc);
+                }
+            } else {
+                for ((o, &pp), &s) in row.iter_mut().step_by(ys).zip(&pred[..m]).zip(sym.iter()) {
+                    *o = reconstruct::<W, LOSSLESS>(&q, pp, s, &tab, &mut bits, &mut acc);
+                }
+            }
+        });
+    }
+    let span = q.hi.to_i64().wrapping_sub(q.lo.to_i64()) as u64;
+    debug_assert!(span.wrapping_add(1).is_power_of_two());
+    if acc & INVALID != 0 || (LOSSLESS && acc > span) {
+        return Err(Error::corrupt(
+            "method 6 body decodes a symbol or value outside the value domain",
+        ));
+    }
+    dec.finish()?;
+    bits.finish()?;
+    Ok(v)
+}
+
+/// Bounds-checked LEB128 reader over the body.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn varint(&mut self) -> Result<u64> {
+        let mut v = 0u64;
+        for k in 0..10 {
+            let Some(&b) = self.buf.get(self.pos) else {
+                return Err(Error::truncated("method 6 body ends inside a varint"));
+            };
+            self.pos += 1;
+            if k == 9 && b > 1 {
+                return Err(Error::corrupt("varint overflows 64 bits"));
+            }
+            v |= ((b & 0x7f) as u64) << (7 * k);
+            if b < 0x80 {
+                return Ok(v);
+            }
+        }
+        Err(Error::corrupt("varint longer than 10 bytes"))
+    }
+}
+
+// ---- baseline for benches: method 2 bodies of the same chunk ------------------------------
+
+/// Method 2 body (v1 §2.4, one block, without the method byte) of an integer-domain chunk, for
+/// benchmarks comparing it with method 6 on the same data.
+pub fn encode_m2(data: &[u8], dtype: DType, shape3: [usize; 3], k: i64) -> Vec<u8> {
+    let v = crate::codec::elements::to_ints(dtype, data);
+    let mut out = Vec::new();
+    super::pyramid::encode_ints(dtype, &v, k, shape3, 1, &mut out);
+    out
+}
+
+/// Decodes [`encode_m2`]'s body.
+pub fn decode_m2(
+    body: &[u8],
+    dtype: DType,
+    shape3: [usize; 3],
+    k: i64,
+    out: &mut [u8],
+) -> Result<()> {
+    let mut cur = crate::codec::bits::Cursor::new(body);
+    let mode = if k == 0 {
+        Mode::Lossless
+    } else {
+        Mode::Abs(k as f64)
+    };
+    super::pyramid::decode_chunk(&mut cur, dtype, mode, shape3, 1, out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,319 @@
+use super::*;
+
+fn lcg(s: &mut u64) -> u64 {
+    *s = s
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    *s >> 33
+}
+
+/// Smooth field + noise, as little-endian elements of `dtype`.
+pub(super) fn field(dtype: DType, shape: [usize; 3], noise: u64, seed: u64) -> Vec<u8> {
+    let mut s = seed;
+    let (lo, hi) = match dtype {
+        DType::F32 => (-1000, 1000),
+        d => d.int_range(),
+    };
+    let span = (hi - lo) as f64;
+    let mut out = Vec::new();
+    for z in 0..shape[0] {
+        for x in 0..shape[1] {
+            for y in 0..shape[2] {
+                let f = ((z as f64 * 0.3).sin()
+                    + (x as f64 * 0.11).cos() * (y as f64 * 0.07).sin())
+                    * 0.2
+                    + 0.5;
+                let nz = if noise > 0 {
+                    (lcg(&mut s) % (2 * noise + 1)) as i64 - noise as i64
+                } else {
+                    0
+                };
+                let v = ((lo as f64 + f * span) as i64 + nz).clamp(lo, hi);
+                match dtype {
+                    DType::U8 => out.push(v as u8),
+                    DType::I8 => out.push(v as i8 as u8),
+                    DType::U16 => out.extend_from_slice(&(v as u16).to_le_bytes()),
+                    DType::I16 => out.extend_from_slice(&(v as i16).to_le_bytes()),
+                    DType::U32 => out.extend_from_slice(&(v as u32).to_le_bytes()),
+                    DType::I32 => out.extend_from_slice(&(v as i32).to_le_bytes()),
+                    DType::F32 => out.extend_from_slice(&(v as f32 * 0.37).to_le_bytes()),
+                    DType::F64 => out.extend_from_slice(&(v as f64).to_le_bytes()),
+                }
+            }
+        }
+    }
+    out
+}
+
+fn vals(dtype: DType, b: &[u8]) -> Vec<i64> {
+    crate::codec::elements::to_ints(dtype, b)
+}
+
+const DTYPES: [DType; 7] = [
+    DType::U8,
+    DType::I8,
+    DType::U16,
+    DType::I16,
+    DType::U32,
+    DType::I32,
+    DType::F32,
+];
+
+const SHAPES: [[usize; 3]; 9] = [
+    [1, 1, 1],
+    [1, 1, 2],
+    [1, 1, 7],
+    [1, 5, 3],
+    [3, 1, 1],
+    [2, 9, 17],
+    [5, 8, 8],
+    [7, 13, 30],
+    [16, 33, 40],
+];
+
+#[test]
+fn lossless_roundtrip_all_dtypes_and_shapes() {
+    for dt in DTYPES {
+        for (i, &sh) in SHAPES.iter().enumerate() {
+            for noise in [0, 3, 200] {
+                let data = field(dt, sh, noise, i as u64 * 31 + noise);
+                let Some(body) = encode(&data, dt, sh, &Config::lossless()) else {
+                    // Only tiny constant-ish tiles may be refused (expansion guard).
+                    let n: usize = sh.iter().product();
+                    assert!(n > 1000, "{dt:?} {sh:?} refused");
+                    continue;
+                };
+                let mut out = vec![0u8; data.len()];
+                decode(&body, dt, sh, &mut out).unwrap();
+                assert_eq!(out, data, "{dt:?} {sh:?} noise {noise}");
+            }
+        }
+    }
+}
+
+#[test]
+fn abs_roundtrip_bounds_hold() {
+    for dt in [
+        DType::U8,
+        DType::I8,
+        DType::U16,
+        DType::I16,
+        DType::U32,
+        DType::I32,
+    ] {
+        for (i, &sh) in SHAPES.iter().enumerate() {
+            for b in [1.0, 2.5, 4.0, 100.0] {
+                let data = field(dt, sh, 50, i as u64 + 7);
+                let Some(body) = encode(&data, dt, sh, &Config::abs(b)) else {
+                    continue;
+                };
+                let mut out = vec![0u8; data.len()];
+                decode(&body, dt, sh, &mut out).unwrap();
+                let k = b.floor() as i64;
+                for (a, c) in vals(dt, &data).iter().zip(vals(dt, &out)) {
+                    assert!((a - c).abs() <= k, "{dt:?} {sh:?} b={b}: {a} vs {c}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn extreme_values_roundtrip() {
+    // Full-range jumps: residuals of the widest buckets, clamps at both ends.
+    for dt in DTYPES {
+        let sh = [4, 9, 11];
+        let n: usize = sh.iter().product();
+        let mut s = 5u64;
+        let (lo, hi) = match dt {
+            DType::F32 => (i32::MIN as i64, i32::MAX as i64),
+            d => d.int_range(),
+        };
+        let v: Vec<i64> = (0..n)
+            .map(|_| match lcg(&mut s) % 3 {
+                0 => lo,
+                1 => hi,
+                _ => lo + (lcg(&mut s) as i64 % (hi - lo)),
+            })
+            .collect();
+        let mut data = vec![0u8; n * dt.size()];
+        crate::codec::elements::from_ints(dt, &v, &mut data);
+        for cfg in [Config::lossless(), Config::abs(3.0)] {
+            let Some(body) = encode(&data, dt, sh, &cfg) else {
+                assert!(dt.is_float());
+                continue;
+            };
+            let mut out = vec![0u8; data.len()];
+            decode(&body, dt, sh, &mut out).unwrap();
+            if cfg.mode == Mode::Lossless {
+                assert_eq!(out, data, "{dt:?}");
+            } else {
+                for (a, c) in vals(dt, &data).iter().zip(vals(dt, &out)) {
+                    assert!((a - c).abs() <= 3, "{dt:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn not_applicable_cases() {
+    let sh = [2, 3, 4];
+    let d = field(DType::F32, sh, 0, 1);
+    assert!(encode(&d, DType::F32, sh, &Config::abs(0.5)).is_none());
+    assert!(encode(&d, DType::F32, sh, &Config::apr(0.1)).is_none());
+    let d = field(DType::F64, sh, 0, 1);
+    assert!(encode(&d, DType::F64, sh, &Config::lossless()).is_none());
+    let mut out = vec![0u8; d.len()];
+    assert!(decode(&[0], DType::F64, sh, &mut out).is_err());
+}
+
+#[test]
+fn same_predictions_as_method_2() {
+    // Method 6 keeps method 2's symbols (only the coder and layout differ), so the sizes
+    // stay close: within 1 % + a small constant on a noisy smooth field.
+    for dt in [DType::U8, DType::U16, DType::I16, DType::U32] {
+        let sh = [16, 64, 64];
+        for (noise, k) in [(3u64, 0i64), (40, 0), (40, 4)] {
+            let data = field(dt, sh, noise, 9);
+            let cfg = if k == 0 {
+                Config::lossless()
+            } else {
+                Config::abs(k as f64)
+            };
+            let b6 = encode(&data, dt, sh, &cfg).unwrap();
+            let b2 = encode_m2(&data, dt, sh, k);
+            let mut o2 = vec![0u8; data.len()];
+            decode_m2(&b2, dt, sh, k, &mut o2).unwrap();
+            let mut o6 = vec![0u8; data.len()];
+            decode(&b6, dt, sh, &mut o6).unwrap();
+            if k == 0 {
+                assert_eq!(o2, o6);
+            }
+            assert!(
+                (b6.len() as f64) < b2.len() as f64 * 1.01 + 64.0,
+                "{dt:?} noise {noise} k {k}: m6 {} vs m2 {}",
+                b6.len(),
+                b2.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn truncated_and_trailing_bodies_are_rejected() {
+    let sh = [5, 17, 19];
+    for dt in [DType::U16, DType::I32] {
+        let data = field(dt, sh, 30, 3);
+        let body = encode(&data, dt, sh, &Config::lossless()).unwrap();
+        let mut out = vec![0u8; data.len()];
+        for cut in 0..body.len() {
+            assert!(decode(&body[..cut], dt, sh, &mut out).is_err(), "cut {cut}");
+        }
+        let mut long = body.clone();
+        long.push(0);
+        assert!(decode(&long, dt, sh, &mut out).is_err());
+        let mut wrong = vec![0u8; data.len() + dt.size()];
+        assert!(decode(&body, dt, sh, &mut wrong).is_err());
+    }
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Bit flips and truncation never panic; they decode to an error or to some array.
+        #[test]
+        fn damaged_bodies_never_panic(
+            seed in 0u64..1000, dti in 0usize..7, z in 1usize..5, x in 1usize..20,
+            y in 1usize..40, lossless in any::<bool>(), flips in proptest::collection::vec((any::<usize>(), 0u8..8), 1..4),
+            cut in any::<usize>(), do_cut in any::<bool>(),
+        ) {
+            let dt = DTYPES[dti];
+            let sh = [z, x, y];
+            let data = field(dt, sh, seed % 50, seed);
+            let cfg = if lossless || dt.is_float() { Config::lossless() } else { Config::abs(2.0) };
+            let Some(mut body) = encode(&data, dt, sh, &cfg) else { return Ok(()); };
+            for (pos, bit) in flips {
+                let i = pos % body.len();
+                body[i] ^= 1 << bit;
+            }
+            if do_cut {
+                body.truncate(cut % (body.len() + 1));
+            }
+            let mut out = vec![0u8; data.len()];
+            let _ = decode(&body, dt, sh, &mut out);
+        }
+
+        /// Random data (no structure) round-trips.
+        #[test]
+        fn random_data_roundtrips(bytes in proptest::collection::vec(any::<u8>(), 1..600), dti in 0usize..7, x in 1usize..5) {
+            let dt = DTYPES[dti];
+            let n = bytes.len() / dt.size();
+            prop_assume!(n >= 1);
+            let x = x.min(n);
+            let y = n / x;
+            let sh = [1, x, y];
+            let data = &bytes[..x * y * dt.size()];
+            if let Some(body) = encode(data, dt, sh, &Config::lossless()) {
+                let mut out = vec![0u8; data.len()];
+                decode(&body, dt, sh, &mut out).unwrap();
+                prop_assert_eq!(&out[..], data);
+            }
+        }
+    }
+}
+
+#[test]
+fn random_bodies_never_panic() {
+    // Arbitrary bytes (and arbitrary bytes after a valid k / predictor-bit prefix) decode to
+    // an error or some array, never a panic.
+    let mut s = 99u64;
+    for round in 0..3000 {
+        let dt = DTYPES[round % DTYPES.len()];
+        let sh = [1 + round % 3, 1 + round % 7, 1 + round % 29];
+        let len = (lcg(&mut s) % 300) as usize;
+        let mut body: Vec<u8> = (0..len).map(|_| lcg(&mut s) as u8).collect();
+        if round % 2 == 0 && !body.is_empty() {
+            body[0] = 0; // k = 0
+            if body.len() > 2 {
+                body[2] = 20; // plausible context count after one predictor byte
+            }
+        }
+        let mut out = vec![0u8; sh.iter().product::<usize>() * dt.size()];
+        let _ = decode(&body, dt, sh, &mut out);
+    }
+}
+
+#[test]
+fn activity_matches_its_definition() {
+    // FORMAT.md §2.4: ACT(a, b) = min(9, bit_length(floor(|a - b| / w))).
+    let mut s = 3u64;
+    for k in [0i64, 1, 2, 4, 37, 1000, 40000] {
+        let q32 = Q::<i32>::new(k, -(1 << 15), (1 << 15) - 1);
+        let q64 = Q::<i64>::new(k, -(1 << 31), (1 << 31) - 1);
+        for _ in 0..20000 {
+            let a = (lcg(&mut s) % 65536) as i64 - 32768;
+            let b = (lcg(&mut s) % 65536) as i64 - 32768;
+            let t = a.abs_diff(b) / (2 * k as u64 + 1);
+            let want = ((64 - t.leading_zeros()) as u8).min(9);
+            let got = if k == 0 {
+                q32.act::<true>(a as i32, b as i32)
+            } else {
+                q32.act::<false>(a as i32, b as i32)
+            };
+            assert_eq!(got, want, "k={k} a={a} b={b}");
+            let (a, b) = (a * 65537, b * 65535);
+            let t = a.abs_diff(b) / (2 * k as u64 + 1);
+            let want = ((64 - t.leading_zeros()) as u8).min(9);
+            let got = if k == 0 {
+                q64.act::<true>(a, b)
+            } else {
+                q64.act::<false>(a, b)
+            };
+            assert_eq!(got, want, "k={k} a={a} b={b}");
+        }
+    }
+}
