@@ -16,6 +16,7 @@ use crate::codec::config::{Config, Mode};
 use crate::codec::dtype::DType;
 use crate::codec::error::{Error, Result};
 use crate::codec::rans4::{Rans4Decoder, Rans4Encoder};
+use crate::codec::scratch;
 use crate::codec::symbols::{bucket, zigzag};
 
 /// Activity buckets; contexts = 2 * NB (coarse levels / finest level), as method 2.
@@ -747,7 +748,7 @@ fn decode_impl<W: Work, const LOSSLESS: bool>(
     let mut bits = FastBits::new(extra);
     let tab = sym_table();
     let mut acc = 0u64;
-    let mut v = vec![W::default(); n];
+    let mut v = scratch::zeroed::<W>(n)?;
     let ny = shape[2];
     let mut pred = vec![W::default(); ny];
     let mut ctx = vec![0u8; ny];
