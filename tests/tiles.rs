@@ -40,7 +40,7 @@ fn tiles(s: &[u8]) -> Vec<(usize, usize)> {
     let es = 2; // u16 in these tests
     let hl = 16 + 4 * r;
     let mut pos = hl;
-    let mut varint = |pos: &mut usize| {
+    let varint = |pos: &mut usize| {
         let (mut v, mut sh) = (0usize, 0);
         loop {
             let b = s[*pos];
