@@ -325,13 +325,27 @@ fn settings_for(v: &Vol) -> Vec<(String, Config)> {
 
 /// Ratio cost (%) of v2 tiling against v1 streams for a few tile size targets.
 fn tile_sweep(root: &Path, args: &[String]) {
-    let targets = [128usize << 10, 256 << 10, 512 << 10, 1 << 20];
+    // (divisor, min, max): tile target = clamp(chunk bytes / divisor, min, max); (1, t, t) is a
+    // fixed target t.
+    let rules: Vec<(usize, usize, usize)> = match std::env::var("TILE_RULES") {
+        Ok(v) => v
+            .split(';')
+            .map(|r| {
+                let f: Vec<usize> = r.split(',').map(|x| x.parse().unwrap()).collect();
+                (f[0], f[1] << 10, f[2] << 10)
+            })
+            .collect(),
+        Err(_) => [128usize, 256, 512, 1024]
+            .iter()
+            .map(|&k| (1, k << 10, k << 10))
+            .collect(),
+    };
     print!("| dataset | setting | v1 ratio |");
-    for t in targets {
-        print!(" cost % {} KiB |", t >> 10);
+    for &(d, lo, hi) in &rules {
+        print!(" cost % /{d} [{}, {}] KiB |", lo >> 10, hi >> 10);
     }
     println!();
-    println!("|---|---|---:|{}", "---:|".repeat(targets.len()));
+    println!("|---|---|---:|{}", "---:|".repeat(rules.len()));
     for v in load(root) {
         if !args.is_empty() && !args.iter().any(|a| v.name.contains(a.as_str())) {
             continue;
@@ -345,10 +359,11 @@ fn tile_sweep(root: &Path, args: &[String]) {
                 .map(|c| compress_v1(&c.1, v.dtype, &c.0, &cfg).unwrap().len())
                 .sum();
             print!("| {} | {label} | {:.2} |", v.name, raw as f64 / v1 as f64);
-            for t in targets {
+            for &(d, lo, hi) in &rules {
                 let s: usize = ch
                     .iter()
                     .map(|c| {
+                        let t = (c.1.len() / d).clamp(lo, hi);
                         compress_with_tile_target(&c.1, v.dtype, &c.0, &cfg, t)
                             .unwrap()
                             .len()

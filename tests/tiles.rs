@@ -78,7 +78,7 @@ fn bytes_do_not_depend_on_the_thread_count() {
     let cases: Vec<(Vec<usize>, Vec<u8>)> = vec![
         (vec![16, 256, 256], volume(16, 256, 256, 1)),
         (vec![11, 201, 301], volume(11, 201, 301, 2)),
-        (vec![1, 700, 500], volume(1, 700, 500, 3)),
+        (vec![1, 1100, 500], volume(1, 1100, 500, 3)),
     ];
     for (shape, data) in &cases {
         for cfg in configs() {

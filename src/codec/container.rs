@@ -13,16 +13,19 @@ use super::Config;
 use crate::codec::error::{Error, Result};
 use std::sync::Mutex;
 
-/// Smallest and largest tile size target of the encoder in raw bytes (FORMAT.md §4.5).
-pub const TILE_TARGET_MIN: usize = 512 << 10;
-pub const TILE_TARGET_MAX: usize = 1 << 20;
+/// Smallest tile size target of the encoder in raw bytes (FORMAT.md §4.5).
+pub const TILE_MIN: usize = 512 << 10;
 
-/// The encoder's tile size target for a chunk of `nbytes` (not part of the format): a quarter
-/// of the chunk, within [`TILE_TARGET_MIN`, `TILE_TARGET_MAX`]: chunks of 1, 2, 4 MiB get 2, 4,
-/// 4 tiles (work for 2+ threads), small chunks one, and no tile is thinner than the benchmark
-/// shows to cost ratio (FORMAT.md §4.5).
+/// The encoder's tile size target for a chunk of `nbytes` (not part of the format): the chunk
+/// split into the largest power-of-two count of parts of at least [`TILE_MIN`], so tiles of
+/// chunks >= 512 KiB have 512 KiB .. 1 MiB, a 1 MiB chunk has 2 tiles, 2 MiB 4, 4 MiB 8 (work
+/// for 2 threads, evenly shared), and no tile is thin enough to cost ratio (FORMAT.md §4.5).
 pub fn tile_target(nbytes: usize) -> usize {
-    (nbytes / 4).clamp(TILE_TARGET_MIN, TILE_TARGET_MAX)
+    let mut n = 1;
+    while nbytes / (2 * n) >= TILE_MIN {
+        n *= 2;
+    }
+    nbytes.div_ceil(n).max(1)
 }
 
 /// The (Z, X, Y) view of a chunk of this shape (FORMAT.md §4.1).
@@ -194,18 +197,23 @@ fn envelope(view: [usize; 3], es: usize, o: [usize; 3], s: [usize; 3]) -> (usize
 }
 
 /// The encoder's tile shape for a box (FORMAT.md §4.5): whole planes when a plane fits the
-/// target, else whole rows, else pieces of a row, balanced so tiles have near-equal sizes.
+/// target, else whole rows, else pieces of a row; as many tiles as `ceil(bytes / target)`
+/// along the cut axis, of near-equal sizes.
 pub fn choose_tile(ebox: [usize; 3], es: usize, target: usize) -> [usize; 3] {
     let [ez, ex, ey] = ebox;
-    // Largest count <= per (at least 1) that splits len into near-equal parts.
-    let balance = |len: usize, per: usize| ceil_div(len, ceil_div(len, per.clamp(1, len)));
+    let target = target.max(1);
+    // Cut len units of `unit` bytes into ceil(len * unit / target) near-equal parts.
+    let split = |len: usize, unit: usize| {
+        let parts = (len * unit).div_ceil(target).clamp(1, len);
+        len.div_ceil(parts)
+    };
     let (row, plane) = (ey * es, ex * ey * es);
     if plane <= target {
-        [balance(ez, target / plane), ex, ey]
+        [split(ez, plane), ex, ey]
     } else if row <= target {
-        [1, balance(ex, target / row), ey]
+        [1, split(ex, row), ey]
     } else {
-        [1, 1, balance(ey, target / es)]
+        [1, 1, split(ey, es)]
     }
 }
 
@@ -245,7 +253,9 @@ pub fn encode(
     let tile = if empty {
         [0, 0, 0]
     } else {
-        choose_tile(ebox, es, target.unwrap_or_else(|| tile_target(data.len())))
+        // From the box's bytes, so a padded edge chunk is tiled like its data alone.
+        let box_bytes = ebox.iter().product::<usize>() * es;
+        choose_tile(ebox, es, target.unwrap_or_else(|| tile_target(box_bytes)))
     };
     let grid: [usize; 3] = if empty {
         [0; 3]

@@ -31,7 +31,7 @@ mod symbols;
 pub mod threads;
 
 pub use config::{Config, Mode};
-pub use container::{choose_tile, tile_target, view3, TILE_TARGET_MAX, TILE_TARGET_MIN};
+pub use container::{choose_tile, tile_target, view3, TILE_MIN};
 pub use crc32::crc32;
 pub use dtype::{checked_len, DType, MAX_CHUNK_BYTES, MAX_RANK};
 pub use error::{Error, ErrorKind, Result};
