@@ -13,13 +13,15 @@ use super::Config;
 use crate::codec::error::{Error, Result};
 use std::sync::Mutex;
 
-/// Smallest tile size target of the encoder in raw bytes (FORMAT.md §4.5).
-pub const TILE_MIN: usize = 512 << 10;
+/// Smallest tile size target of the encoder in raw bytes (FORMAT.md §4.5): 448 KiB, 7/8 of
+/// 512 KiB, so chunks a little under 1 MiB (clipped chunks such as (16, 256, 255) u8) split too.
+pub const TILE_MIN: usize = 448 << 10;
 
 /// The encoder's tile size target for a chunk of `nbytes` (not part of the format): the chunk
-/// split into the largest power-of-two count of parts of at least [`TILE_MIN`], so tiles of
-/// chunks >= 512 KiB have 512 KiB .. 1 MiB, a 1 MiB chunk has 2 tiles, 2 MiB 4, 4 MiB 8 (work
-/// for 2 threads, evenly shared), and no tile is thin enough to cost ratio (FORMAT.md §4.5).
+/// split into the largest power-of-two count of parts of at least [`TILE_MIN`], so tiles have
+/// 448 KiB .. 896 KiB (smaller chunks: one tile), a 1 MiB chunk has 2 tiles, 2 MiB 4, 4 MiB 8
+/// (work for 2 threads, evenly shared), and no tile is thin enough to cost ratio
+/// (FORMAT.md §4.5).
 pub fn tile_target(nbytes: usize) -> usize {
     let mut n = 1;
     while nbytes / (2 * n) >= TILE_MIN {
