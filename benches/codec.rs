@@ -2,12 +2,21 @@
 //! ratio, PSNR, max error, and single-thread compress/decompress MB/s, next to zstd level 3 on
 //! the same bytes measured in the same run. Chunks (16,256,256) clipped to the volume.
 //!
-//! Run: `cargo bench --bench codec` (optional args: dataset-name filters, `--quick`).
+//! Also per row: the ratio of a format version 1 stream (one block per chunk, no tiles) and
+//! the cost of v2's tiling against it, and compress/decompress MB/s of v2 with 1 and 2 threads
+//! (`Config::with_threads`, `decompress_into_threads`) and the speed-up; the 2-thread streams
+//! are checked byte-identical to the 1-thread ones.
+//!
+//! Run: `cargo bench --bench codec` (optional args: dataset-name filters, `--quick`;
+//! `--tile-sweep` prints only the ratio cost of a few tile size targets).
 
 #[path = "../src/bin/h5z-apr/npy.rs"]
 #[allow(dead_code, unused_imports)]
 mod npy;
-use h5z_apr::codec::{compress, decompress, values_f64, Config, DType};
+use h5z_apr::codec::{
+    compress, compress_v1, compress_with_tile_target, decompress, decompress_into_threads,
+    values_f64, Config, DType,
+};
 use std::path::Path;
 use std::time::Instant;
 
@@ -160,10 +169,13 @@ fn main() {
         );
         return;
     }
+    if std::env::args().any(|a| a == "--tile-sweep") {
+        return tile_sweep(&root, &args);
+    }
     println!(
-        "| dataset | setting | ratio | PSNR dB | max err | comp MB/s | decomp MB/s | comp vs zstd-3 | decomp vs zstd-3 |"
+        "| dataset | setting | ratio | PSNR dB | max err | comp MB/s | decomp MB/s | comp vs zstd-3 | decomp vs zstd-3 | v1 ratio | tiling cost % | comp MB/s 2 thr | comp speed-up | decomp MB/s 2 thr | decomp speed-up |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for v in load(&root) {
         if !args.is_empty() && !args.iter().any(|a| v.name.contains(a.as_str())) {
             continue;
@@ -210,6 +222,7 @@ fn main() {
             ("apr E=0.2".into(), Config::apr(0.2)),
         ];
         for (label, cfg) in settings {
+            let cfg = cfg.with_threads(1);
             let t = Instant::now();
             let mut streams = Vec::new();
             let mut failed = None;
@@ -232,12 +245,31 @@ fn main() {
                 }
             }));
             let decoded: Vec<Vec<u8>> = streams.iter().map(|s| decompress(s).unwrap().1).collect();
+            let mut bufs1: Vec<Vec<u8>> = ch.iter().map(|c| vec![0u8; c.1.len()]).collect();
             let dt = best_of(|| {
-                for s in &streams {
-                    std::hint::black_box(decompress(s).unwrap());
+                for (s, b) in streams.iter().zip(bufs1.iter_mut()) {
+                    decompress_into_threads(s, b, 1).unwrap();
                 }
             });
             let size: usize = streams.iter().map(|s| s.len()).sum();
+            let v1size: usize = ch
+                .iter()
+                .map(|c| compress_v1(&c.1, v.dtype, &c.0, &cfg).unwrap().len())
+                .sum();
+            let cfg2 = cfg.clone().with_threads(2);
+            let ct2 = best_of(|| {
+                for (c, s) in ch.iter().zip(&streams) {
+                    let s2 = compress(&c.1, v.dtype, &c.0, &cfg2).unwrap();
+                    assert!(&s2 == s, "2-thread stream differs");
+                }
+            });
+            let mut bufs: Vec<Vec<u8>> = ch.iter().map(|c| vec![0u8; c.1.len()]).collect();
+            let dt2 = best_of(|| {
+                for (s, b) in streams.iter().zip(bufs.iter_mut()) {
+                    decompress_into_threads(s, b, 2).unwrap();
+                }
+            });
+            assert!(bufs == decoded, "2-thread decode differs");
             let (mut se, mut maxe, mut n) = (0.0f64, 0.0f64, 0usize);
             for (c, d) in ch.iter().zip(&decoded) {
                 for (a, b) in values_f64(v.dtype, &c.1).iter().zip(values_f64(v.dtype, d)) {
@@ -253,7 +285,7 @@ fn main() {
                 10.0 * (range * range / (se / n as f64)).log10()
             };
             println!(
-                "| {} | {label} | {:.2} | {:.1} | {} | {:.0} | {:.0} | {:.2} | {:.2} |",
+                "| {} | {label} | {:.2} | {:.1} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} | {:.0} | {:.2} |",
                 v.name,
                 raw as f64 / size as f64,
                 psnr,
@@ -261,8 +293,85 @@ fn main() {
                 mb / ct,
                 mb / dt,
                 zc / ct,
-                zd / dt
+                zd / dt,
+                raw as f64 / v1size as f64,
+                100.0 * (size as f64 / v1size as f64 - 1.0),
+                mb / ct2,
+                ct / ct2,
+                mb / dt2,
+                dt / dt2
             );
+        }
+    }
+}
+
+fn settings_for(v: &Vol) -> Vec<(String, Config)> {
+    let orig = values_f64(v.dtype, &v.data);
+    let range = orig.iter().cloned().fold(f64::MIN, f64::max)
+        - orig.iter().cloned().fold(f64::MAX, f64::min);
+    let (b1, b4) = if v.dtype.is_float() {
+        (range / 256.0, range / 64.0)
+    } else {
+        (1.0, 4.0)
+    };
+    vec![
+        ("lossless".into(), Config::lossless()),
+        (format!("abs {}", num(b1)), Config::abs(b1)),
+        (format!("abs {}", num(b4)), Config::abs(b4)),
+        ("apr E=0.1".into(), Config::apr(0.1)),
+        ("apr E=0.2".into(), Config::apr(0.2)),
+    ]
+}
+
+/// Ratio cost (%) of v2 tiling against v1 streams for a few tile size targets.
+fn tile_sweep(root: &Path, args: &[String]) {
+    // (divisor, min, max): tile target = clamp(chunk bytes / divisor, min, max); (1, t, t) is a
+    // fixed target t.
+    let rules: Vec<(usize, usize, usize)> = match std::env::var("TILE_RULES") {
+        Ok(v) => v
+            .split(';')
+            .map(|r| {
+                let f: Vec<usize> = r.split(',').map(|x| x.parse().unwrap()).collect();
+                (f[0], f[1] << 10, f[2] << 10)
+            })
+            .collect(),
+        Err(_) => [128usize, 256, 512, 1024]
+            .iter()
+            .map(|&k| (1, k << 10, k << 10))
+            .collect(),
+    };
+    print!("| dataset | setting | v1 ratio |");
+    for &(d, lo, hi) in &rules {
+        print!(" cost % /{d} [{}, {}] KiB |", lo >> 10, hi >> 10);
+    }
+    println!();
+    println!("|---|---|---:|{}", "---:|".repeat(rules.len()));
+    for v in load(root) {
+        if !args.is_empty() && !args.iter().any(|a| v.name.contains(a.as_str())) {
+            continue;
+        }
+        let ch = chunks(&v);
+        let raw: usize = ch.iter().map(|c| c.1.len()).sum();
+        for (label, cfg) in settings_for(&v) {
+            let cfg = cfg.with_threads(2);
+            let v1: usize = ch
+                .iter()
+                .map(|c| compress_v1(&c.1, v.dtype, &c.0, &cfg).unwrap().len())
+                .sum();
+            print!("| {} | {label} | {:.2} |", v.name, raw as f64 / v1 as f64);
+            for &(d, lo, hi) in &rules {
+                let s: usize = ch
+                    .iter()
+                    .map(|c| {
+                        let t = (c.1.len() / d).clamp(lo, hi);
+                        compress_with_tile_target(&c.1, v.dtype, &c.0, &cfg, t)
+                            .unwrap()
+                            .len()
+                    })
+                    .sum();
+                print!(" {:.2} |", 100.0 * (s as f64 / v1 as f64 - 1.0));
+            }
+            println!();
         }
     }
 }

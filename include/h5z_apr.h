@@ -213,6 +213,22 @@ const char *h5z_apr_version(void);
 int h5z_apr_format_version(void);
 
 /**
+ * Sets how many threads each compress/decompress call (C API and the HDF5 filter) may use
+ * to code the tiles of one chunk, for the whole process. `n >= 1`: that many (values above
+ * 256 are clamped); `n <= 0`: unset, so the environment variable `H5Z_APR_NTHREADS` decides
+ * (read on every call), else 1. The default is 1 so that hosts running their own workers
+ * (dask, multiprocessing, MPI) are not oversubscribed. Threads live only during a call.
+ * The compressed bytes never depend on the thread count.
+ */
+void h5z_apr_set_nthreads(int n);
+
+/**
+ * The thread count calls use now (>= 1): the value set by `h5z_apr_set_nthreads`, else
+ * `H5Z_APR_NTHREADS`, else 1.
+ */
+int h5z_apr_get_nthreads(void);
+
+/**
  * Message describing the failure of the last status-returning call on this thread, or "" if
  * that call succeeded. Never NULL. The string stays valid until the next h5z_apr call on the
  * same thread; copy it to keep it.

@@ -326,6 +326,24 @@ pub extern "C" fn h5z_apr_format_version() -> c_int {
     c_int::from(codec::FORMAT_VERSION)
 }
 
+/// Sets how many threads each compress/decompress call (C API and the HDF5 filter) may use
+/// to code the tiles of one chunk, for the whole process. `n >= 1`: that many (values above
+/// 256 are clamped); `n <= 0`: unset, so the environment variable `H5Z_APR_NTHREADS` decides
+/// (read on every call), else 1. The default is 1 so that hosts running their own workers
+/// (dask, multiprocessing, MPI) are not oversubscribed. Threads live only during a call.
+/// The compressed bytes never depend on the thread count.
+#[no_mangle]
+pub extern "C" fn h5z_apr_set_nthreads(n: c_int) {
+    codec::set_threads(usize::try_from(n).unwrap_or(0));
+}
+
+/// The thread count calls use now (>= 1): the value set by `h5z_apr_set_nthreads`, else
+/// `H5Z_APR_NTHREADS`, else 1.
+#[no_mangle]
+pub extern "C" fn h5z_apr_get_nthreads() -> c_int {
+    catch_unwind(|| c_int::try_from(codec::threads()).unwrap_or(1)).unwrap_or(1)
+}
+
 /// Message describing the failure of the last status-returning call on this thread, or "" if
 /// that call succeeded. Never NULL. The string stays valid until the next h5z_apr call on the
 /// same thread; copy it to keep it.

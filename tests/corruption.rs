@@ -110,7 +110,7 @@ fn forged_streams_with_valid_checksum_never_panic() {
 fn header_validation() {
     let s = compress(&[1, 2, 3, 4], DType::U8, &[4], &Config::lossless()).unwrap();
     let mut t = s.clone();
-    t[4] = 2; // future version
+    t[4] = h5z_apr::codec::FORMAT_VERSION + 1; // future version
     fix_crc(&mut t);
     assert_eq!(read_header(&t).unwrap_err().kind(), ErrorKind::Unsupported);
     assert_eq!(decompress(&t).unwrap_err().kind(), ErrorKind::Unsupported);
@@ -121,22 +121,26 @@ fn header_validation() {
     t[5] = 9; // dtype
     fix_crc(&mut t);
     assert!(decompress(&t).is_err());
-    // A tiny forged stream that claims a 4 GiB chunk is refused before allocating it.
-    let mut big = s[..16].to_vec();
-    big[5] = 1;
-    big[7] = 2;
-    big.extend_from_slice(&65536u32.to_le_bytes());
-    big.extend_from_slice(&65535u32.to_le_bytes());
-    big.push(2);
-    big.extend_from_slice(&[0u8; 16]);
-    big.extend_from_slice(&[0u8; 4]);
-    fix_crc(&mut big);
-    let mut out = vec![0u8; 16];
-    assert_eq!(
-        decompress_into(&big, &mut out).unwrap_err().kind(),
-        ErrorKind::Corrupt
-    );
-    assert_eq!(decompress(&big).unwrap_err().kind(), ErrorKind::Corrupt);
+    // A tiny forged stream that claims a 4 GiB chunk is refused before allocating it
+    // (in every format version).
+    for version in 1..=h5z_apr::codec::FORMAT_VERSION {
+        let mut big = s[..16].to_vec();
+        big[4] = version;
+        big[5] = 1;
+        big[7] = 2;
+        big.extend_from_slice(&65536u32.to_le_bytes());
+        big.extend_from_slice(&65535u32.to_le_bytes());
+        big.push(2);
+        big.extend_from_slice(&[0u8; 16]);
+        big.extend_from_slice(&[0u8; 4]);
+        fix_crc(&mut big);
+        let mut out = vec![0u8; 16];
+        assert_eq!(
+            decompress_into(&big, &mut out).unwrap_err().kind(),
+            ErrorKind::Corrupt
+        );
+        assert_eq!(decompress(&big).unwrap_err().kind(), ErrorKind::Corrupt);
+    }
 }
 
 #[test]

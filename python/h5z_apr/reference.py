@@ -47,7 +47,7 @@ except ImportError:  # a Python without zlib
 
 __all__ = ["decode", "read_hdf5", "FORMAT_VERSION", "set_zstd_backend", "zstd_decompress_py"]
 
-FORMAT_VERSION = 1  # newest stream format version this decoder knows (§2.10)
+FORMAT_VERSION = 2  # newest stream format version this decoder knows (§2.10)
 
 MAGIC = b"APRZ"
 MAX_RANK = 32
@@ -1346,14 +1346,22 @@ def decode(stream: bytes) -> np.ndarray:
         _reject("stream ends before its body")
     if _crc32(s[:-4]) != struct.unpack("<I", s[-4:])[0]:
         _reject("CRC-32 mismatch")
+    if s[4] >= 2:
+        return decode_v2(s[hlen:-4], dt, mode, P, dims, size).reshape(dims)
     method = s[hlen]
     L = len(s) - 4 - hlen
     claimed = 0 if method == 0 else (n * size if method == 1 else n)
     if claimed > L * MAX_EXPANSION:
         _reject("body below the expansion limit")
-    npdt, is_float, lo, hi = DTYPES[dt]
-    cur = Cursor(s[hlen + 1 : -4])
     bs, nblocks = block_shape(dims)
+    return decode_body(s[hlen:-4], dt, mode, P, bs, nblocks, n, size, v2=False).reshape(dims)
+
+
+def decode_body(mb: bytes, dt, mode, P, bs, nblocks, n, size, v2):
+    """Method byte + body (§2.3; in v2 tiles also method 5, §4.3) -> flat array of n elements."""
+    npdt, is_float, lo, hi = DTYPES[dt]
+    method = mb[0]
+    cur = Cursor(mb[1:])
     if method == 0:
         arr = np.frombuffer(cur.bytes(n * size), dtype=npdt).copy()
     elif method == 1:
@@ -1377,11 +1385,76 @@ def decode(stream: bytes) -> np.ndarray:
         arr = decode_apr(cur, dt, bs, nblocks)
     elif method == 4 and mode in (0, 1) and not is_float:
         arr = decode_palette(cur, dt, P, mode, bs, nblocks)
+    elif method == 5 and v2:
+        arr = np.full(n, np.frombuffer(cur.bytes(size), dtype=npdt)[0], dtype=npdt)
     else:
         _reject(f"coding method {method} is not valid for mode {mode} and dtype code {dt}")
     if cur.pos != len(cur.data):
         _reject("trailing bytes after the last section")
-    return arr.reshape(dims)
+    return arr
+
+
+def view3(dims):
+    """The (Z, X, Y) view of a chunk in format version 2 (§4.1)."""
+    if len(dims) == 1:
+        return (1, 1, dims[0])
+    if len(dims) == 2:
+        return (1, dims[0], dims[1])
+    z = 1
+    for d in dims[:-2]:
+        z *= d
+    return (z, dims[-2], dims[-1])
+
+
+def decode_v2(body: bytes, dt, mode, P, dims, size) -> np.ndarray:
+    """Format version 2 (§4): box, fill, tile shape, tile table, tile bodies (`body` = the bytes
+    between the header and the CRC)."""
+    npdt = DTYPES[dt][0]
+    Z, X, Y = view3(dims)
+    cur = Cursor(body)
+    ebox = (cur.varint(), cur.varint(), cur.varint())
+    if ebox[0] > Z or ebox[1] > X or ebox[2] > Y:
+        _reject("coded box exceeds the chunk")
+    empty = ebox == (0, 0, 0)
+    if not empty and 0 in ebox:
+        _reject("coded box neither empty nor non-zero")
+    fill = np.frombuffer(cur.bytes(size), dtype=npdt)[0]
+    tz, tx, ty = cur.varint(), cur.varint(), cur.varint()
+    Ez, Ex, Ey = ebox
+    if empty:
+        ok = (tz, tx, ty) == (0, 0, 0)
+    else:
+        ok = (
+            (tx == Ex and ty == Ey and 1 <= tz <= Ez)
+            or (tz == 1 and ty == Ey and 1 <= tx < Ex)
+            or (tz == 1 and tx == 1 and 1 <= ty < Ey)
+        )
+    if not ok:
+        _reject(f"tile shape {(tz, tx, ty)} not allowed for box {ebox}")
+    grid = (0, 0, 0) if empty else (-(-Ez // tz), -(-Ex // tx), -(-Ey // ty))
+    ntiles = 0 if empty else grid[0] * grid[1] * grid[2]
+    if ntiles > len(body) - cur.pos:
+        _reject("more tiles than bytes")
+    lens = [cur.varint() for _ in range(ntiles)]
+    pos = cur.pos
+    out = np.full((Z, X, Y), fill, dtype=npdt)
+    for i, L in enumerate(lens):
+        if L == 0 or pos + L > len(body):
+            _reject(f"tile {i}: body length {L} is 0 or runs past the stream")
+        mb = body[pos : pos + L]
+        pos += L
+        iz, ix, iy = i // (grid[1] * grid[2]), (i // grid[2]) % grid[1], i % grid[2]
+        o = (iz * tz, ix * tx, iy * ty)
+        sh = (min(tz, Ez - o[0]), min(tx, Ex - o[1]), min(ty, Ey - o[2]))
+        ne = sh[0] * sh[1] * sh[2]
+        claimed = 0 if mb[0] in (0, 5) else (ne * size if mb[0] == 1 else ne)
+        if claimed > L * MAX_EXPANSION:
+            _reject(f"tile {i}: body below the expansion limit")
+        a = decode_body(mb, dt, mode, P, sh, 1, ne, size, v2=True)
+        out[o[0] : o[0] + sh[0], o[1] : o[1] + sh[1], o[2] : o[2] + sh[2]] = a.reshape(sh)
+    if pos != len(body):
+        _reject("trailing bytes after the last tile")
+    return out.reshape(-1)
 
 
 # ---- HDF5 datasets (FORMAT.md §3), through h5py but without the filter plugin -----------------

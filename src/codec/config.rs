@@ -41,6 +41,9 @@ pub struct Config {
     pub effort: i32,
     /// APR pipeline parameters (used by `Mode::Apr`).
     pub apr: AprParams,
+    /// Threads for one compress call; 0 (default) = the process setting
+    /// ([`crate::codec::set_threads`], else `H5Z_APR_NTHREADS`, else 1). Never changes the bytes.
+    pub threads: usize,
 }
 
 impl Default for Config {
@@ -49,6 +52,7 @@ impl Default for Config {
             mode: Mode::Apr(0.1),
             effort: 3,
             apr: AprParams::default(),
+            threads: 0,
         }
     }
 }
@@ -82,6 +86,11 @@ impl Config {
     }
     pub fn with_apr_params(mut self, apr: AprParams) -> Self {
         self.apr = apr;
+        self
+    }
+    /// Threads for compress calls with this config (0 = the process setting).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
         self
     }
     /// Checks the settings; every `compress*` call does this first.

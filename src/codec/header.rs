@@ -7,7 +7,7 @@ use crate::codec::error::{Error, ErrorKind, Result};
 /// First four bytes of every stream.
 pub const MAGIC: [u8; 4] = *b"APRZ";
 /// Stream format version written by this build. Decoders accept 1..=FORMAT_VERSION.
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
 
 /// Fixed part of the header before the dims: magic 4, version 1, dtype 1, mode 1, rank 1, param 8.
 const FIXED_LEN: usize = 16;

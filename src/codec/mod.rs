@@ -17,6 +17,7 @@
 pub mod apr;
 mod bits;
 mod config;
+mod container;
 mod crc32;
 mod dtype;
 mod elements;
@@ -31,8 +32,10 @@ pub mod rans4;
 mod scratch;
 mod stream;
 mod symbols;
+pub mod threads;
 
 pub use config::{Config, Mode};
+pub use container::{choose_tile, tile_target, view3, TILE_MIN};
 pub use crc32::crc32;
 pub use dtype::{checked_len, DType, MAX_CHUNK_BYTES, MAX_RANK};
 pub use error::{Error, ErrorKind, Result};
@@ -43,6 +46,7 @@ pub use limits::{check_header_against, DecodeLimits};
 pub use method::apr::work_units as apr_work_units;
 pub use params::AprParams;
 pub use stream::{stats, Method, StreamStats};
+pub use threads::{set_threads, threads};
 
 /// Method 6 ("pyramid-fast", FORMAT.md §5) bodies directly, without the method byte, for
 /// benches, goldens and the reference-decoder tests until the v2 tile container calls them.
@@ -71,6 +75,16 @@ pub fn read_header(stream: &[u8]) -> Result<Header> {
 
 /// Compresses one chunk. `data` holds `prod(shape)` little-endian elements of `dtype`, C order.
 pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Result<Vec<u8>> {
+    check(data, dtype, shape, cfg)?;
+    let nthreads = if cfg.threads > 0 {
+        cfg.threads
+    } else {
+        threads::threads()
+    };
+    container::encode(data, dtype, shape, cfg, nthreads, None)
+}
+
+fn check(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Result<()> {
     cfg.validate()?;
     let n = checked_len(dtype, shape)?;
     if data.len() != n * dtype.size() {
@@ -82,7 +96,30 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
             n * dtype.size()
         )));
     }
-    stream::compress(data, dtype, shape, cfg)
+    Ok(())
+}
+
+/// Like [`compress`] with the encoder's tile size target in raw bytes (measurements only;
+/// the default is [`tile_target`]).
+#[doc(hidden)]
+pub fn compress_with_tile_target(
+    data: &[u8],
+    dtype: DType,
+    shape: &[usize],
+    cfg: &Config,
+    target: usize,
+) -> Result<Vec<u8>> {
+    check(data, dtype, shape, cfg)?;
+    let nthreads = cfg.threads.max(1);
+    container::encode(data, dtype, shape, cfg, nthreads, Some(target.max(1)))
+}
+
+/// Encodes a format version 1 stream (FORMAT.md §2), as h5z-apr 0.1 wrote them. For tests and
+/// the benchmark's blocking-cost column; the encoder writes version 2.
+#[doc(hidden)]
+pub fn compress_v1(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Result<Vec<u8>> {
+    check(data, dtype, shape, cfg)?;
+    stream::compress_v1(data, dtype, shape, cfg)
 }
 
 /// Like [`compress`], into a caller buffer; returns the stream length.
@@ -141,6 +178,12 @@ pub fn decompress_with_limits(stream: &[u8], limits: &DecodeLimits) -> Result<(H
 
 /// Decodes a stream into `out`, which must be exactly `header.nbytes()` long.
 /// Never panics on hostile input; checks the CRC-32 before decoding.
+/// Decodes on [`threads()`] threads (the bytes never depend on the count).
 pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
-    stream::decompress_into(stream, out)
+    stream::decompress_into(stream, out, threads::threads())
+}
+
+/// Like [`decompress_into`] on exactly `nthreads` threads (at most one per tile).
+pub fn decompress_into_threads(stream: &[u8], out: &mut [u8], nthreads: usize) -> Result<Header> {
+    stream::decompress_into(stream, out, nthreads.max(1))
 }

@@ -6,13 +6,13 @@ use super::bits::Cursor;
 use super::crc32::crc32;
 use super::dtype::{checked_len, DType};
 use super::elements::to_ints;
-use super::header::{Header, FORMAT_VERSION};
+use super::header::Header;
 use super::method::{apr, palette, pyramid, raw, zstd_shuffle};
 use super::{Config, Mode};
 use crate::codec::error::{Error, ErrorKind, Result};
 
 /// Largest possible expansion of a method 1, 2 or 4 body (see `decompress_into`).
-const MAX_EXPANSION: u64 = 1 << 15;
+pub(crate) const MAX_EXPANSION: u64 = 1 << 15;
 
 /// How the body after the header is coded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +28,8 @@ pub enum Method {
     Apr = 3,
     /// Sorted table of the distinct values, then pyramid coding of the value indices.
     PalettePyramid = 4,
+    /// Format version 2 tiles only: the tile is one value (body = that element).
+    Constant = 5,
 }
 
 impl Method {
@@ -39,6 +41,7 @@ impl Method {
             Method::Pyramid,
             Method::Apr,
             Method::PalettePyramid,
+            Method::Constant,
         ]
         .into_iter()
         .find(|m| *m as u8 == b)
@@ -48,7 +51,7 @@ impl Method {
     /// for the entropy-coded methods, nothing for raw (its length is checked exactly).
     fn claimed_size(self, nbytes: usize, dtype: DType) -> u64 {
         match self {
-            Method::Raw => 0,
+            Method::Raw | Method::Constant => 0,
             Method::ZstdShuffle => nbytes as u64,
             Method::Pyramid | Method::Apr | Method::PalettePyramid => {
                 (nbytes / dtype.size()) as u64
@@ -71,18 +74,35 @@ pub fn block_shape(shape: &[usize]) -> ([usize; 3], usize) {
 
 // ---- compress / decompress ----------------------------------------------------------
 
-pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Result<Vec<u8>> {
+/// Encodes a version 1 stream (FORMAT.md §2). The encoder writes version 2 (see
+/// [`super::container`]); this stays for tests and for the benchmark's blocking-cost column.
+pub fn compress_v1(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Result<Vec<u8>> {
     let header = Header {
-        version: FORMAT_VERSION,
+        version: 1,
         dtype,
         mode: cfg.mode,
         shape: shape.to_vec(),
     };
     let mut out = Vec::with_capacity(data.len() / 2 + 64);
     header.write(&mut out);
-    let body_start = out.len();
     let (bs, nblocks) = block_shape(shape);
+    encode_body(data, dtype, bs, nblocks, cfg, &mut out)?;
+    let c = crc32(&out);
+    out.extend_from_slice(&c.to_le_bytes());
+    Ok(out)
+}
 
+/// Appends method byte + body (FORMAT.md §2.3-2.7) of `nblocks` blocks of shape `bs` to `out`.
+/// Used for a whole v1 chunk and for each v2 tile (nblocks = 1).
+pub(crate) fn encode_body(
+    data: &[u8],
+    dtype: DType,
+    bs: [usize; 3],
+    nblocks: usize,
+    cfg: &Config,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let body_start = out.len();
     // Integer domain (integers, or floats as ordered integers when lossless).
     let int_pyramid = |out: &mut Vec<u8>, b: i64| {
         let v = to_ints(dtype, data);
@@ -121,20 +141,20 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
         Mode::Abs(bound)
             if bound == 0.0 || (!dtype.is_float() && pyramid::int_bound(dtype, bound) == 0) =>
         {
-            lossless_best(&mut out)?;
+            lossless_best(out)?;
         }
-        Mode::Lossless => lossless_best(&mut out)?,
+        Mode::Lossless => lossless_best(out)?,
         Mode::Abs(bound) => {
             if dtype.is_float() {
                 out.push(Method::Pyramid as u8);
-                pyramid::encode_floats(data, dtype, bound, bs, nblocks, &mut out);
+                pyramid::encode_floats(data, dtype, bound, bs, nblocks, out);
             } else {
-                int_pyramid(&mut out, pyramid::int_bound(dtype, bound));
+                int_pyramid(out, pyramid::int_bound(dtype, bound));
             }
         }
         Mode::Apr(rel_error) => {
             out.push(Method::Apr as u8);
-            apr::encode(data, dtype, bs, nblocks, rel_error, cfg, &mut out)?;
+            apr::encode(data, dtype, bs, nblocks, rel_error, cfg, out)?;
         }
     }
     // The decoder refuses bodies more than MAX_EXPANSION times smaller than what they decode
@@ -152,16 +172,14 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
     if out.len() - body_start > 1 + data.len() {
         out.truncate(body_start);
         out.push(Method::Raw as u8);
-        raw::encode(data, &mut out);
+        raw::encode(data, out);
     }
-    let c = crc32(&out);
-    out.extend_from_slice(&c.to_le_bytes());
-    Ok(out)
+    Ok(())
 }
 
 /// [`Method::claimed_size`] of a method byte; an unknown byte counts like an entropy-coded
 /// body (its elements), and is then refused by the decoder's dispatch.
-fn claimed_size(method: u8, nbytes: usize, dtype: DType) -> u64 {
+pub(crate) fn claimed_size(method: u8, nbytes: usize, dtype: DType) -> u64 {
     match Method::from_byte(method) {
         Some(m) => m.claimed_size(nbytes, dtype),
         None => (nbytes / dtype.size()) as u64,
@@ -182,6 +200,10 @@ pub fn validate(stream: &[u8]) -> Result<(Header, usize)> {
             "checksum mismatch (stream damaged or truncated)",
         ));
     }
+    if h.version >= 2 {
+        super::container::Layout::parse(&h, &body[hlen..])?;
+        return Ok((h, hlen));
+    }
     let n = checked_len(h.dtype, &h.shape)?;
     let method = body[hlen];
     // A claimed size must be backed by real bytes: rANS spends at least log2(4096/4095) bits
@@ -200,7 +222,7 @@ pub fn validate(stream: &[u8]) -> Result<(Header, usize)> {
     Ok((h, hlen))
 }
 
-pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
+pub fn decompress_into(stream: &[u8], out: &mut [u8], threads: usize) -> Result<Header> {
     let (h, hlen) = validate(stream)?;
     if out.len() != h.nbytes() {
         return Err(Error::new(
@@ -212,54 +234,93 @@ pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
             ),
         ));
     }
+    let body = &stream[hlen..stream.len() - 4];
+    if h.version >= 2 {
+        super::container::decode(&h, body, out, threads)?;
+        return Ok(h);
+    }
     let (bs, nblocks) = block_shape(&h.shape);
-    let body = &stream[..stream.len() - 4];
-    let method = body[hlen];
-    let mut cur = Cursor::new(&body[hlen + 1..]);
-    match (Method::from_byte(method), h.mode) {
+    decode_body(body, h.dtype, h.mode, bs, nblocks, false, out)?;
+    Ok(h)
+}
+
+/// Decodes method byte + body (`mb`, consumed exactly) of `nblocks` blocks of shape `bs`
+/// into `out`. Method 5 is valid only in version 2 tiles (`v2`).
+pub(crate) fn decode_body(
+    mb: &[u8],
+    dtype: DType,
+    mode: Mode,
+    bs: [usize; 3],
+    nblocks: usize,
+    v2: bool,
+    out: &mut [u8],
+) -> Result<()> {
+    let method = mb[0];
+    let mut cur = Cursor::new(&mb[1..]);
+    match (Method::from_byte(method), mode) {
         (Some(Method::Raw), _) => raw::decode(&mut cur, out)?,
-        (Some(Method::ZstdShuffle), _) => zstd_shuffle::decode(&mut cur, h.dtype, out)?,
+        (Some(Method::ZstdShuffle), _) => zstd_shuffle::decode(&mut cur, dtype, out)?,
         (Some(Method::Pyramid), _) => {
-            pyramid::decode_chunk(&mut cur, h.dtype, h.mode, bs, nblocks, out)?
+            pyramid::decode_chunk(&mut cur, dtype, mode, bs, nblocks, out)?
         }
-        (Some(Method::PalettePyramid), Mode::Lossless | Mode::Abs(_)) if !h.dtype.is_float() => {
-            let b = pyramid::int_bound(h.dtype, h.mode.param());
-            palette::decode(&mut cur, h.dtype, b, bs, nblocks, out)?;
+        (Some(Method::PalettePyramid), Mode::Lossless | Mode::Abs(_)) if !dtype.is_float() => {
+            let b = pyramid::int_bound(dtype, mode.param());
+            palette::decode(&mut cur, dtype, b, bs, nblocks, out)?;
         }
-        (Some(Method::Apr), Mode::Apr(_)) => apr::decode(&mut cur, h.dtype, bs, nblocks, out)?,
+        (Some(Method::Apr), Mode::Apr(_)) => apr::decode(&mut cur, dtype, bs, nblocks, out)?,
+        (Some(Method::Constant), _) if v2 => {
+            let v = cur.bytes(dtype.size())?;
+            for e in out.chunks_exact_mut(v.len()) {
+                e.copy_from_slice(v);
+            }
+        }
         (_, mode) => {
             return Err(Error::corrupt(format!(
-                "coding method {method} is not valid for mode {}",
-                mode.code()
+                "coding method {method} is not valid for mode {}{}",
+                mode.code(),
+                if v2 { "" } else { " in format version 1" }
             )))
         }
     }
     if cur.pos != cur.data.len() {
         return Err(Error::corrupt("trailing bytes after the last section"));
     }
-    Ok(h)
+    Ok(())
 }
 
 /// What a stream holds, read without decoding the pixels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamStats {
     pub header: Header,
-    /// Coding method byte (FORMAT.md §2.3).
+    /// Coding method byte (FORMAT.md §2.3); v2: the method of the first tile (5 when the
+    /// chunk has no tiles), or 255 when the tiles use different methods.
     pub method: u8,
     /// Stream length in bytes.
     pub compressed_len: usize,
-    /// Number of APR particles (apr mode only).
+    /// Number of APR particles (apr mode only; v2: summed over the apr-coded tiles).
     pub particles: Option<u64>,
+    /// Number of independently coded tiles (v1: 1; v2: the tile table's length).
+    pub tiles: usize,
 }
 
 pub fn stats(stream: &[u8]) -> Result<StreamStats> {
     let (h, hlen) = validate(stream)?;
-    let body = &stream[..stream.len() - 4];
-    let method = body[hlen];
+    let body = &stream[hlen..stream.len() - 4];
+    if h.version >= 2 {
+        let (method, particles, tiles) = super::container::stats(&h, body)?;
+        return Ok(StreamStats {
+            header: h,
+            method,
+            compressed_len: stream.len(),
+            particles,
+            tiles,
+        });
+    }
+    let method = body[0];
     let particles = if method == Method::Apr as u8 {
         let (bs, nblocks) = block_shape(&h.shape);
         Some(apr::count_particles(
-            &mut Cursor::new(&body[hlen + 1..]),
+            &mut Cursor::new(&body[1..]),
             bs,
             nblocks,
         )?)
@@ -271,5 +332,6 @@ pub fn stats(stream: &[u8]) -> Result<StreamStats> {
         method,
         compressed_len: stream.len(),
         particles,
+        tiles: 1,
     })
 }

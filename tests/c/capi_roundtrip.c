@@ -165,6 +165,46 @@ static void check_cd(int mode, double value, int effort, const unsigned *want, s
               effort, i, cd[i], want[i]);
 }
 
+/* Threads (h5z_apr_set_nthreads): a 1 MiB u16 chunk (2 tiles) compressed on 1 and 2 threads
+ * gives the same bytes, and decodes alike on both. */
+static void check_threads(void) {
+    static const size_t shape[3] = {16, 128, 256};
+    const size_t n = 16 * 128 * 256, cap = 2 * n + 4096;
+    uint8_t *src = malloc(2 * n), *a = malloc(cap), *b = malloc(cap), *out = malloc(2 * n);
+    size_t la = 0, lb = 0, lo = 0, i;
+    h5z_apr_params p = {H5Z_APR_MODE_ABS, 2.0, 0};
+    uint32_t s = 7;
+    for (i = 0; i < n; i++) {
+        s = s * 1103515245u + 12345u;
+        unsigned v = (unsigned)(1000 + (i % 256) * 3 + ((i / 256) % 128) * 2 + (s >> 28));
+        src[2 * i] = (uint8_t)v;
+        src[2 * i + 1] = (uint8_t)(v >> 8);
+    }
+    h5z_apr_set_nthreads(1);
+    CHECK(h5z_apr_get_nthreads() == 1, "get_nthreads %d", h5z_apr_get_nthreads());
+    CHECK(h5z_apr_compress(&p, H5Z_APR_DTYPE_U16, shape, 3, src, 2 * n, a, cap, &la) == H5Z_APR_OK,
+          "threads: compress 1: %s", h5z_apr_last_error());
+    h5z_apr_set_nthreads(2);
+    CHECK(h5z_apr_get_nthreads() == 2, "get_nthreads %d", h5z_apr_get_nthreads());
+    CHECK(h5z_apr_compress(&p, H5Z_APR_DTYPE_U16, shape, 3, src, 2 * n, b, cap, &lb) == H5Z_APR_OK,
+          "threads: compress 2: %s", h5z_apr_last_error());
+    CHECK(la == lb && memcmp(a, b, la) == 0, "threads: 1 and 2 threads give different bytes");
+    CHECK(h5z_apr_decompress(a, la, out, 2 * n, &lo) == H5Z_APR_OK && lo == 2 * n,
+          "threads: decompress: %s", h5z_apr_last_error());
+    for (i = 0; i < n; i++) {
+        int x = src[2 * i] | src[2 * i + 1] << 8, y = out[2 * i] | out[2 * i + 1] << 8;
+        if (abs(x - y) > 2) {
+            CHECK(0, "threads: element %zu: %d -> %d", i, x, y);
+            break;
+        }
+    }
+    h5z_apr_set_nthreads(0);
+    free(src);
+    free(a);
+    free(b);
+    free(out);
+}
+
 int main(void) {
     static const size_t s1[1] = {1000}, s2[2] = {37, 41}, s3[3] = {6, 19, 23},
                         s4[4] = {2, 3, 5, 7};
@@ -191,6 +231,7 @@ int main(void) {
     check_abs(H5Z_APR_DTYPE_U32, 10.5, s4, 4, "abs u32 10.5");
     check_abs(H5Z_APR_DTYPE_U16, 0, s3, 3, "abs u16 0");
 
+    check_threads();
     check_apr(H5Z_APR_DTYPE_U16, 0.1, "apr u16 E=0.1");
     check_apr(H5Z_APR_DTYPE_F32, 0.05, "apr f32 E=0.05");
 
