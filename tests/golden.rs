@@ -76,6 +76,35 @@ fn cases() -> Vec<Case> {
             Config::lossless(),
             2048,
         ),
+        // Method 6 tiles (FORMAT.md §5), written after method 6 joined the v2 encoder.
+        c2(
+            "tiles6_abs1_u16_3d",
+            DType::U16,
+            &[9, 40, 52],
+            Config::abs(1.0),
+            16384,
+        ),
+        c2(
+            "tiles6_abs4_i16_3d",
+            DType::I16,
+            &[9, 40, 52],
+            Config::abs(4.0),
+            1 << 20,
+        ),
+        c2(
+            "tiles6_abs2_u8_1d",
+            DType::U8,
+            &[5000],
+            Config::abs(2.0),
+            2048,
+        ),
+        c2(
+            "tiles6_abs3_i32_2d",
+            DType::I32,
+            &[70, 61],
+            Config::abs(3.0),
+            1 << 20,
+        ),
         c2(
             "lossless_f32_2d",
             DType::F32,

@@ -1385,6 +1385,15 @@ def decode_body(mb: bytes, dt, mode, P, bs, nblocks, n, size, v2):
         arr = decode_apr(cur, dt, bs, nblocks)
     elif method == 4 and mode in (0, 1) and not is_float:
         arr = decode_palette(cur, dt, P, mode, bs, nblocks)
+    elif method == 6 and v2 and nblocks == 1 and mode in (0, 1) and dt != 8:
+        if is_float and mode == 1 and P > 0.0:
+            _reject("method 6 is not valid for the float quantiser")
+        want = min(int(np.floor(P)), hi - lo) if (mode == 1 and not is_float) else 0
+        k = Cursor(mb[1:]).varint()
+        if k != want:
+            _reject(f"method 6 tile has half-width {k}, the stream's is {want}")
+        arr = decode_method6(mb[1:], dt, bs)
+        cur.pos = len(cur.data)
     elif method == 5 and v2:
         arr = np.full(n, np.frombuffer(cur.bytes(size), dtype=npdt)[0], dtype=npdt)
     else:

@@ -324,7 +324,7 @@ pub fn encode_tile(tile: &[u8], dtype: DType, shape3: [usize; 3], cfg: &Config) 
         return Ok(v);
     }
     let mut v = Vec::with_capacity(tile.len() / 2 + 16);
-    encode_body(tile, dtype, shape3, 1, cfg, &mut v)?;
+    encode_body(tile, dtype, shape3, 1, cfg, true, &mut v)?;
     Ok(v)
 }
 

@@ -7,7 +7,7 @@ use super::crc32::crc32;
 use super::dtype::{checked_len, DType};
 use super::elements::to_ints;
 use super::header::Header;
-use super::method::{apr, palette, pyramid, raw, zstd_shuffle};
+use super::method::{apr, palette, pyramid, pyramid_fast, raw, zstd_shuffle};
 use super::{Config, Mode};
 use crate::codec::error::{Error, ErrorKind, Result};
 
@@ -30,6 +30,9 @@ pub enum Method {
     PalettePyramid = 4,
     /// Format version 2 tiles only: the tile is one value (body = that element).
     Constant = 5,
+    /// Format version 2 tiles only: the pyramid of method 2 with the interleaved rANS coder
+    /// (FORMAT.md §5), lossless and abs, integer quantiser.
+    PyramidFast = 6,
 }
 
 impl Method {
@@ -42,6 +45,7 @@ impl Method {
             Method::Apr,
             Method::PalettePyramid,
             Method::Constant,
+            Method::PyramidFast,
         ]
         .into_iter()
         .find(|m| *m as u8 == b)
@@ -53,7 +57,7 @@ impl Method {
         match self {
             Method::Raw | Method::Constant => 0,
             Method::ZstdShuffle => nbytes as u64,
-            Method::Pyramid | Method::Apr | Method::PalettePyramid => {
+            Method::Pyramid | Method::Apr | Method::PalettePyramid | Method::PyramidFast => {
                 (nbytes / dtype.size()) as u64
             }
         }
@@ -86,7 +90,7 @@ pub fn compress_v1(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> 
     let mut out = Vec::with_capacity(data.len() / 2 + 64);
     header.write(&mut out);
     let (bs, nblocks) = block_shape(shape);
-    encode_body(data, dtype, bs, nblocks, cfg, &mut out)?;
+    encode_body(data, dtype, bs, nblocks, cfg, false, &mut out)?;
     let c = crc32(&out);
     out.extend_from_slice(&c.to_le_bytes());
     Ok(out)
@@ -94,12 +98,15 @@ pub fn compress_v1(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> 
 
 /// Appends method byte + body (FORMAT.md §2.3-2.7) of `nblocks` blocks of shape `bs` to `out`.
 /// Used for a whole v1 chunk and for each v2 tile (nblocks = 1).
+/// `v2`: the body is a format-version-2 tile (nblocks = 1), where method 6 replaces method 2
+/// for the integer quantiser.
 pub(crate) fn encode_body(
     data: &[u8],
     dtype: DType,
     bs: [usize; 3],
     nblocks: usize,
     cfg: &Config,
+    v2: bool,
     out: &mut Vec<u8>,
 ) -> Result<()> {
     let body_start = out.len();
@@ -118,8 +125,19 @@ pub(crate) fn encode_body(
                 palette::encode(&pal, &v, b, bs, nblocks, out);
             }
             None => {
-                out.push(Method::Pyramid as u8);
-                pyramid::encode_ints(dtype, &v, b, bs, nblocks, out);
+                let fast = (v2 && nblocks == 1)
+                    .then(|| pyramid_fast::encode(data, dtype, bs, cfg))
+                    .flatten();
+                match fast {
+                    Some(body) => {
+                        out.push(Method::PyramidFast as u8);
+                        out.extend_from_slice(&body);
+                    }
+                    None => {
+                        out.push(Method::Pyramid as u8);
+                        pyramid::encode_ints(dtype, &v, b, bs, nblocks, out);
+                    }
+                }
             }
         }
     };
@@ -268,6 +286,27 @@ pub(crate) fn decode_body(
             palette::decode(&mut cur, dtype, b, bs, nblocks, out)?;
         }
         (Some(Method::Apr), Mode::Apr(_)) => apr::decode(&mut cur, dtype, bs, nblocks, out)?,
+        (Some(Method::PyramidFast), Mode::Lossless | Mode::Abs(_)) if v2 && nblocks == 1 => {
+            // The tile's half-width must be the stream's: the bound the header promises.
+            let (lo, hi) = dtype.int_range();
+            let want = match mode {
+                Mode::Abs(p) if dtype.is_float() && p > 0.0 => {
+                    return Err(Error::corrupt(
+                        "method 6 is not valid for the float quantiser (abs with a bound > 0)",
+                    ))
+                }
+                Mode::Abs(p) if !dtype.is_float() => pyramid::int_bound(dtype, p),
+                _ => 0,
+            };
+            let k = cur.varint()?;
+            if k != want as u64 || (!dtype.is_float() && k > (hi - lo) as u64) {
+                return Err(Error::corrupt(format!(
+                    "method 6 tile has half-width {k}, the stream's is {want}"
+                )));
+            }
+            pyramid_fast::decode(&mb[1..], dtype, bs, out)?;
+            cur.pos = cur.data.len();
+        }
         (Some(Method::Constant), _) if v2 => {
             let v = cur.bytes(dtype.size())?;
             for e in out.chunks_exact_mut(v.len()) {
@@ -334,4 +373,53 @@ pub fn stats(stream: &[u8]) -> Result<StreamStats> {
         particles,
         tiles: 1,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A method-6 tile decodes only where FORMAT.md §4.3/§5.4 allow it: a v2 tile of a lossless
+    /// or abs stream whose half-width equals the tile's k.
+    #[test]
+    fn method6_tiles_must_match_the_stream() {
+        let shape = [3, 20, 30];
+        let n = 3 * 20 * 30;
+        let data: Vec<u8> = (0..n)
+            .flat_map(|i| ((i as i16 % 97) * 11 - 400 + (i as i16 * 7919 % 5)).to_le_bytes())
+            .collect();
+        let body = pyramid_fast::encode(&data, DType::I16, shape, &Config::abs(4.0)).unwrap();
+        let mut mb = vec![Method::PyramidFast as u8];
+        mb.extend_from_slice(&body);
+        let mut out = vec![0u8; data.len()];
+        decode_body(&mb, DType::I16, Mode::Abs(4.0), shape, 1, true, &mut out).unwrap();
+        for (a, b) in data.chunks_exact(2).zip(out.chunks_exact(2)) {
+            let (a, b) = (
+                i16::from_le_bytes([a[0], a[1]]),
+                i16::from_le_bytes([b[0], b[1]]),
+            );
+            assert!((a - b).abs() <= 4);
+        }
+        // Bound 4.9 floors to the same half-width 4: valid.
+        decode_body(&mb, DType::I16, Mode::Abs(4.9), shape, 1, true, &mut out).unwrap();
+        for (mode, v2, why) in [
+            (Mode::Abs(2.0), true, "half-width"),
+            (Mode::Lossless, true, "half-width"),
+            (Mode::Apr(0.1), true, "not valid"),
+            (Mode::Abs(4.0), false, "not valid"),
+        ] {
+            let e = decode_body(&mb, DType::I16, mode, shape, 1, v2, &mut out).unwrap_err();
+            assert!(e.message().contains(why), "{mode:?} v2={v2}: {e}");
+        }
+        let e = decode_body(
+            &mb,
+            DType::F32,
+            Mode::Abs(0.5),
+            [3, 20, 15],
+            1,
+            true,
+            &mut out,
+        );
+        assert!(e.unwrap_err().message().contains("float quantiser"));
+    }
 }
