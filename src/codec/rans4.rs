@@ -260,7 +260,11 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         #[allow(clippy::let_unit_value)]
         let () = Encoder::<LANES, PB>::CHECK;
         let m = 1u32 << PB;
-        let mut r = Reader { buf, pos: 0 };
+        let mut r = Reader {
+            buf,
+            pos: 0,
+            truncated: "entropy table truncated",
+        };
         let nctx = r.varint()?;
         if nctx != expect_nctx as u64 {
             return Err(Error::corrupt(format!(
@@ -513,17 +517,20 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// Bounds-checked LEB128 reader of the method-6 body and its rANS section (FORMAT.md §5: at
+/// most 10 bytes, no bits past the 64th); `truncated` names where the bytes ran out.
+pub(crate) struct Reader<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) pos: usize,
+    pub(crate) truncated: &'static str,
 }
 
 impl Reader<'_> {
-    fn varint(&mut self) -> Result<u64> {
+    pub(crate) fn varint(&mut self) -> Result<u64> {
         let mut v = 0u64;
         for k in 0..10 {
             let Some(&b) = self.buf.get(self.pos) else {
-                return Err(Error::truncated("entropy table truncated"));
+                return Err(Error::truncated(self.truncated));
             };
             self.pos += 1;
             if k == 9 && b > 1 {

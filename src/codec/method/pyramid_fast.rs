@@ -15,7 +15,7 @@ use crate::codec::bits::put_varint;
 use crate::codec::config::{Config, Mode};
 use crate::codec::dtype::DType;
 use crate::codec::error::{Error, Result};
-use crate::codec::rans4::{Rans4Decoder, Rans4Encoder};
+use crate::codec::rans4::{Rans4Decoder, Rans4Encoder, Reader};
 use crate::codec::scratch;
 use crate::codec::symbols::{bucket, zigzag};
 
@@ -155,27 +155,8 @@ fn domain(dtype: DType) -> Option<(i64, i64, bool)> {
     }
 }
 
-/// One pass: points whose coordinate along `axis` is an odd multiple of `h` (§2.4).
-#[derive(Clone, Copy, Debug)]
-struct Pass {
-    h: usize,
-    axis: usize,
-}
-
-fn passes(shape: [usize; 3]) -> Vec<Pass> {
-    let m = *shape.iter().max().expect("3 dims");
-    let mut h = m.next_power_of_two() / 2;
-    let mut v = Vec::new();
-    while h >= 1 {
-        for (axis, &n) in shape.iter().enumerate() {
-            if n > h {
-                v.push(Pass { h, axis });
-            }
-        }
-        h /= 2;
-    }
-    v
-}
+// The passes (visiting order) are method 2's (FORMAT.md §2.4).
+use super::pyramid::{passes, Pass};
 
 /// Rows of a pass: (start index of the row's first point, row length along y is implicit).
 /// Calls `f(row_base, c)` for every row; `c` = coordinate along the pass axis (axis 0/1) or
@@ -670,7 +651,11 @@ pub fn decode(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> 
     }
     let (lo, hi, narrow) =
         domain(dtype).ok_or_else(|| Error::corrupt("method 6 is not defined for float64"))?;
-    let mut r = Reader { buf: body, pos: 0 };
+    let mut r = Reader {
+        buf: body,
+        pos: 0,
+        truncated: "method 6 body ends inside a varint",
+    };
     let k = r.varint()?;
     if k > (hi - lo) as u64 {
         return Err(Error::corrupt(
@@ -790,32 +775,6 @@ fn decode_impl<W: Work, const LOSSLESS: bool>(
     dec.finish()?;
     bits.finish()?;
     Ok(v)
-}
-
-/// Bounds-checked LEB128 reader over the body.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn varint(&mut self) -> Result<u64> {
-        let mut v = 0u64;
-        for k in 0..10 {
-            let Some(&b) = self.buf.get(self.pos) else {
-                return Err(Error::truncated("method 6 body ends inside a varint"));
-            };
-            self.pos += 1;
-            if k == 9 && b > 1 {
-                return Err(Error::corrupt("varint overflows 64 bits"));
-            }
-            v |= ((b & 0x7f) as u64) << (7 * k);
-            if b < 0x80 {
-                return Ok(v);
-            }
-        }
-        Err(Error::corrupt("varint longer than 10 bytes"))
-    }
 }
 
 // ---- baseline for benches: method 2 bodies of the same chunk ------------------------------

@@ -24,7 +24,8 @@ use crate::codec::{DType, Mode};
 use bitvec::prelude::*;
 use domain::NB;
 pub use domain::{Domain, FloatDomain, IntDomain};
-use passes::{choose_cubic, passes, run_pass, Line};
+use passes::{choose_cubic, run_pass, Line};
+pub(crate) use passes::{passes, Pass};
 
 /// Contexts of the rANS section: activity bucket x (coarse levels / finest level).
 pub const NCTX: usize = 2 * NB;

@@ -6,8 +6,8 @@ use super::domain::{Domain, NB};
 /// One pass: all points whose coordinate along `axis` is an odd multiple of `h`.
 #[derive(Clone, Copy, Debug)]
 pub struct Pass {
-    h: usize,
-    axis: usize,
+    pub(crate) h: usize,
+    pub(crate) axis: usize,
 }
 
 pub fn passes(shape: [usize; 3]) -> Vec<Pass> {
