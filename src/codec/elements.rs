@@ -7,7 +7,7 @@ use super::DType;
 
 /// Maps float bits to integers whose order matches the float order (bijective).
 #[inline]
-fn f32_to_ordered(bits: u32) -> i64 {
+pub(crate) fn f32_to_ordered(bits: u32) -> i64 {
     let u = if bits & 0x8000_0000 != 0 {
         !bits
     } else {
@@ -16,7 +16,7 @@ fn f32_to_ordered(bits: u32) -> i64 {
     (u ^ 0x8000_0000) as i32 as i64
 }
 #[inline]
-fn ordered_to_f32(v: i64) -> u32 {
+pub(crate) fn ordered_to_f32(v: i64) -> u32 {
     let u = (v as i32 as u32) ^ 0x8000_0000;
     if u & 0x8000_0000 != 0 {
         u & 0x7fff_ffff

@@ -14,6 +14,7 @@
 use crate::codec::bits::put_varint;
 use crate::codec::config::{Config, Mode};
 use crate::codec::dtype::DType;
+use crate::codec::elements::{f32_to_ordered, ordered_to_f32};
 use crate::codec::error::{Error, Result};
 use crate::codec::rans4::{Rans4Decoder, Rans4Encoder, Reader};
 use crate::codec::scratch;
@@ -484,11 +485,7 @@ fn to_work<W: Work>(dtype: DType, data: &[u8]) -> Vec<W> {
         DType::I32 => conv!(i32, 4),
         DType::F32 => data
             .chunks_exact(4)
-            .map(|c| {
-                let u = u32::from_le_bytes(c.try_into().expect("4"));
-                let s = u as i32;
-                W::from_i64(if s < 0 { s ^ 0x7fff_ffff } else { s } as i64)
-            })
+            .map(|c| W::from_i64(f32_to_ordered(u32::from_le_bytes(c.try_into().expect("4")))))
             .collect(),
         DType::F64 => unreachable!("f64 is not coded by method 6"),
     }
@@ -511,9 +508,7 @@ fn from_work<W: Work>(dtype: DType, v: &[W], out: &mut [u8]) {
         DType::I32 => conv!(i32, 4),
         DType::F32 => {
             for (o, &x) in out.chunks_exact_mut(4).zip(v) {
-                let s = x.to_i64() as i32;
-                let u = (if s < 0 { s ^ 0x7fff_ffff } else { s }) as u32;
-                o.copy_from_slice(&u.to_le_bytes());
+                o.copy_from_slice(&ordered_to_f32(x.to_i64()).to_le_bytes());
             }
         }
         DType::F64 => {}
