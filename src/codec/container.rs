@@ -405,3 +405,52 @@ pub(crate) fn stats(h: &Header, body: &[u8]) -> Result<(u8, Option<u64>, usize)>
     }
     Ok((method, particles, l.bodies.len()))
 }
+
+/// The local intensity scale `sigma_local` of every element of a chunk, as the v2 encoder's
+/// apr mode computes it (measurements only; no effect on any stream): the chunk is boxed and
+/// tiled exactly as [`encode`] does, and each tile gets the scale of its own APR pipeline
+/// ([`apr::local_intensity_scale`] on the tile, after the sigma floor; pixel (z, x, y) of a
+/// tile takes ds cell (z/2, x/2, y/2)). Elements outside the coded box (stored exactly as the
+/// fill value) and constant tiles (stored exactly) get `+inf`. C order over the chunk.
+pub fn local_scale_for(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Vec<f32> {
+    let es = dtype.size();
+    let view = view3(shape);
+    let n: usize = view.iter().product();
+    let mut out = vec![f32::INFINITY; n];
+    if n == 0 {
+        return out;
+    }
+    let ebox = detect_box(data, es, view);
+    if ebox.contains(&0) {
+        return out;
+    }
+    let box_bytes = ebox.iter().product::<usize>() * es;
+    let tile = choose_tile(ebox, es, tile_target(box_bytes));
+    let grid: [usize; 3] = std::array::from_fn(|a| ceil_div(ebox[a], tile[a]));
+    for i in 0..grid.iter().product() {
+        let (o, s) = tile_shape(ebox, tile, grid, i);
+        let (start, _) = envelope(view, es, o, s);
+        let mut g = Vec::with_capacity(s.iter().product::<usize>() * es);
+        for dz in 0..s[0] {
+            for dx in 0..s[1] {
+                let off = start + ((dz * view[1] + dx) * view[2]) * es;
+                g.extend_from_slice(&data[off..off + s[2] * es]);
+            }
+        }
+        if g.chunks_exact(es).all(|e| e == &g[..es]) {
+            continue; // constant tile: method 5, exact
+        }
+        let img = super::elements::to_f32s(dtype, &g);
+        let v = ndarray::ArrayView3::from_shape(s, &img).expect("tile shape");
+        let sig = super::apr::local_intensity_scale(v, &cfg.apr);
+        for z in 0..s[0] {
+            for x in 0..s[1] {
+                for y in 0..s[2] {
+                    out[((o[0] + z) * view[1] + o[1] + x) * view[2] + o[2] + y] =
+                        sig[[z / 2, x / 2, y / 2]];
+                }
+            }
+        }
+    }
+    out
+}

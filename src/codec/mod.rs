@@ -35,7 +35,7 @@ mod symbols;
 pub mod threads;
 
 pub use config::{Config, Mode};
-pub use container::{choose_tile, tile_target, view3, TILE_MIN};
+pub use container::{choose_tile, local_scale_for, tile_target, view3, TILE_MIN};
 pub use crc32::crc32;
 pub use dtype::{checked_len, DType, MAX_CHUNK_BYTES, MAX_RANK};
 pub use error::{Error, ErrorKind, Result};

@@ -296,6 +296,14 @@ fn summary_line(row: &Row, r: &Reference) -> String {
         s += ", bit-exact";
     } else {
         s += &format!(", max error {}", g4(row.err.max_abs));
+        if let Some(l) = row.lis {
+            s += &format!(
+                ", max |I - I'|/sigma_local {:.4} for E = {} ({:.4}% of pixels beyond E·sigma_local)",
+                l.max_err_over_sigma,
+                l.rel_error,
+                100.0 * l.violation_fraction()
+            );
+        }
         if r.noise_sigma > 0.0 {
             let k = row.err.rmse() / r.noise_sigma;
             s += &format!(

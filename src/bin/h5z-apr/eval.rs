@@ -115,6 +115,37 @@ impl Downstream {
     }
 }
 
+/// The pointwise APR condition |I - I'| <= E * sigma_local(x) over the array's pixels, with
+/// sigma_local as the encoder computes it per tile (`codec::local_scale_for`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LisStats {
+    pub rel_error: f64,
+    /// max over pixels of |I - I'| / sigma_local(x).
+    pub max_err_over_sigma: f64,
+    /// Pixels with |I - I'| > E * sigma_local(x).
+    pub violations: u64,
+    pub pixels: u64,
+}
+
+impl LisStats {
+    pub fn violation_fraction(&self) -> f64 {
+        self.violations as f64 / self.pixels.max(1) as f64
+    }
+    /// Adds the pixels `idx` of one chunk (original `orig`, reconstruction `recon`, scale `sig`).
+    fn add(&mut self, orig: &[f64], recon: &[f64], sig: &[f32], idx: std::ops::Range<usize>) {
+        for i in idx {
+            let d = (orig[i] - recon[i]).abs();
+            let s = sig[i] as f64;
+            let r = if d == 0.0 { 0.0 } else { d / s };
+            self.max_err_over_sigma = self.max_err_over_sigma.max(r);
+            if d > self.rel_error * s {
+                self.violations += 1;
+            }
+            self.pixels += 1;
+        }
+    }
+}
+
 /// Measurements for one setting.
 pub struct Row {
     pub setting: Setting,
@@ -131,6 +162,8 @@ pub struct Row {
     pub ssim: SliceSsim,
     pub particles: Option<u64>,
     pub downstream: Option<Downstream>,
+    /// Apr rows: the pointwise E condition against the encoder's own `sigma_local`.
+    pub lis: Option<LisStats>,
     /// The reconstruction's central 2-D slice (`Reference::central_slice`), for `--plot`.
     pub slice: Vec<f64>,
 }
@@ -261,6 +294,7 @@ struct Trip {
     compress_s: f64,
     decompress_s: f64,
     particles: Option<u64>,
+    lis: Option<LisStats>,
 }
 
 /// Compresses and decompresses every chunk with one setting.
@@ -284,10 +318,25 @@ fn round_trip(
     let (mut stored, mut t_c, mut t_d) = (0u64, 0.0f64, 0.0f64);
     let mut particles: Option<u64> = Some(0);
     let label = setting.label();
+    let mut lis = match cfg.mode {
+        codec::Mode::Apr(e) => Some(LisStats {
+            rel_error: e,
+            max_err_over_sigma: 0.0,
+            violations: 0,
+            pixels: 0,
+        }),
+        _ => None,
+    };
     for k in 0..n_chunks {
         let (origin, extent) = chunk_at(k, shape, chunks, &g);
         buf.fill(0);
         gather(&input.data, shape, &mut buf, chunks, &origin, &extent, elem);
+        let before = lis.map(|_| {
+            (
+                codec::values_f64(dtype, &buf),
+                codec::local_scale_for(&buf, dtype, chunks, &cfg),
+            )
+        });
         let t0 = Instant::now();
         let stream = codec::compress(&buf, dtype, chunks, &cfg)
             .map_err(|e| format!("{label}: compressing chunk {origin:?}: {e}"))?;
@@ -298,6 +347,12 @@ fn round_trip(
         codec::decompress_into(&stream, &mut buf)
             .map_err(|e| format!("{label}: decompressing chunk {origin:?}: {e}"))?;
         t_d += t0.elapsed().as_secs_f64();
+        if let (Some(l), Some((orig, sig))) = (lis.as_mut(), before) {
+            let rv = codec::values_f64(dtype, &buf);
+            for_each_row(shape, chunks, &origin, &extent, elem, |_, c, n| {
+                l.add(&orig, &rv, &sig, c / elem..(c + n) / elem)
+            });
+        }
         scatter(&buf, chunks, &mut recon, shape, &origin, &extent, elem);
         progress.inc(1, &format!("{label}: chunk {}/{n_chunks}", k + 1));
     }
@@ -310,6 +365,7 @@ fn round_trip(
         compress_s: t_c,
         decompress_s: t_d,
         particles,
+        lis,
     })
 }
 
@@ -363,6 +419,7 @@ pub fn run(
             ssim,
             particles: trip.particles,
             downstream,
+            lis: trip.lis,
             slice: slice_of(&rv, reference.shape3, reference.central_z()).to_vec(),
         });
     }

@@ -92,7 +92,7 @@ pub(crate) fn md_table(headers: &[&str], rows: &[Vec<String>], numeric: bool) ->
     out
 }
 
-pub(crate) const QUALITY_HEADERS: [&str; 11] = [
+pub(crate) const QUALITY_HEADERS: [&str; 13] = [
     "setting",
     "ratio",
     "PSNR dB",
@@ -101,6 +101,8 @@ pub(crate) const QUALITY_HEADERS: [&str; 11] = [
     "max err",
     "mean err",
     "RMSE/noise",
+    "max err/sigma_local",
+    "px > E*sigma_local %",
     "particles/px",
     "comp MB/s",
     "dec MB/s",
@@ -123,6 +125,12 @@ pub(crate) fn quality_rows(rows: &[Row], r: &Reference) -> Vec<Vec<String>> {
                 g4(row.err.max_abs),
                 g4(row.err.mean_abs),
                 ratio_to_noise(row.err.rmse(), r.noise_sigma),
+                row.lis
+                    .map(|l| format!("{:.4}", l.max_err_over_sigma))
+                    .unwrap_or_else(|| "n/a".into()),
+                row.lis
+                    .map(|l| format!("{:.4}", 100.0 * l.violation_fraction()))
+                    .unwrap_or_else(|| "n/a".into()),
                 row.particles_per_pixel(n)
                     .map(|p| format!("{p:.4}"))
                     .unwrap_or_else(|| "n/a".into()),
@@ -323,6 +331,7 @@ pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
              \"raw_bytes\":{},\"stored_bytes\":{},\"chunk_count\":{},\"ratio\":{},\"psnr_db\":{},\
              \"ssim_mean\":{},\"ssim_worst\":{},\"ssim_worst_slice\":{},\"max_abs_error\":{},\
              \"mean_abs_error\":{},\"rmse\":{},\"rmse_over_noise\":{},\"max_abs_error_over_noise\":{},\
+             \"max_abs_error_over_sigma_local\":{},\"e_condition_violation_fraction\":{},\
              \"particles\":{},\"particles_per_pixel\":{},\"compress_mb_s\":{},\"decompress_mb_s\":{},\
              \"downstream\":",
             jstr(&row.setting.label()),
@@ -343,6 +352,8 @@ pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
             jnum(row.err.rmse()),
             jopt(sigma_ratio(row.err.rmse())),
             jopt(sigma_ratio(row.err.max_abs)),
+            jopt(row.lis.map(|l| l.max_err_over_sigma)),
+            jopt(row.lis.map(|l| l.violation_fraction())),
             row.particles.map(|p| p.to_string()).unwrap_or_else(|| "null".into()),
             jopt(row.particles_per_pixel(n)),
             jnum(row.compress_mbs()),
