@@ -137,7 +137,8 @@ def table(name, vol, rows):
         else:
             o.append(f"| {r['setting']} | {r['ratio']:.2f} | {r['psnr_db']:.2f} | {r['max_err']:.4g} | | | | | |")
     ok = [v for v in verdicts if v != "n/a (outside abs PSNR range)"]
-    summary = "at/above abs" if ok and all(v == "yes" for v in ok) else "below abs"
+    summary = ("no verdict (no comparable point)" if not ok else
+               "at/above abs" if all(v == "yes" for v in ok) else "below abs")
     o += ["", f"Verdict: apr curve {summary} ({sum(v == 'yes' for v in ok)}/{len(ok)} comparable "
           f"apr points at/above abs).", ""]
     return "\n".join(o)
