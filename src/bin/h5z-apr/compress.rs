@@ -372,7 +372,11 @@ fn pipeline(
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     let dims = w.layout.dims.clone();
-    let cfg: &Config = &w.config;
+    // One codec thread per worker: the workers already use every core, and codec threads
+    // from H5Z_APR_NTHREADS would oversubscribe them (the bytes do not depend on the count).
+    let mut cfg_one = w.config.clone();
+    cfg_one.threads = 1;
+    let cfg: &Config = &cfg_one;
     let mut progress = Progress::new(total as u64, quiet);
     let result = std::thread::scope(|s| -> Result<Summary, String> {
         let g = gate.clone();
