@@ -63,7 +63,9 @@ MPIRUN=(timeout 300 mpirun --oversubscribe -x HDF5_PLUGIN_PATH)
 # -shlib: link libhdf5_openmpi.so. h5pcc links libhdf5.a by default, and a statically linked
 # HDF5 exports no symbols the plugin could resolve at run time.
 echo "== mpi: h5pcc -shlib tests/mpi/mpi_filter.c"
-h5pcc -shlib -std=c99 -O2 -Wall -Wextra -Werror -o "$WORK/mpi_filter" tests/mpi/mpi_filter.c -lm
+# Run in $WORK: h5pcc leaves its object file (mpi_filter.o) in the current directory.
+(cd "$WORK" && h5pcc -shlib -std=c99 -O2 -Wall -Wextra -Werror -o "$WORK/mpi_filter" \
+  "$OLDPWD/tests/mpi/mpi_filter.c" -lm)
 result "h5pcc -shlib mpi_filter.c" $?
 
 files=(); expect=() # files written and how many filtered datasets each must hold
