@@ -20,57 +20,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import os  # noqa: E402
-import shutil  # noqa: E402
-import time  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-DATA = REPO.parent / "shared" / "data"
-FILTER_ID = 47815
-if not os.environ.get("HDF5_PLUGIN_PATH"):
-    _d = Path(tempfile.mkdtemp(prefix="h5z-apr-plugin-"))
-    shutil.copy(REPO / "target" / "release" / "libh5z_apr.so", _d / "libh5z_apr.so")
-    os.environ["HDF5_PLUGIN_PATH"] = str(_d)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# peers sets HDF5_PLUGIN_PATH (before h5py starts HDF5) and measures one h5py write/read.
+from peers import DATA, FILTER_ID, REPO, chunks_for, decimal, run_one  # noqa: E402
 import numpy as np  # noqa: E402
-import h5py  # noqa: E402
-
-
-def chunks_for(shape):
-    pref = (16, 256, 256)
-    n = len(shape)
-    return tuple(min(s, pref[3 - (n - i)]) if n - i <= 3 else 1 for i, s in enumerate(shape))
-
-
-def decimal(v):
-    for e in range(0, 23):
-        m = round(v * 10 ** e)
-        if abs(m / 10 ** e - v) <= abs(v) * 1e-12 and m < 2 ** 32:
-            return m, e
-    raise ValueError(v)
-
-
-def run_one(tmp, vol, label, setting, kwargs):
-    """As benches/peers.py run_one: write through h5py, read back, measure."""
-    path = Path(tmp) / "bench.h5"
-    if path.exists():
-        path.unlink()
-    with h5py.File(path, "w") as f:
-        d = f.create_dataset("x", data=vol, chunks=chunks_for(vol.shape), **kwargs)
-        f.flush()
-        stored = d.id.get_storage_size()
-    with h5py.File(path, "r") as f:
-        dsid = f["x"].id
-        if any(dsid.get_chunk_info(i).filter_mask for i in range(dsid.get_num_chunks())):
-            raise RuntimeError("filter skipped on some chunks")
-        back = f["x"][...]
-    o = vol.astype(np.float64)
-    e = back.astype(np.float64) - o
-    mse = float(np.mean(e * e))
-    rng = float(o.max() - o.min()) or 1.0
-    return {"filter": label, "setting": setting, "ratio": vol.nbytes / max(stored, 1),
-            "psnr_db": float("inf") if mse == 0 else 10 * np.log10(rng * rng / mse),
-            "max_err": float(np.abs(e).max())}
-
 
 BOUNDS = [1, 4, 16, 64]
 RELS = [0.05, 0.1, 0.2, 0.4]
