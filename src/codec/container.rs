@@ -11,6 +11,7 @@ use super::stream::{claimed_size, decode_body, encode_body, Method, MAX_EXPANSIO
 use super::threads;
 use super::Config;
 use crate::codec::error::{Error, Result};
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 /// Smallest tile size target of the encoder in raw bytes (FORMAT.md §4.5): 448 KiB, 7/8 of
@@ -239,6 +240,76 @@ fn detect_box(data: &[u8], es: usize, view: [usize; 3]) -> [usize; 3] {
 }
 
 /// Encodes a v2 stream.
+/// How [`encode`] cuts a chunk: the coded box, the tile shape and the tile grid (all zero for a
+/// chunk that is entirely its last element).
+struct Tiling {
+    es: usize,
+    view: [usize; 3],
+    ebox: [usize; 3],
+    tile: [usize; 3],
+    grid: [usize; 3],
+    contiguous: bool,
+}
+
+impl Tiling {
+    fn plan(data: &[u8], es: usize, shape: &[usize], target: Option<usize>) -> Tiling {
+        let view = view3(shape);
+        let ebox = detect_box(data, es, view);
+        if ebox.contains(&0) {
+            let z = [0; 3];
+            return Tiling {
+                es,
+                view,
+                ebox: z,
+                tile: z,
+                grid: z,
+                contiguous: true,
+            };
+        }
+        // From the box's bytes, so a padded edge chunk is tiled like its data alone.
+        let box_bytes = ebox.iter().product::<usize>() * es;
+        let tile = choose_tile(ebox, es, target.unwrap_or_else(|| tile_target(box_bytes)));
+        let grid = std::array::from_fn(|a| ceil_div(ebox[a], tile[a]));
+        let contiguous = contiguous(view, ebox, tile);
+        Tiling {
+            es,
+            view,
+            ebox,
+            tile,
+            grid,
+            contiguous,
+        }
+    }
+
+    fn ntiles(&self) -> usize {
+        self.grid.iter().product()
+    }
+
+    /// Tile `i`: its origin and shape in the (Z, X, Y) view and its elements in C order
+    /// (borrowed when the tile is contiguous in `data`, else gathered row by row).
+    fn gather<'a>(&self, data: &'a [u8], i: usize) -> ([usize; 3], [usize; 3], Cow<'a, [u8]>) {
+        let (es, view) = (self.es, self.view);
+        let (o, s) = tile_shape(self.ebox, self.tile, self.grid, i);
+        let (start, len) = envelope(view, es, o, s);
+        if self.contiguous {
+            return (o, s, Cow::Borrowed(&data[start..start + len]));
+        }
+        let mut g = Vec::with_capacity(s.iter().product::<usize>() * es);
+        for dz in 0..s[0] {
+            for dx in 0..s[1] {
+                let off = start + ((dz * view[1] + dx) * view[2]) * es;
+                g.extend_from_slice(&data[off..off + s[2] * es]);
+            }
+        }
+        (o, s, Cow::Owned(g))
+    }
+}
+
+/// True when every element of `tile` equals its first (coded as method 5).
+fn is_constant(tile: &[u8], es: usize) -> bool {
+    tile.chunks_exact(es).all(|e| e == &tile[..es])
+}
+
 pub fn encode(
     data: &[u8],
     dtype: DType,
@@ -248,42 +319,11 @@ pub fn encode(
     target: Option<usize>,
 ) -> Result<Vec<u8>> {
     let es = dtype.size();
-    let view = view3(shape);
-    let ebox = detect_box(data, es, view);
-    let empty = ebox.contains(&0);
-    let ebox = if empty { [0, 0, 0] } else { ebox };
-    let tile = if empty {
-        [0, 0, 0]
-    } else {
-        // From the box's bytes, so a padded edge chunk is tiled like its data alone.
-        let box_bytes = ebox.iter().product::<usize>() * es;
-        choose_tile(ebox, es, target.unwrap_or_else(|| tile_target(box_bytes)))
-    };
-    let grid: [usize; 3] = if empty {
-        [0; 3]
-    } else {
-        std::array::from_fn(|a| ceil_div(ebox[a], tile[a]))
-    };
-    let ntiles = if empty { 0 } else { grid.iter().product() };
-    let contiguous = empty || contiguous(view, ebox, tile);
-    let bodies = threads::run(ntiles, nthreads, |i| {
-        let (o, s) = tile_shape(ebox, tile, grid, i);
-        let (start, len) = envelope(view, es, o, s);
-        let gathered;
-        let src: &[u8] = if contiguous {
-            &data[start..start + len]
-        } else {
-            let mut g = Vec::with_capacity(s.iter().product::<usize>() * es);
-            for dz in 0..s[0] {
-                for dx in 0..s[1] {
-                    let off = start + ((dz * view[1] + dx) * view[2]) * es;
-                    g.extend_from_slice(&data[off..off + s[2] * es]);
-                }
-            }
-            gathered = g;
-            &gathered
-        };
-        encode_tile(src, dtype, s, cfg)
+    let t = Tiling::plan(data, es, shape, target);
+    let (ebox, tile) = (t.ebox, t.tile);
+    let bodies = threads::run(t.ntiles(), nthreads, |i| {
+        let (_, s, src) = t.gather(data, i);
+        encode_tile(&src, dtype, s, cfg)
     })?;
     let header = Header {
         version: 2,
@@ -317,7 +357,7 @@ pub fn encode(
 pub fn encode_tile(tile: &[u8], dtype: DType, shape3: [usize; 3], cfg: &Config) -> Result<Vec<u8>> {
     let es = dtype.size();
     let first = &tile[..es];
-    if tile.chunks_exact(es).all(|e| e == first) {
+    if is_constant(tile, es) {
         let mut v = Vec::with_capacity(1 + es);
         v.push(Method::Constant as u8);
         v.extend_from_slice(first);
@@ -414,30 +454,15 @@ pub(crate) fn stats(h: &Header, body: &[u8]) -> Result<(u8, Option<u64>, usize)>
 /// fill value) and constant tiles (stored exactly) get `+inf`. C order over the chunk.
 pub fn local_scale_for(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Vec<f32> {
     let es = dtype.size();
-    let view = view3(shape);
-    let n: usize = view.iter().product();
-    let mut out = vec![f32::INFINITY; n];
-    if n == 0 {
-        return out;
+    if data.is_empty() {
+        return Vec::new();
     }
-    let ebox = detect_box(data, es, view);
-    if ebox.contains(&0) {
-        return out;
-    }
-    let box_bytes = ebox.iter().product::<usize>() * es;
-    let tile = choose_tile(ebox, es, tile_target(box_bytes));
-    let grid: [usize; 3] = std::array::from_fn(|a| ceil_div(ebox[a], tile[a]));
-    for i in 0..grid.iter().product() {
-        let (o, s) = tile_shape(ebox, tile, grid, i);
-        let (start, _) = envelope(view, es, o, s);
-        let mut g = Vec::with_capacity(s.iter().product::<usize>() * es);
-        for dz in 0..s[0] {
-            for dx in 0..s[1] {
-                let off = start + ((dz * view[1] + dx) * view[2]) * es;
-                g.extend_from_slice(&data[off..off + s[2] * es]);
-            }
-        }
-        if g.chunks_exact(es).all(|e| e == &g[..es]) {
+    let t = Tiling::plan(data, es, shape, None);
+    let view = t.view;
+    let mut out = vec![f32::INFINITY; view.iter().product()];
+    for i in 0..t.ntiles() {
+        let (o, s, g) = t.gather(data, i);
+        if is_constant(&g, es) {
             continue; // constant tile: method 5, exact
         }
         let img = super::elements::to_f32s(dtype, &g);
