@@ -78,29 +78,13 @@ fn padding_outside_the_box_is_exact() {
     assert_eq!(&got[..10 * plane], &direct(&data, shape, 0, 10, &cfg)[..]);
 }
 
-fn write_npy_u8(path: &std::path::Path, shape: [usize; 3], data: &[u8]) {
-    let mut h = format!(
-        "{{'descr': '|u1', 'fortran_order': False, 'shape': ({}, {}, {}), }}",
-        shape[0], shape[1], shape[2]
-    );
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut f = b"\x93NUMPY\x01\x00".to_vec();
-    f.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    f.extend_from_slice(h.as_bytes());
-    f.extend_from_slice(data);
-    std::fs::write(path, f).unwrap();
-}
-
 #[test]
 fn eval_reports_the_pointwise_condition() {
     let shape = [16, 64, 64];
     let data = volume(shape);
     let d = scratch("eval_lis");
     let f = d.join("v.npy");
-    write_npy_u8(&f, shape, &data);
+    std::fs::write(&f, npy_bytes("|u1", &shape, &data)).unwrap();
     let e = 0.1;
     let out = run_ok(&[
         "eval",

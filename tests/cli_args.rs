@@ -109,17 +109,8 @@ fn missing_file_and_unknown_format_exit_1() {
 fn unsupported_npy_dtype_exit_1() {
     // A valid .npy of complex64 (2 elements), written by hand.
     let d = scratch("args_npy_dtype");
-    let mut header = "{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }".to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend_from_slice(&[0u8; 16]);
     let f = d.join("complex.npy");
-    std::fs::write(&f, bytes).unwrap();
+    std::fs::write(&f, npy_bytes("<c8", &[2], &[0u8; 16])).unwrap();
     let o = run(&["eval", f.to_str().unwrap()]);
     assert_one_line_error(&o, 1, "complex npy");
     assert!(stderr(&o).contains("<c8"), "{}", stderr(&o));

@@ -9,26 +9,6 @@ mod cli_support;
 use cli_support::*;
 use std::path::{Path, PathBuf};
 
-/// A .npy image (version 1.0) of `shape` with raw element bytes `data`.
-fn npy_bytes(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape = if dims.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    out.extend_from_slice(h.as_bytes());
-    out.extend_from_slice(data);
-    out
-}
-
 /// Deterministic smooth-plus-noise u16 volume (values ~ 200..3000).
 fn volume_u16(shape: &[usize]) -> Vec<u16> {
     let n: usize = shape.iter().product();

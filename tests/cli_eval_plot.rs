@@ -217,22 +217,8 @@ fn png_and_svg_of_a_real_volume() {
 
 /// Writes a little-endian float32 .npy.
 fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let mut header = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({},), }}",
-        dims.join(", ")
-    );
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend((header.len() as u16).to_le_bytes());
-    b.extend(header.as_bytes());
-    for v in data {
-        b.extend(v.to_le_bytes());
-    }
-    std::fs::write(path, b).unwrap();
+    let b: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(path, npy_bytes("<f4", shape, &b)).unwrap();
 }
 
 #[test]
