@@ -41,6 +41,13 @@ trait Work: Copy + Default + PartialOrd + std::fmt::Debug {
     /// this type is used for).
     fn cubic(a1: Self, a0: Self, b0: Self, b1: Self) -> Self;
     fn adiff(a: Self, b: Self) -> u64;
+    /// `|a - b|` in the working type, wrapping (exact for values of the domain; garbage but
+    /// no panic for the out-of-domain values a corrupt lossless stream can produce).
+    fn dist(a: Self, b: Self) -> Self;
+    /// `w << t` saturated to the type's maximum.
+    fn shl_sat(w: u64, t: u32) -> Self;
+    /// `#{t : d >= th[t]}`, summed in the working type (vector lanes stay 32/64-bit).
+    fn count_ge(d: Self, th: &[Self; NB - 1]) -> u8;
 }
 
 impl Work for i32 {
@@ -64,6 +71,22 @@ impl Work for i32 {
     #[inline(always)]
     fn adiff(a: i32, b: i32) -> u64 {
         a.abs_diff(b) as u64
+    }
+    #[inline(always)]
+    fn dist(a: i32, b: i32) -> i32 {
+        a.wrapping_sub(b).wrapping_abs()
+    }
+    fn shl_sat(w: u64, t: u32) -> i32 {
+        (w << t).min(i32::MAX as u64) as i32
+    }
+    #[inline(always)]
+    fn count_ge(d: i32, th: &[i32; NB - 1]) -> u8 {
+        // 9 - #{t : d < t}; (d - t) >> 31 is -1 iff d < t (no overflow: d >= 0, t > 0).
+        let mut j: i32 = (NB - 1) as i32;
+        for &t in th {
+            j = j.wrapping_add(d.wrapping_sub(t) >> 31);
+        }
+        j as u8
     }
 }
 
@@ -89,6 +112,22 @@ impl Work for i64 {
     fn adiff(a: i64, b: i64) -> u64 {
         a.abs_diff(b)
     }
+    #[inline(always)]
+    fn dist(a: i64, b: i64) -> i64 {
+        a.wrapping_sub(b).wrapping_abs()
+    }
+    fn shl_sat(w: u64, t: u32) -> i64 {
+        (w << t).min(i64::MAX as u64) as i64
+    }
+    #[inline(always)]
+    fn count_ge(d: i64, th: &[i64; NB - 1]) -> u8 {
+        // 9 - #{t : d < t}; (d - t) >> 63 is -1 iff d < t (no overflow: d >= 0, t > 0).
+        let mut j: i64 = (NB - 1) as i64;
+        for &t in th {
+            j = j.wrapping_add(d.wrapping_sub(t) >> 63);
+        }
+        j as u8
+    }
 }
 
 /// Quantiser parameters of a chunk.
@@ -99,8 +138,8 @@ struct Q<W> {
     w: u64,
     lo: W,
     hi: W,
-    /// bit_length(w): activity = bit_length(floor(d / w)) without a division.
-    wl: u32,
+    /// Activity thresholds `w << t`, t = 0..NB-1: activity = #{t : d >= w << t}.
+    th: [W; NB - 1],
 }
 
 impl<W: Work> Q<W> {
@@ -111,7 +150,7 @@ impl<W: Work> Q<W> {
             w,
             lo: W::from_i64(lo),
             hi: W::from_i64(hi),
-            wl: 64 - w.leading_zeros(),
+            th: std::array::from_fn(|t| W::shl_sat(w, t as u32)),
         }
     }
     #[inline(always)]
@@ -124,19 +163,12 @@ impl<W: Work> Q<W> {
             p
         }
     }
-    /// min(9, bit_length(floor(d / w))).
+    /// min(9, bit_length(floor(d / w))) = #{t < 9 : d >= w * 2^t} for d = |a - b|: nine
+    /// compares and adds with no branch and no leading_zeros, so row loops vectorise (the
+    /// baseline x86-64 has no vector lzcnt). Same value for lossless (w = 1) and abs.
     #[inline(always)]
     fn act<const LOSSLESS: bool>(&self, a: W, b: W) -> u8 {
-        let d = W::adiff(a, b);
-        if LOSSLESS {
-            return ((64 - d.leading_zeros()) as u8).min(NB as u8 - 1);
-        }
-        // With c = bit_length(d) - bit_length(w): floor(d / w) has bit length c or c + 1,
-        // the latter iff d >= w << c. Branch-free: for d < w, c saturates to 0 and d >= w
-        // is false, giving 0.
-        let c = (64 - d.leading_zeros()).saturating_sub(self.wl);
-        let j = c + (d >= self.w << c) as u32;
-        (j as u8).min(NB as u8 - 1)
+        W::count_ge(W::dist(a, b), &self.th)
     }
 }
 
@@ -333,16 +365,37 @@ fn row_y(p: Pass) -> (usize, usize) {
 
 // ---- extra bits -----------------------------------------------------------------------
 
-/// Per symbol: base value of u | number of extra bits << 40 | [`INVALID`] for s >= 88.
-fn sym_table() -> [u64; 256] {
-    let mut t = [INVALID; 256];
+/// Decoder table entry of a symbol: u = base | (next `nb` extra bits & mask).
+#[derive(Clone, Copy)]
+struct Ent {
+    base: u64,
+    mask: u64,
+    /// Number of extra bits; [`INVALID`] for s >= 88 (OR-accumulated, checked per tile).
+    nb: u64,
+}
+
+/// Per symbol: base value of u, mask and number of its extra bits.
+fn sym_table() -> [Ent; 256] {
+    let mut t = [Ent {
+        base: 0,
+        mask: 0,
+        nb: INVALID,
+    }; 256];
     for (s, e) in t.iter_mut().enumerate().take(NSYM) {
         *e = if s < 32 {
-            s as u64
+            Ent {
+                base: s as u64,
+                mask: 0,
+                nb: 0,
+            }
         } else {
             let ex = ((s - 32) / 2 + 5) as u64;
             let top = 2 | ((s - 32) & 1) as u64;
-            (top << (ex - 1)) | (ex - 1) << 40
+            Ent {
+                base: top << (ex - 1),
+                mask: (1 << (ex - 1)) - 1,
+                nb: ex - 1,
+            }
         };
     }
     t
@@ -367,19 +420,6 @@ impl FastBits {
             len: data.len(),
             pos: 0,
         }
-    }
-    #[inline(always)]
-    fn load(&self, byte: usize) -> u64 {
-        let b = byte.min(self.len);
-        let w: [u8; 8] = self.buf[b..b + 8].try_into().expect("padded");
-        u64::from_le_bytes(w)
-    }
-    /// Reads `n` <= 56 bits.
-    #[inline(always)]
-    fn get56(&mut self, n: u32) -> u64 {
-        let x = self.load(self.pos >> 3) >> (self.pos & 7);
-        self.pos += n as usize;
-        x & ((1u64 << n) - 1)
     }
     fn finish(&self) -> Result<()> {
         if self.pos > 8 * self.len {
@@ -684,30 +724,65 @@ pub fn decode(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> 
     Ok(())
 }
 
-/// Reconstruction of one element from prediction and symbol (phase 3).
+/// Phase 3 for one row: `out[k * ys] = p[k] + unzigzag(u(sym[k])) * w` (clamped for abs),
+/// u from the symbol table and the extra bits. Bit position and accumulators stay in
+/// registers for the row. `acc`: OR of the symbols' `nb` (<= 32, or [`INVALID`] for s >= 88)
+/// and, lossless, of `v - lo` (<= span = 2^bits - 1 >= 255 iff every value is in the domain).
 #[inline(always)]
-fn reconstruct<W: Work, const LOSSLESS: bool>(
+#[allow(clippy::too_many_arguments)]
+fn reconstruct_row<W: Work, const LOSSLESS: bool>(
     q: &Q<W>,
-    p: W,
-    sym: u8,
-    tab: &[u64; 256],
+    pred: &[W],
+    sym: &[u8],
+    out: &mut [W],
+    ys: usize,
+    tab: &[Ent; 256],
     bits: &mut FastBits,
     acc: &mut u64,
-) -> W {
-    let e = tab[sym as usize];
-    *acc |= e & INVALID;
-    let u = (e & 0xff_ffff_ffff) | bits.get56((e >> 40) as u32 & 63);
-    let d = ((u >> 1) as i64) ^ -((u & 1) as i64);
-    if LOSSLESS {
-        // v - lo must be <= span = 2^bits - 1 (every method-6 domain): OR-accumulated and
-        // checked once at the end.
-        let v = p.to_i64().wrapping_add(d);
-        *acc |= v.wrapping_sub(q.lo.to_i64()) as u64;
-        W::from_i64(v)
-    } else {
-        let v = p.to_i64().wrapping_add(d.wrapping_mul(q.w as i64));
-        W::from_i64(v.clamp(q.lo.to_i64(), q.hi.to_i64()))
+) {
+    // bits.buf = the extra bits + 8 zero bytes: loads clamped to start at <= len - 8 are in
+    // bounds (and provably so, no check in the loop).
+    let buf = &bits.buf[..];
+    let last = buf.len().saturating_sub(8);
+    let mut pos = bits.pos;
+    let mut a = *acc;
+    let lo = q.lo.to_i64();
+    let hi = q.hi.to_i64();
+    let w = q.w as i64;
+    let mut one = |p: W, s: u8| -> W {
+        let e = tab[s as usize];
+        a |= e.nb;
+        let b = (pos >> 3).min(last);
+        let x = u64::from_le_bytes(buf[b..b + 8].try_into().expect("padded")) >> (pos & 7);
+        pos = pos.wrapping_add(e.nb as usize);
+        let u = e.base | (x & e.mask);
+        let d = ((u >> 1) as i64) ^ -((u & 1) as i64);
+        if LOSSLESS {
+            let v = p.to_i64().wrapping_add(d);
+            a |= v.wrapping_sub(lo) as u64;
+            W::from_i64(v)
+        } else {
+            let v = p.to_i64().wrapping_add(d.wrapping_mul(w));
+            W::from_i64(v.clamp(lo, hi))
+        }
+    };
+    let m = pred.len().min(sym.len());
+    if m > 0 {
+        // Slices sized up front: point k is out[k * ys], k < m, so no bounds checks.
+        let (pred, sym) = (&pred[..m], &sym[..m]);
+        if ys == 2 {
+            let out = &mut out[..2 * m - 1];
+            for k in 0..m {
+                out[2 * k] = one(pred[k], sym[k]);
+            }
+        } else {
+            for ((o, &pp), &s) in out.iter_mut().step_by(ys).zip(pred).zip(sym) {
+                *o = one(pp, s);
+            }
+        }
     }
+    bits.pos = pos;
+    *acc = a;
 }
 
 fn decode_impl<W: Work, const LOSSLESS: bool>(
@@ -735,8 +810,17 @@ fn decode_impl<W: Work, const LOSSLESS: bool>(
     let mut tmp = vec![W::default(); ny];
     let mut sym = vec![0u8; ny];
     {
-        let s = dec.decode(NB - 1);
-        v[0] = reconstruct::<W, LOSSLESS>(&q, W::default(), s, &tab, &mut bits, &mut acc);
+        let s = [dec.decode(NB - 1)];
+        reconstruct_row::<W, LOSSLESS>(
+            &q,
+            &[W::default()],
+            &s,
+            &mut v[..1],
+            1,
+            &tab,
+            &mut bits,
+            &mut acc,
+        );
     }
     for (j, &p) in ps.iter().enumerate() {
         let cubic = choice[j / 8] >> (j % 8) & 1 == 1;
@@ -749,15 +833,7 @@ fn decode_impl<W: Work, const LOSSLESS: bool>(
             let (ctx, sym) = (&ctx[..m], &mut sym[..m]);
             dec.decode_many(ctx, sym);
             let row = &mut v[base + y0..base + ny];
-            if ys == 2 {
-                for ((o, &pp), &s) in row.chunks_mut(2).zip(&pred[..m]).zip(sym.iter()) {
-                    o[0] = reconstruct::<W, LOSSLESS>(&q, pp, s, &tab, &mut bits, &mut acc);
-                }
-            } else {
-                for ((o, &pp), &s) in row.iter_mut().step_by(ys).zip(&pred[..m]).zip(sym.iter()) {
-                    *o = reconstruct::<W, LOSSLESS>(&q, pp, s, &tab, &mut bits, &mut acc);
-                }
-            }
+            reconstruct_row::<W, LOSSLESS>(&q, &pred[..m], sym, row, ys, &tab, &mut bits, &mut acc);
         });
     }
     let span = q.hi.to_i64().wrapping_sub(q.lo.to_i64()) as u64;
