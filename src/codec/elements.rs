@@ -145,6 +145,22 @@ pub fn to_f64s(dtype: DType, data: &[u8]) -> Vec<f64> {
     }
 }
 
+/// `x.round() as i64` (ties away from zero; NaN -> 0; saturating) without the libm call that
+/// `f64::round` becomes on baseline x86-64 (no SSE4.1 `roundsd`). Exact: for |x| < 2^52 the
+/// truncation `t` and `x - t` are exact (Sterbenz for |x| >= 1; t = 0 below), so comparing the
+/// fraction with +-0.5 decides the tie rule exactly; larger values, infinities and NaN take
+/// `f64::round` (they are integers already or saturate).
+#[inline(always)]
+pub fn round_i64(x: f64) -> i64 {
+    if x.abs() < 4_503_599_627_370_496.0 {
+        let t = x as i64;
+        let d = x - t as f64;
+        t + (d >= 0.5) as i64 - (d <= -0.5) as i64
+    } else {
+        x.round() as i64
+    }
+}
+
 /// f64 values -> element bytes (floats cast, f32 NaNs by [`narrow_f32`]; integers rounded and
 /// clamped).
 pub fn from_f64s(dtype: DType, v: &[f64], out: &mut [u8]) {
@@ -161,10 +177,7 @@ pub fn from_f64s(dtype: DType, v: &[f64], out: &mut [u8]) {
         }
         _ => {
             let (lo, hi) = dtype.int_range();
-            let ints: Vec<i64> = v
-                .iter()
-                .map(|&x| (x.round() as i64).clamp(lo, hi))
-                .collect();
+            let ints: Vec<i64> = v.iter().map(|&x| round_i64(x).clamp(lo, hi)).collect();
             from_ints(dtype, &ints, out);
         }
     }
@@ -200,7 +213,18 @@ pub fn from_f32s(dtype: DType, v: &[f32], out: &mut [u8]) {
     } else {
         dtype.int_range()
     };
-    let int = |x: f32| ((x as f64).round() as i64).clamp(lo, hi);
+    let int = |x: f32| round_i64(x as f64).clamp(lo, hi);
+    // 8- and 16-bit: clamp first, in f32 (the bounds are exact there, and rounding is monotone
+    // with integer fixed points, so this equals rounding then clamping; NaN stays NaN and
+    // becomes 0 as above), then round ties away with the exact fraction test of `round_i64`
+    // (|x| < 2^24 after the clamp). Branch-free, so the loop vectorises.
+    let (flo, fhi) = (lo as f32, hi as f32);
+    let small = |x: f32| {
+        let y = x.clamp(flo, fhi);
+        let t = y as i32;
+        let d = y - t as f32;
+        t + (d >= 0.5) as i32 - (d <= -0.5) as i32
+    };
     macro_rules! conv {
         ($n:expr, $f:expr) => {
             for (o, &x) in out.chunks_exact_mut($n).zip(v) {
@@ -209,10 +233,10 @@ pub fn from_f32s(dtype: DType, v: &[f32], out: &mut [u8]) {
         };
     }
     match dtype {
-        DType::U8 => conv!(1, |x| int(x) as u8),
-        DType::I8 => conv!(1, |x| int(x) as i8),
-        DType::U16 => conv!(2, |x| int(x) as u16),
-        DType::I16 => conv!(2, |x| int(x) as i16),
+        DType::U8 => conv!(1, |x| small(x) as u8),
+        DType::I8 => conv!(1, |x| small(x) as i8),
+        DType::U16 => conv!(2, |x| small(x) as u16),
+        DType::I16 => conv!(2, |x| small(x) as i16),
         DType::U32 => conv!(4, |x| int(x) as u32),
         DType::I32 => conv!(4, |x| int(x) as i32),
         DType::F32 => conv!(4, |x: f32| x),
@@ -225,10 +249,99 @@ mod f32_tests {
     use super::*;
 
     #[test]
-    fn f32_conversions_equal_the_f64_paths() {
-        let vals: [f64; 9] = [
-            0.0, -1.5, 2.5, 255.49, 65535.7, -70000.2, 4.0e9, -3.3e9, 1.0e-3,
+    fn round_i64_equals_f64_round() {
+        let two52 = 4_503_599_627_370_496.0f64;
+        let mut vals = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            0.5000000000000001,
+            1e-300,
+            -1e-300,
+            two52 - 0.5,
+            two52 - 1.5,
+            -(two52 - 0.5),
+            two52,
+            two52 + 1.0,
+            9.3e18,
+            -9.3e18,
+            1e300,
+            -1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+            65535.5,
+            65534.5,
+            -32768.5,
+            255.49999999999997,
         ];
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200_000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let m = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            let e = (s & 63) as i32 - 8;
+            vals.push(m * 2f64.powi(e));
+            vals.push((m * 1e5).trunc() + 0.5 * ((s >> 3) & 1) as f64);
+            vals.push(f64::from_bits(s));
+        }
+        for &x in &vals {
+            assert_eq!(
+                round_i64(x),
+                x.round() as i64,
+                "x = {x:e} ({:#x})",
+                x.to_bits()
+            );
+        }
+    }
+
+    #[test]
+    fn f32_conversions_equal_the_f64_paths() {
+        let mut vals: Vec<f64> = vec![
+            0.0,
+            -1.5,
+            2.5,
+            255.49,
+            65535.7,
+            -70000.2,
+            4.0e9,
+            -3.3e9,
+            1.0e-3,
+            -0.5,
+            0.5,
+            254.5,
+            255.5,
+            256.0,
+            -128.5,
+            -127.5,
+            127.5,
+            65534.5,
+            65535.5,
+            -32768.5,
+            -32767.5,
+            32767.5,
+            0.49999997,
+            -0.49999997,
+            1e30,
+            -1e30,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        // Every half-integer and its f32 neighbours across the 8/16-bit ranges.
+        for i in -70_000..70_000 {
+            let h = i as f32 + 0.5;
+            vals.extend([h, h.next_up(), h.next_down()].map(|v| v as f64));
+        }
         for dt in DType::ALL {
             let n = 64;
             let data: Vec<u8> = (0..n * dt.size()).map(|i| (i * 37 % 251) as u8).collect();

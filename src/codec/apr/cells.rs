@@ -159,7 +159,8 @@ impl ParticleCells {
 /// Calls `f(i - start)` for every set bit `i` in `start..end`, in increasing order, scanning
 /// whole words (much faster than `BitSlice::iter_ones` on short ranges).
 #[inline]
-fn for_each_one(bits: &BitVec, start: usize, end: usize, mut f: impl FnMut(usize)) {
+/// Calls `f(i - start)` for every set bit `i` in `start..end`, in increasing order (word scan).
+pub(crate) fn for_each_one(bits: &BitVec, start: usize, end: usize, mut f: impl FnMut(usize)) {
     const W: usize = usize::BITS as usize;
     let words = bits.as_raw_slice();
     let mut w = start / W;

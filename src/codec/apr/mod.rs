@@ -48,6 +48,7 @@ mod pulling;
 mod spline;
 mod thresholds;
 
+pub(crate) use cells::for_each_one;
 pub use cells::{reconstruct_pc, sample_means, sample_means_of, ParticleCells};
 pub use thresholds::{estimate_noise_sigma, li_threshold};
 

@@ -5,7 +5,7 @@
 
 use crate::codec::apr::{self, ParticleCells};
 use crate::codec::bits::{put_section, BitReader, BitWriter, Cursor};
-use crate::codec::elements::{from_f32s, to_f32s};
+use crate::codec::elements::{from_f32s, round_i64, to_f32s};
 use crate::codec::error::{Error, Result};
 use crate::codec::rans::{Decoder, Encoder};
 use crate::codec::scratch;
@@ -55,9 +55,11 @@ fn walk_tree(
     shape: [usize; 3],
     lmax: u32,
     mut on_level: impl FnMut(u32, usize) -> Result<()>,
-    mut decide: impl FnMut(u32, [usize; 3]) -> Result<bool>,
+    mut decide: impl FnMut(u32, [usize; 3], usize) -> Result<bool>,
 ) -> Result<()> {
-    // open[l] bitmap over cells of level l.
+    // open[l] bitmap over cells of level l; cells are visited in C order (z, x, y) and
+    // `decide` gets the cell's index and its linear index in the level grid.
+    const W: usize = usize::BITS as usize;
     let level_shape = |l| level_shape(shape, lmax, l);
     let mut open: BitVec = bitvec![1; 1];
     for l in 0..=lmax {
@@ -74,19 +76,44 @@ fn walk_tree(
         } else {
             BitVec::new()
         };
-        for i in open.iter_ones() {
-            let (z, x, y) = (i / (ls[1] * ls[2]), (i / ls[2]) % ls[1], i % ls[2]);
-            // decide returns true if the cell is a particle (leaf).
-            let leaf = decide(l, [z, x, y])?;
-            if !leaf {
-                for cz in 2 * z..(2 * z + 2).min(next[0]) {
-                    for cx in 2 * x..(2 * x + 2).min(next[1]) {
-                        for cy in 2 * y..(2 * y + 2).min(next[2]) {
-                            next_open.set((cz * next[1] + cx) * next[2] + cy, true);
+        let words = next_open.as_raw_mut_slice();
+        let mut err = None;
+        'rows: for z in 0..ls[0] {
+            for x in 0..ls[1] {
+                let r = (z * ls[1] + x) * ls[2];
+                apr::for_each_one(&open, r, r + ls[2], |y| {
+                    if err.is_some() {
+                        return;
+                    }
+                    // decide returns true if the cell is a particle (leaf).
+                    match decide(l, [z, x, y], r + y) {
+                        Err(e) => err = Some(e),
+                        Ok(true) => {}
+                        Ok(false) => {
+                            // Open the (up to 2x2x2) children; along y they are one run of
+                            // 1 or 2 bits.
+                            let (y0, ny) = (2 * y, (2 * y + 2).min(next[2]) - 2 * y);
+                            let mask = (1usize << ny) - 1;
+                            for cz in 2 * z..(2 * z + 2).min(next[0]) {
+                                for cx in 2 * x..(2 * x + 2).min(next[1]) {
+                                    let i = (cz * next[1] + cx) * next[2] + y0;
+                                    let (w, off) = (i / W, i % W);
+                                    words[w] |= mask << off;
+                                    if off + ny > W {
+                                        words[w + 1] |= mask >> (W - off);
+                                    }
+                                }
+                            }
                         }
                     }
+                });
+                if err.is_some() {
+                    break 'rows;
                 }
             }
+        }
+        if let Some(e) = err {
+            return Err(e);
         }
         open = next_open;
     }
@@ -104,8 +131,8 @@ enum ValueCoding {
 impl ValueCoding {
     fn quantise(&self, m: f64) -> i64 {
         match *self {
-            ValueCoding::Round => m.round() as i64,
-            ValueCoding::Step(d) => (m / (2.0 * d)).round() as i64,
+            ValueCoding::Round => round_i64(m),
+            ValueCoding::Step(d) => round_i64(m / (2.0 * d)),
         }
     }
     fn value(&self, q: i64) -> f64 {
@@ -201,7 +228,7 @@ pub fn encode(
             bs,
             lmax,
             |_, _| Ok(()),
-            |l, idx| {
+            |l, idx, _| {
                 let leaf = l == lmax || cells.is_particle(l, idx);
                 if l < lmax {
                     tree.push(leaf);
@@ -259,7 +286,6 @@ fn read_trees(cur: &mut Cursor, bs: [usize; 3], nblocks: usize) -> Result<Vec<Pa
     let cap = (max_tree_bits(bs) * nblocks).div_ceil(8) + 8;
     let raw =
         zstd::bulk::decompress(z, cap).map_err(|e| Error::corrupt(format!("tree section: {e}")))?;
-    let tree = raw.view_bits::<Lsb0>();
     let mut pos = 0usize;
     let mut out = Vec::with_capacity(nblocks);
     for _ in 0..nblocks {
@@ -268,7 +294,7 @@ fn read_trees(cur: &mut Cursor, bs: [usize; 3], nblocks: usize) -> Result<Vec<Pa
         // Every open cell below lmax costs one tree bit: a level with more open cells than
         // bits left is refused before it is walked (a forged geometry cannot make the walk
         // longer than the tree section can describe).
-        let tree_len = tree.len();
+        let tree_len = raw.len() * 8;
         let check = |l: u32, n_open: usize, pos: usize| -> Result<()> {
             if l < lmax && n_open > tree_len - pos {
                 return Err(Error::truncated(format!(
@@ -283,18 +309,20 @@ fn read_trees(cur: &mut Cursor, bs: [usize; 3], nblocks: usize) -> Result<Vec<Pa
             bs,
             lmax,
             |l, n_open| check(l, n_open, pos_at_level.get()),
-            |l, idx| {
+            |l, _, i| {
                 let leaf = if l == lmax {
                     true
                 } else {
-                    let b = *tree
-                        .get(pos_at_level.get())
-                        .ok_or_else(|| Error::truncated("tree section ends early"))?;
-                    pos_at_level.set(pos_at_level.get() + 1);
-                    b
+                    let p = pos_at_level.get();
+                    let Some(&byte) = raw.get(p / 8) else {
+                        return Err(Error::truncated("tree section ends early"));
+                    };
+                    pos_at_level.set(p + 1);
+                    (byte >> (p % 8)) & 1 == 1
                 };
                 if leaf {
-                    cells.set_particle(l, idx, true);
+                    // walk_tree's level grid is the cells' level grid (same ceil division).
+                    cells.set_linear(l, i);
                 }
                 Ok(leaf)
             },

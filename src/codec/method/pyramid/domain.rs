@@ -1,7 +1,7 @@
 //! Value domains of the pyramid quantiser: integers (bin width 2b+1) and floats (bin width 2b).
 
 use crate::codec::bits::{BitReader, BitWriter};
-use crate::codec::elements::{narrow_f32, widen_f32};
+use crate::codec::elements::{narrow_f32, round_i64, widen_f32};
 use crate::codec::rans::{Decoder, Encoder};
 use crate::codec::symbols::{bucket, unbucket, unzigzag, zigzag, ESC};
 
@@ -172,7 +172,7 @@ impl Domain for FloatDomain {
         let p = Self::sanitize(p);
         let t = (x - p) / self.w();
         if t.abs() < (1u64 << 40) as f64 {
-            let q = t.round() as i64;
+            let q = round_i64(t);
             let r = self.cast(p + q as f64 * self.w());
             if (r - x).abs() <= self.b {
                 let (sym, nb, extra) = bucket(zigzag(q));
