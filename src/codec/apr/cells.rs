@@ -280,6 +280,36 @@ pub fn reconstruct_pc(cells: &ParticleCells, values: &[f32], mut out: ArrayViewM
 }
 
 fn fill_pc(cells: &ParticleCells, values: &[f32], out: &mut [f32]) {
+    for_each_run(cells, values, 0.0, |o, n, v| out[o..o + n].fill(v));
+}
+
+/// [`reconstruct_pc`] straight into element bytes: `values` are the particles' values already
+/// as little-endian elements of `ES` bytes, `out` holds the block's pixels (C order). Same
+/// result as reconstructing f32 pixels and converting each, without the f32 image. Panics if
+/// `out` is not `ES` bytes per pixel.
+pub fn reconstruct_pc_bytes<const ES: usize>(
+    cells: &ParticleCells,
+    values: &[[u8; ES]],
+    out: &mut [u8],
+) {
+    assert_eq!(out.len(), cells.shape.iter().product::<usize>() * ES);
+    for_each_run(cells, values, [0; ES], |o, n, v| {
+        for e in out[o * ES..(o + n) * ES].chunks_exact_mut(ES) {
+            e.copy_from_slice(&v);
+        }
+    });
+}
+
+/// Calls `put(offset, n, value)` for every run of `n` pixels along y (C-order offset) that a
+/// particle covers, particles in [`sample_means`] order (`missing` when `values` runs out).
+/// The runs of all particles partition the block.
+#[inline(always)]
+fn for_each_run<T: Copy>(
+    cells: &ParticleCells,
+    values: &[T],
+    missing: T,
+    mut put: impl FnMut(usize, usize, T),
+) {
     let [nz, nx, ny] = cells.shape;
     let mut vals = values.iter();
     for l in 0..=cells.lmax {
@@ -289,8 +319,8 @@ fn fill_pc(cells: &ParticleCells, values: &[f32], out: &mut [f32]) {
         }
         if l == cells.lmax {
             for_each_one(bits, 0, bits.len(), |i| {
-                if let Some(v) = vals.next() {
-                    out[i] = *v;
+                if let Some(&v) = vals.next() {
+                    put(i, 1, v);
                 }
             });
             continue;
@@ -303,12 +333,11 @@ fn fill_pc(cells: &ParticleCells, values: &[f32], out: &mut [f32]) {
                 let (x0, x1) = cell_extent(nx, sh, x);
                 let r = (z * s[1] + x) * s[2];
                 for_each_one(bits, r, r + s[2], |y| {
-                    let v = *vals.next().unwrap_or(&0.0);
+                    let v = *vals.next().unwrap_or(&missing);
                     let (y0, y1) = cell_extent(ny, sh, y);
                     for zz in z0..z1 {
                         for xx in x0..x1 {
-                            let o = (zz * nx + xx) * ny;
-                            out[o + y0..o + y1].fill(v);
+                            put((zz * nx + xx) * ny + y0, y1 - y0, v);
                         }
                     }
                 });
@@ -320,6 +349,63 @@ fn fill_pc(cells: &ParticleCells, values: &[f32], out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pc_bytes_equal_pc_then_convert() {
+        use crate::codec::elements::from_f32s;
+        use crate::codec::{AprParams, DType};
+        // An image with flat regions, an edge and noise, so every level has particles, on a
+        // shape that is not a power of two (truncated cells).
+        let shape = [5, 23, 37];
+        let mut s = 12345u32;
+        let img: Vec<f32> = (0..shape.iter().product::<usize>())
+            .map(|i| {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let (x, y) = ((i / 37) % 23, i % 37);
+                let base = if x + y > 30 { 900.0 } else { 40.0 };
+                base + (s >> 24) as f32 * if y > 25 { 2.0 } else { 0.05 } - 300.7
+            })
+            .collect();
+        let view = ndarray::ArrayView3::from_shape(shape, &img).unwrap();
+        let (cells, _) =
+            crate::codec::apr::compute_particle_cells(view, 0.1, &AprParams::default());
+        assert!(cells.is_partition());
+        let levels = (0..=cells.level_max())
+            .filter(|&l| cells.num_particles_at(l) > 0)
+            .count();
+        assert!(
+            levels >= 2,
+            "the test image must give particles on several levels"
+        );
+        let values: Vec<f32> = sample_means(view, &cells);
+        let mut pc = ndarray::Array3::<f32>::zeros(shape);
+        reconstruct_pc(&cells, &values, pc.view_mut());
+        let pc = pc.into_raw_vec_and_offset().0;
+        for dt in DType::ALL {
+            let es = dt.size();
+            let mut want = vec![0u8; pc.len() * es];
+            from_f32s(dt, &pc, &mut want);
+            let mut elems = vec![0u8; values.len() * es];
+            from_f32s(dt, &values, &mut elems);
+            let mut got = vec![0xa5u8; pc.len() * es];
+            macro_rules! run {
+                ($n:literal) => {{
+                    let e: Vec<[u8; $n]> = elems
+                        .chunks_exact($n)
+                        .map(|c| c.try_into().unwrap())
+                        .collect();
+                    reconstruct_pc_bytes::<$n>(&cells, &e, &mut got)
+                }};
+            }
+            match es {
+                1 => run!(1),
+                2 => run!(2),
+                4 => run!(4),
+                _ => run!(8),
+            }
+            assert_eq!(got, want, "{dt:?}");
+        }
+    }
 
     #[test]
     fn bit_runs_and_word_scan_across_word_boundaries() {

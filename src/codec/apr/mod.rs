@@ -49,7 +49,9 @@ mod spline;
 mod thresholds;
 
 pub(crate) use cells::for_each_one;
-pub use cells::{reconstruct_pc, sample_means, sample_means_of, ParticleCells};
+pub use cells::{
+    reconstruct_pc, reconstruct_pc_bytes, sample_means, sample_means_of, ParticleCells,
+};
 pub use thresholds::{estimate_noise_sigma, li_threshold};
 
 use ndarray::{Array3, ArrayView3};

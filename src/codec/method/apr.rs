@@ -12,7 +12,7 @@ use crate::codec::scratch;
 use crate::codec::symbols::{bucket, unbucket, unzigzag, zigzag};
 use crate::codec::{Config, DType};
 use bitvec::prelude::*;
-use ndarray::{ArrayView3, ArrayViewMut3};
+use ndarray::ArrayView3;
 
 /// Particle means are quantised with half-step `VALUE_STEP_FRACTION * E * sigma_floor`, a small
 /// fraction of the APR's own error scale. Measured (benches/codec.rs): 0.1 leaves
@@ -343,6 +343,14 @@ pub fn count_particles(cur: &mut Cursor, bs: [usize; 3], nblocks: usize) -> Resu
     Ok(cells.iter().map(|c| c.num_particles() as u64).sum())
 }
 
+/// Element bytes as `ES`-byte arrays (copied; `elems.len()` is a multiple of `ES`).
+fn as_elems<const ES: usize>(elems: &[u8]) -> Vec<[u8; ES]> {
+    elems
+        .chunks_exact(ES)
+        .map(|c| c.try_into().expect("ES bytes"))
+        .collect()
+}
+
 pub fn decode(
     cur: &mut Cursor,
     dtype: DType,
@@ -363,7 +371,6 @@ pub fn decode(
     let mut bits = BitReader::new(cur.section()?);
     let bl = bs.iter().product::<usize>();
     let es = dtype.size();
-    let mut img = scratch::zeroed::<f32>(bl)?;
     for (b, cells) in cells.iter().enumerate() {
         let lmax = cells.level_max();
         let mut values = Vec::with_capacity(cells.num_particles());
@@ -378,9 +385,17 @@ pub fn decode(
                 prev_sym = sym;
             }
         }
-        let view = ArrayViewMut3::from_shape(bs, &mut img).expect("block shape");
-        apr::reconstruct_pc(cells, &values, view);
-        from_f32s(dtype, &img, &mut out[b * bl * es..(b + 1) * bl * es]);
+        // Each particle's value converted once, then copied to its pixels (the same bytes as
+        // converting a reconstructed f32 image pixel by pixel).
+        let mut elems = scratch::zeroed::<u8>(values.len() * es)?;
+        from_f32s(dtype, &values, &mut elems);
+        let block = &mut out[b * bl * es..(b + 1) * bl * es];
+        match es {
+            1 => apr::reconstruct_pc_bytes::<1>(cells, &as_elems(&elems), block),
+            2 => apr::reconstruct_pc_bytes::<2>(cells, &as_elems(&elems), block),
+            4 => apr::reconstruct_pc_bytes::<4>(cells, &as_elems(&elems), block),
+            _ => apr::reconstruct_pc_bytes::<8>(cells, &as_elems(&elems), block),
+        }
     }
     dec.finish()?;
     bits.finish()
