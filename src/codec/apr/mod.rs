@@ -315,3 +315,101 @@ pub fn local_intensity_scale(img: ArrayView3<f32>, p: &AprParams) -> Array3<f32>
     let f = front_end(img, p, estimate_noise_sigma(img));
     Array3::from_shape_vec((ds.nz, ds.nx, ds.ny), f.sigma).expect("ds shape")
 }
+
+/// Per-block quantiser half-widths that keep LibAPR's reconstruction condition
+/// `|I - I'| <= E·sigma_local(x)` at every pixel: block `b` (C order over the grid of
+/// `block`-sized boxes, the last ones truncated) gets `floor(E · min sigma_local)` over its
+/// pixels (pixel `(z, x, y)` takes ds cell `(z/2, x/2, y/2)` of
+/// [`local_intensity_scale`]), clamped to `0..=kmax`. For integer values a quantiser of
+/// half-width k errs by at most k, so the condition holds by construction (up to the same
+/// sigma the encoder computed from the original). Panics if a block side is 0.
+pub fn block_half_widths(
+    img: ArrayView3<f32>,
+    rel_error: f64,
+    p: &AprParams,
+    block: [usize; 3],
+    kmax: i64,
+) -> Vec<i64> {
+    assert!(block.iter().all(|&b| b > 0), "block side 0");
+    let (nz, nx, ny) = img.dim();
+    let sig = local_intensity_scale(img, p);
+    let g = [nz, nx, ny]
+        .iter()
+        .zip(block)
+        .map(|(&n, b)| n.div_ceil(b))
+        .collect::<Vec<_>>();
+    let mut out = Vec::with_capacity(g.iter().product());
+    for bz in 0..g[0] {
+        for bx in 0..g[1] {
+            for by in 0..g[2] {
+                // ds cells touched by the block's pixels.
+                let r =
+                    |b: usize, s: usize, n: usize| (b * s / 2)..((b * s + s).min(n) - 1) / 2 + 1;
+                let mut m = f32::INFINITY;
+                for z in r(bz, block[0], nz) {
+                    for x in r(bx, block[1], nx) {
+                        for y in r(by, block[2], ny) {
+                            m = m.min(sig[[z, x, y]]);
+                        }
+                    }
+                }
+                // Slightly below E·sigma so that k / sigma <= E also holds in floating point.
+                let k = (rel_error * m as f64 * (1.0 - 1e-12)).floor();
+                out.push(if k.is_nan() || k < 0.0 {
+                    0
+                } else {
+                    (k.min(kmax as f64)) as i64
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+
+    #[test]
+    fn block_half_widths_bound_every_pixel() {
+        let shape = (7, 40, 35);
+        let img = Array3::from_shape_fn(shape, |(z, x, y)| {
+            let r2 = (x as f32 - 20.0).powi(2) + (y as f32 - 17.0).powi(2);
+            let h = ((z * 7919 + x * 104_729 + y * 1_299_709) % 97) as f32;
+            if r2 < 120.0 {
+                3000.0 + 10.0 * h
+            } else {
+                100.0 + 0.3 * h
+            }
+        });
+        let p = AprParams::default();
+        let e = 0.1;
+        let block = [4, 16, 16];
+        let k = block_half_widths(img.view(), e, &p, block, 1 << 20);
+        assert_eq!(k.len(), 2 * 3 * 3);
+        let sig = local_intensity_scale(img.view(), &p);
+        let mut larger = 0;
+        for z in 0..shape.0 {
+            for x in 0..shape.1 {
+                for y in 0..shape.2 {
+                    let b = ((z / 4) * 3 + x / 16) * 3 + y / 16;
+                    let s = sig[[z / 2, x / 2, y / 2]] as f64;
+                    assert!(
+                        k[b] as f64 <= e * s,
+                        "pixel ({z},{x},{y}): k {} > E*sigma {}",
+                        k[b],
+                        e * s
+                    );
+                }
+            }
+        }
+        for &kb in &k {
+            larger += (kb > k.iter().copied().min().unwrap()) as usize;
+        }
+        assert!(larger > 0, "the bright disc must allow larger bins: {k:?}");
+        // kmax clamps.
+        assert!(block_half_widths(img.view(), e, &p, block, 1)
+            .iter()
+            .all(|&v| v <= 1));
+    }
+}
