@@ -3,7 +3,6 @@
 
 use super::pyramid::{self, IndexDomain, IntDomain};
 use crate::codec::bits::{put_varint, Cursor};
-use crate::codec::elements::from_ints;
 use crate::codec::error::{Error, Result};
 use crate::codec::scratch;
 use crate::codec::symbols::{unzigzag, zigzag};
@@ -84,12 +83,12 @@ pub fn encode(
     for_each_offset(dtype, data, |o| idx.push(index[o]));
     drop(index);
     crate::codec::probe("m4: u16 indices");
-    let d = IndexDomain(IntDomain {
+    let d = IndexDomain::new(IntDomain {
         b: palette_bound(pal, bound),
         lo: 0,
         hi: pal.len() as i64 - 1,
     });
-    if d.0.b == 0 {
+    if d.d.b == 0 {
         // Exact: the reconstructed values are the indices, coded in place.
         pyramid::encode_exact_in_place(&d, &mut idx, bs, nblocks, out);
     } else {
@@ -129,20 +128,34 @@ pub fn decode(
         pal.push(p);
         prev = p;
     }
-    let d = IntDomain {
+    let d = IndexDomain::new(IntDomain {
         b: palette_bound(&pal, bound),
         lo: 0,
         hi: pal.len() as i64 - 1,
-    };
-    let mut idx = scratch::zeroed::<i64>(out.len() / dtype.size())?;
+    });
+    // u16 indices (the palette has <= 2^16 entries), looked up straight into `out`.
+    let mut idx = scratch::zeroed::<u16>(out.len() / dtype.size())?;
     pyramid::decode(&d, cur, bs, nblocks, &mut idx)?;
-    let mut vals = scratch::with_capacity(idx.len())?;
-    for i in idx {
-        vals.push(
-            *pal.get(i as usize)
-                .ok_or_else(|| Error::corrupt("palette index out of range"))?,
-        );
+    if d.bad.get() {
+        return Err(Error::corrupt("palette index out of range"));
     }
-    from_ints(dtype, &vals, out);
+    match dtype.size() {
+        1 => {
+            for (o, &i) in out.iter_mut().zip(&idx) {
+                *o = pal[i as usize] as u8;
+            }
+        }
+        2 => {
+            for (o, &i) in out.chunks_exact_mut(2).zip(&idx) {
+                o.copy_from_slice(&(pal[i as usize] as u16).to_le_bytes());
+            }
+        }
+        // 4-byte integers (the encoder writes method 4 only for 1- and 2-byte dtypes).
+        _ => {
+            for (o, &i) in out.chunks_exact_mut(4).zip(&idx) {
+                o.copy_from_slice(&(pal[i as usize] as u32).to_le_bytes());
+            }
+        }
+    }
     Ok(())
 }
