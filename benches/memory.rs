@@ -7,11 +7,16 @@
 //! process's peak RSS (getrusage; includes the input chunk, the binary and the allocator's
 //! slack). Sizes are given as multiples of the raw chunk size.
 //!
-//! Data: a mosaic of the z-slices of ../shared/data/fluo_confocal_nuclei_cells3d (u16
-//! microscopy), or a synthetic image when the data is absent (said in the output).
+//! Data: a mosaic of the z-slices of a volume of ../shared/data chosen by `MEMORY_BENCH_DATA`:
+//! `nuclei` (default; u16 confocal nuclei, whose sparse values are palette-coded, method 4),
+//! `ct` (u16 GE head CT, method 6), `u8` (2-D time lapse), `f32` (cryo-ET tomogram); or a
+//! synthetic u16 image when the data is absent (said in the output).
 //!
 //! Run: `cargo bench --bench memory` (args: `--sizes 1,16`, `--modes apr0.1`, `--no-decode`,
 //! `--stages MIB`); chunks are (1, x, y) planes, or 3-D blocks with `MEMORY_BENCH_3D=1`.
+//! `MEMORY_PROBE=1` prints (stderr) the live heap and the peak since the previous stage at
+//! each of the encoder's probe points (`h5z_apr::codec::PROBE`): the attribution table of
+//! benches/results/memory-v3-2026-12-03.md.
 
 #[path = "../src/bin/h5z-apr/npy.rs"]
 #[allow(dead_code, unused_imports)]
@@ -65,11 +70,27 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+static BASE: AtomicUsize = AtomicUsize::new(0);
+fn probe_print(stage: &'static str) {
+    let b = BASE.load(Relaxed);
+    let mib = |x: usize| x.saturating_sub(b) as f64 / (1 << 20) as f64;
+    eprintln!(
+        "PROBE {stage:<28} live {:8.3} MiB  peak since last {:8.3} MiB",
+        mib(LIVE.load(Relaxed)),
+        mib(PEAK.load(Relaxed))
+    );
+    OVERALL.fetch_max(PEAK.load(Relaxed), Relaxed);
+    PEAK.store(LIVE.load(Relaxed), Relaxed);
+}
+static OVERALL: AtomicUsize = AtomicUsize::new(0);
+
 fn peak_growth<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let base = LIVE.load(Relaxed);
+    BASE.store(base, Relaxed);
     PEAK.store(base, Relaxed);
     let r = f();
-    (r, PEAK.load(Relaxed).saturating_sub(base))
+    let peak = PEAK.load(Relaxed).max(OVERALL.swap(0, Relaxed));
+    (r, peak.saturating_sub(base))
 }
 
 fn peak_rss_bytes() -> usize {
@@ -79,7 +100,46 @@ fn peak_rss_bytes() -> usize {
     u.ru_maxrss as usize * 1024
 }
 
+/// The data set (`MEMORY_BENCH_DATA`): `nuclei` (default: u16 confocal nuclei, palette-coded,
+/// method 4), `ct` (u16 GE head CT, method 6), `u8` (2-D time lapse), `f32` (cryo-ET tomogram).
+fn data_set() -> (&'static str, &'static str, DType) {
+    match std::env::var("MEMORY_BENCH_DATA").as_deref() {
+        Ok("ct") => (
+            "ct_head_ge/ct_head_ge_uint16.npy",
+            "GE head CT u16 mosaic",
+            DType::U16,
+        ),
+        Ok("u8") => (
+            "fluo_2d_timelapse_ctc/timelapse_uint8.npy",
+            "time-lapse u8 mosaic",
+            DType::U8,
+        ),
+        Ok("f32") => (
+            "cryoet_tomogram_hiv/tomo_float32.npy",
+            "cryo-ET f32 mosaic",
+            DType::F32,
+        ),
+        _ => (
+            "fluo_confocal_nuclei_cells3d/nuclei_uint16.npy",
+            "nuclei mosaic",
+            DType::U16,
+        ),
+    }
+}
+
 fn shape_for(mib: usize) -> [usize; 3] {
+    let es = data_set().2.size();
+    let s = shape_u16(mib);
+    // Same row length as the u16 shapes, as many rows as the byte size needs.
+    let n = (mib << 20) / es;
+    if s[0] == 1 {
+        [1, n / s[2], s[2]]
+    } else {
+        [n / (s[1] * s[2]), s[1], s[2]]
+    }
+}
+
+fn shape_u16(mib: usize) -> [usize; 3] {
     if std::env::var_os("MEMORY_BENCH_3D").is_some() {
         return match mib {
             1 => [8, 256, 256],
@@ -96,27 +156,33 @@ fn shape_for(mib: usize) -> [usize; 3] {
     }
 }
 
-/// The chunk: z-slices of the nuclei volume tiled over the (x, y) plane, or a synthetic image.
-fn chunk(shape: [usize; 3]) -> (Vec<u8>, &'static str) {
+/// The chunk: z-slices of the data set tiled over the (x, y) plane, or a synthetic u16 image
+/// when the data is absent.
+fn chunk(shape: [usize; 3]) -> (Vec<u8>, &'static str, DType) {
     let [nz, nx, ny] = shape;
+    let (file, name, dtype) = data_set();
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/fluo_confocal_nuclei_cells3d/nuclei_uint16.npy");
-    let mut out = Vec::with_capacity(nz * nx * ny * 2);
+        .join("../shared/data")
+        .join(file);
+    let es = dtype.size();
+    let mut out = Vec::with_capacity(nz * nx * ny * es);
     match npy::read(&path) {
-        Ok(a) if a.shape.len() == 3 && a.dtype.size() == 2 => {
+        Ok(a) if a.shape.len() == 3 && a.dtype.size() == es => {
             let (vz, vx, vy) = (a.shape[0], a.shape[1], a.shape[2]);
             let per_row = ny.div_ceil(vy);
             for (z, x) in (0..nz).flat_map(|z| (0..nx).map(move |x| (z, x))) {
                 for y in 0..ny {
                     // 3-D chunks: consecutive planes are consecutive slices (z-correlated).
                     let k = (z + (x / vx) * per_row + y / vy) % vz;
-                    let o = ((k * vx + x % vx) * vy + y % vy) * 2;
-                    out.extend_from_slice(&a.data[o..o + 2]);
+                    let o = ((k * vx + x % vx) * vy + y % vy) * es;
+                    out.extend_from_slice(&a.data[o..o + es]);
                 }
             }
-            (out, "nuclei mosaic")
+            (out, name, dtype)
         }
         _ => {
+            let shape = shape_u16((nz * nx * ny * es) >> 20);
+            let [nz, nx, ny] = shape;
             for (z, x) in (0..nz).flat_map(|z| (0..nx).map(move |x| (z, x))) {
                 for y in 0..ny {
                     let v = 400.0
@@ -126,7 +192,7 @@ fn chunk(shape: [usize; 3]) -> (Vec<u8>, &'static str) {
                     out.extend_from_slice(&(v as u16).to_le_bytes());
                 }
             }
-            (out, "synthetic (shared data absent)")
+            (out, "synthetic (shared data absent)", DType::U16)
         }
     }
 }
@@ -142,12 +208,19 @@ fn config(mode: &str) -> Config {
 
 /// Child: one case; prints one machine-readable line.
 fn run_case(mib: usize, mode: &str, decode: bool) {
-    let shape = shape_for(mib);
-    let (data, source) = chunk(shape);
+    let (data, source, dtype) = chunk(shape_for(mib));
+    let shape = if dtype == data_set().2 {
+        shape_for(mib)
+    } else {
+        shape_u16(mib)
+    };
     let raw = data.len();
     let cfg = config(mode);
+    if std::env::var_os("MEMORY_PROBE").is_some() {
+        let _ = h5z_apr::codec::PROBE.set(probe_print);
+    }
     let t = Instant::now();
-    let (s, enc_peak) = peak_growth(|| compress(&data, DType::U16, &shape, &cfg).unwrap());
+    let (s, enc_peak) = peak_growth(|| compress(&data, dtype, &shape, &cfg).unwrap());
     let enc_s = t.elapsed().as_secs_f64();
     let enc_rss = peak_rss_bytes();
     let dec_peak = if decode {
@@ -170,8 +243,8 @@ fn run_case(mib: usize, mode: &str, decode: bool) {
 /// particle cells, particle means), to see which one sets the apr encoder's peak.
 fn stages(mib: usize) {
     use h5z_apr::codec::apr;
-    let shape = shape_for(mib);
-    let (data, _) = chunk(shape);
+    let shape = shape_u16(mib);
+    let (data, _, _) = chunk(shape);
     let raw = data.len() as f64;
     let to_f32 = || -> Vec<f32> {
         data.chunks_exact(2)

@@ -323,6 +323,7 @@ pub fn encode(
     let (ebox, tile) = (t.ebox, t.tile);
     let bodies = threads::run(t.ntiles(), nthreads, |i| {
         let (_, s, src) = t.gather(data, i);
+        crate::codec::probe("tile start");
         encode_tile(&src, dtype, s, cfg)
     })?;
     let header = Header {
@@ -331,6 +332,7 @@ pub fn encode(
         mode: cfg.mode,
         shape: shape.to_vec(),
     };
+    crate::codec::probe("all tiles");
     let total: usize = bodies.iter().map(|b| b.len() + 10).sum();
     let mut out = Vec::with_capacity(header.encoded_len() + 40 + es + total);
     header.write(&mut out);
@@ -347,6 +349,7 @@ pub fn encode(
     for b in &bodies {
         out.extend_from_slice(b);
     }
+    crate::codec::probe("assembled");
     let c = crc32(&out);
     out.extend_from_slice(&c.to_le_bytes());
     Ok(out)
@@ -365,6 +368,8 @@ pub fn encode_tile(tile: &[u8], dtype: DType, shape3: [usize; 3], cfg: &Config) 
     }
     let mut v = Vec::with_capacity(tile.len() / 2 + 16);
     encode_body(tile, dtype, shape3, 1, cfg, true, &mut v)?;
+    // Bodies wait for the whole chunk: keep only their bytes (a shrink, no copy in practice).
+    v.shrink_to_fit();
     Ok(v)
 }
 

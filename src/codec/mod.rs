@@ -187,3 +187,16 @@ pub fn decompress_into(stream: &[u8], out: &mut [u8]) -> Result<Header> {
 pub fn decompress_into_threads(stream: &[u8], out: &mut [u8], nthreads: usize) -> Result<Header> {
     stream::decompress_into(stream, out, nthreads.max(1))
 }
+
+/// Measurement hook (benches/memory.rs attributes the encoder's peak memory with it): when a
+/// function is set, the encoder calls it with a stage name at a few points per tile (never in
+/// a hot loop). Unset (the default) it costs one atomic load per stage. Not a stable API.
+#[doc(hidden)]
+pub static PROBE: std::sync::OnceLock<fn(&'static str)> = std::sync::OnceLock::new();
+
+#[inline]
+pub(crate) fn probe(stage: &'static str) {
+    if let Some(f) = PROBE.get() {
+        f(stage)
+    }
+}

@@ -124,26 +124,33 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
                 start += fs;
             }
         }
-        let mut words: Vec<u16> = Vec::with_capacity(self.syms.len() / 2 + 8);
+        // Coded in reverse; the renormalisation words are written back to front into the
+        // symbol buffer itself: when symbol i is coded, at most len - 1 - i words have been
+        // written (one per symbol at most), so the next one goes to index >= i, which is
+        // already consumed. syms[w..] then holds the words in the decoder's (forward) order.
+        let mut buf = self.syms;
+        let mut w = buf.len();
         let mut x = [L; LANES];
         let shift = 32 - PB;
-        for (i, &cs) in self.syms.iter().enumerate().rev() {
-            let e = &tab[cs as usize];
+        for i in (0..buf.len()).rev() {
+            let e = &tab[buf[i] as usize];
             let lane = &mut x[i & (LANES - 1)];
             let mut s = *lane;
             if (s >> shift) >= e.freq {
-                words.push(s as u16);
+                w -= 1;
+                buf[w] = s as u16;
                 s >>= 16;
             }
             *lane = e.put(s);
         }
+        let words = &buf[w..];
         let len = 4 * LANES + 2 * words.len();
         put_varint(out, len as u64);
         out.reserve(len);
         for s in x {
             out.extend_from_slice(&s.to_le_bytes());
         }
-        for w in words.iter().rev() {
+        for w in words {
             out.extend_from_slice(&w.to_le_bytes());
         }
     }

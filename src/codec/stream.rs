@@ -112,41 +112,35 @@ pub(crate) fn encode_body(
     let body_start = out.len();
     // Integer domain (integers, or floats as ordered integers when lossless).
     let int_pyramid = |out: &mut Vec<u8>, b: i64| {
-        let v = to_ints(dtype, data);
         // With a bound, the palette only pays when quantisation bins of the value domain
         // could not merge distinct values anyway (every gap wider than the bin).
-        let pal = (!dtype.is_float())
-            .then(|| palette::sparse_palette(dtype, &v))
-            .flatten()
+        let pal = palette::sparse_palette(dtype, data)
             .filter(|p| p.windows(2).all(|w| w[1] - w[0] > 2 * b));
-        match pal {
-            Some(pal) => {
-                out.push(Method::PalettePyramid as u8);
-                palette::encode(&pal, &v, b, bs, nblocks, out);
-            }
-            None => {
-                let fast = (v2 && nblocks == 1)
-                    .then(|| pyramid_fast::encode(data, dtype, bs, cfg))
-                    .flatten();
-                match fast {
-                    Some(body) => {
-                        out.push(Method::PyramidFast as u8);
-                        out.extend_from_slice(&body);
-                    }
-                    None => {
-                        out.push(Method::Pyramid as u8);
-                        pyramid::encode_ints(dtype, &v, b, bs, nblocks, out);
-                    }
-                }
-            }
+        if let Some(pal) = pal {
+            out.push(Method::PalettePyramid as u8);
+            palette::encode(&pal, data, dtype, b, bs, nblocks, out);
+            return;
         }
+        // Method 6 builds its own (narrower) working copy; the i64 values only for method 2.
+        if v2 && nblocks == 1 {
+            out.push(Method::PyramidFast as u8);
+            if pyramid_fast::encode_into(data, dtype, bs, cfg, out) {
+                return;
+            }
+            out.pop();
+        }
+        let v = to_ints(dtype, data);
+        out.push(Method::Pyramid as u8);
+        pyramid::encode_ints(dtype, &v, b, bs, nblocks, out);
     };
     let lossless_pyramid = |out: &mut Vec<u8>| int_pyramid(out, 0);
     // Exact coding: the pyramid, unless the generic byte coder wins (repeated patterns,
     // few distinct values, noise with a comb-shaped histogram).
     let lossless_best = |out: &mut Vec<u8>| -> Result<()> {
         lossless_pyramid(out);
+        crate::codec::probe("pyramid body done");
         let z = zstd_shuffle::encode(data, dtype, cfg.effort)?;
+        crate::codec::probe("zstd candidate done");
         if 1 + z.len() < out.len() - body_start {
             out.truncate(body_start);
             out.push(Method::ZstdShuffle as u8);

@@ -205,11 +205,13 @@ pub fn encode(
         );
 
         // Float means are kept to a tenth of the APR's own error scale E * sigma_floor.
+        crate::codec::probe("apr cells");
         let scale = info.sigma_th.max(info.noise_sigma) as f64;
         if scale.is_finite() && scale > 0.0 {
             delta = delta.min(VALUE_STEP_FRACTION * rel_error * scale);
         }
         let means = block_means(dtype, raw, bs, &cells);
+        crate::codec::probe("apr means");
         blocks.push((cells, means));
     }
     let coding = if dtype.is_float() {

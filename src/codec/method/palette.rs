@@ -1,25 +1,39 @@
 //! Method 4, palette-pyramid (FORMAT.md §2.5): the sorted table of the distinct values of a
 //! small-integer chunk, then pyramid coding (§2.4) of the indices into that table.
 
-use super::pyramid::{self, IntDomain};
+use super::pyramid::{self, IndexDomain, IntDomain};
 use crate::codec::bits::{put_varint, Cursor};
-use crate::codec::elements::from_ints;
 use crate::codec::error::{Error, Result};
 use crate::codec::scratch;
 use crate::codec::symbols::{unzigzag, zigzag};
 use crate::codec::DType;
 
-/// Distinct values of a small-integer chunk when they are sparse in their range
-/// (e.g. 12-bit data rescaled to 16 bits): coding indices into this table saves bits.
-pub fn sparse_palette(dtype: DType, v: &[i64]) -> Option<Vec<i64>> {
-    if dtype.size() > 2 || v.len() < 64 {
+/// Calls `f(x - lo)` for every element `x` of a 1- or 2-byte integer chunk (`lo` = the dtype's
+/// minimum), so values index a table of `1 << 16` entries without an i64 copy of the chunk.
+fn for_each_offset(dtype: DType, data: &[u8], mut f: impl FnMut(usize)) {
+    match dtype {
+        DType::U8 => data.iter().for_each(|&b| f(b as usize)),
+        DType::I8 => data.iter().for_each(|&b| f((b ^ 0x80) as usize)),
+        DType::U16 => data
+            .chunks_exact(2)
+            .for_each(|c| f(u16::from_le_bytes([c[0], c[1]]) as usize)),
+        DType::I16 => data
+            .chunks_exact(2)
+            .for_each(|c| f((u16::from_le_bytes([c[0], c[1]]) ^ 0x8000) as usize)),
+        _ => unreachable!("palette needs a 1- or 2-byte integer dtype"),
+    }
+}
+
+/// Distinct values of a small-integer chunk (little-endian elements of `dtype`) when they are
+/// sparse in their range (e.g. 12-bit data rescaled to 16 bits): coding indices into this
+/// table saves bits.
+pub fn sparse_palette(dtype: DType, data: &[u8]) -> Option<Vec<i64>> {
+    if dtype.is_float() || dtype.size() > 2 || data.len() / dtype.size() < 64 {
         return None;
     }
     let (lo, _) = dtype.int_range();
     let mut seen = vec![false; 1 << 16];
-    for &x in v {
-        seen[(x - lo) as usize] = true;
-    }
+    for_each_offset(dtype, data, |o| seen[o] = true);
     let pal: Vec<i64> = seen
         .iter()
         .enumerate()
@@ -40,11 +54,12 @@ fn palette_bound(pal: &[i64], bound: i64) -> i64 {
     k as i64
 }
 
-/// Appends the method 4 body of the integer values `v` (all in `pal`) with integer abs bound
-/// `bound` (0: exact).
+/// Appends the method 4 body of `data` (little-endian elements of `dtype`, every value in
+/// `pal`) with integer abs bound `bound` (0: exact).
 pub fn encode(
     pal: &[i64],
-    v: &[i64],
+    data: &[u8],
+    dtype: DType,
     bound: i64,
     bs: [usize; 3],
     nblocks: usize,
@@ -57,18 +72,28 @@ pub fn encode(
         put_varint(out, d);
         prev = p;
     }
-    let mut index = vec![0i64; 1 << 16];
-    let lo = pal[0];
+    // Indices < 2^16 (the palette of a 1- or 2-byte dtype): u16 values, coded by the same
+    // integer quantiser as i64 would be (IndexDomain), 1/4 of the memory.
+    let (lo, _) = dtype.int_range();
+    let mut index = vec![0u16; 1 << 16];
     for (i, &p) in pal.iter().enumerate() {
-        index[(p - lo) as usize] = i as i64;
+        index[(p - lo) as usize] = i as u16;
     }
-    let idx: Vec<i64> = v.iter().map(|&x| index[(x - lo) as usize]).collect();
-    let d = IntDomain {
+    let mut idx: Vec<u16> = Vec::with_capacity(data.len() / dtype.size());
+    for_each_offset(dtype, data, |o| idx.push(index[o]));
+    drop(index);
+    crate::codec::probe("m4: u16 indices");
+    let d = IndexDomain::new(IntDomain {
         b: palette_bound(pal, bound),
         lo: 0,
         hi: pal.len() as i64 - 1,
-    };
-    pyramid::encode(&d, &idx, bs, nblocks, out);
+    });
+    if d.d.b == 0 {
+        // Exact: the reconstructed values are the indices, coded in place.
+        pyramid::encode_exact_in_place(&d, &mut idx, bs, nblocks, out);
+    } else {
+        pyramid::encode(&d, &idx, bs, nblocks, out);
+    }
 }
 
 /// Decodes a method 4 body of a chunk of `dtype` with integer abs bound `bound` into `out`.
@@ -103,20 +128,34 @@ pub fn decode(
         pal.push(p);
         prev = p;
     }
-    let d = IntDomain {
+    let d = IndexDomain::new(IntDomain {
         b: palette_bound(&pal, bound),
         lo: 0,
         hi: pal.len() as i64 - 1,
-    };
-    let mut idx = scratch::zeroed::<i64>(out.len() / dtype.size())?;
+    });
+    // u16 indices (the palette has <= 2^16 entries), looked up straight into `out`.
+    let mut idx = scratch::zeroed::<u16>(out.len() / dtype.size())?;
     pyramid::decode(&d, cur, bs, nblocks, &mut idx)?;
-    let mut vals = scratch::with_capacity(idx.len())?;
-    for i in idx {
-        vals.push(
-            *pal.get(i as usize)
-                .ok_or_else(|| Error::corrupt("palette index out of range"))?,
-        );
+    if d.bad.get() {
+        return Err(Error::corrupt("palette index out of range"));
     }
-    from_ints(dtype, &vals, out);
+    match dtype.size() {
+        1 => {
+            for (o, &i) in out.iter_mut().zip(&idx) {
+                *o = pal[i as usize] as u8;
+            }
+        }
+        2 => {
+            for (o, &i) in out.chunks_exact_mut(2).zip(&idx) {
+                o.copy_from_slice(&(pal[i as usize] as u16).to_le_bytes());
+            }
+        }
+        // 4-byte integers (the encoder writes method 4 only for 1- and 2-byte dtypes).
+        _ => {
+            for (o, &i) in out.chunks_exact_mut(4).zip(&idx) {
+                o.copy_from_slice(&(pal[i as usize] as u32).to_le_bytes());
+            }
+        }
+    }
     Ok(())
 }

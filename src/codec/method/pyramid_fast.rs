@@ -478,34 +478,52 @@ fn put(enc: &mut Rans4Encoder, bits: &mut FastWriter, c: u8, d: i64) {
 /// container's expansion guard (body >= elements / 2^15) would refuse it (the caller then
 /// uses another method, e.g. constant or zstd).
 pub fn encode(data: &[u8], dtype: DType, shape3: [usize; 3], cfg: &Config) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    encode_into(data, dtype, shape3, cfg, &mut out).then_some(out)
+}
+
+/// [`encode`], appending the body to `out`; false (and `out` unchanged) when method 6 does
+/// not apply.
+pub fn encode_into(
+    data: &[u8],
+    dtype: DType,
+    shape3: [usize; 3],
+    cfg: &Config,
+    out: &mut Vec<u8>,
+) -> bool {
     let n: usize = shape3.iter().product();
     if n == 0 || data.len() != n * dtype.size() {
-        return None;
+        return false;
     }
-    let (lo, hi, narrow) = domain(dtype)?;
+    let Some((lo, hi, narrow)) = domain(dtype) else {
+        return false;
+    };
     let k = match cfg.mode {
         Mode::Lossless => 0,
         Mode::Abs(b) if dtype.is_float() => {
             if b == 0.0 {
                 0
             } else {
-                return None;
+                return false;
             }
         }
         Mode::Abs(b) => (b.floor().min((hi - lo) as f64)) as i64,
-        Mode::Apr(_) => return None,
+        Mode::Apr(_) => return false,
     };
-    let body = if narrow {
-        let x: Vec<i32> = to_work(dtype, data);
-        encode_body(&x, Q::<i32>::new(k, lo, hi), shape3)
+    let start = out.len();
+    if narrow {
+        let mut x: Vec<i32> = to_work(dtype, data);
+        crate::codec::probe("m6: i32 working copy");
+        encode_body(&mut x, Q::<i32>::new(k, lo, hi), shape3, out);
     } else {
-        let x: Vec<i64> = to_work(dtype, data);
-        encode_body(&x, Q::<i64>::new(k, lo, hi), shape3)
-    };
-    if body.len() * MAX_EXPANSION < n {
-        return None;
+        let mut x: Vec<i64> = to_work(dtype, data);
+        encode_body(&mut x, Q::<i64>::new(k, lo, hi), shape3, out);
     }
-    Some(body)
+    if (out.len() - start) * MAX_EXPANSION < n {
+        out.truncate(start);
+        return false;
+    }
+    true
 }
 
 fn to_work<W: Work>(dtype: DType, data: &[u8]) -> Vec<W> {
@@ -598,11 +616,12 @@ fn choose_cubic<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> bool 
     ec < el
 }
 
-fn encode_body<W: Work>(x: &[W], q: Q<W>, shape: [usize; 3]) -> Vec<u8> {
+/// Codes `x` (overwritten with the reconstructed values).
+fn encode_body<W: Work>(x: &mut [W], q: Q<W>, shape: [usize; 3], out: &mut Vec<u8>) {
     if q.k == 0 {
-        encode_impl::<W, true>(x, q, shape)
+        encode_impl::<W, true>(x, q, shape, out)
     } else {
-        encode_impl::<W, false>(x, q, shape)
+        encode_impl::<W, false>(x, q, shape, out)
     }
 }
 
@@ -618,54 +637,62 @@ fn quantise<W: Work, const LOSSLESS: bool>(q: &Q<W>, x: W, p: W) -> (i64, W) {
     }
 }
 
-fn encode_impl<W: Work, const LOSSLESS: bool>(x: &[W], q: Q<W>, shape: [usize; 3]) -> Vec<u8> {
+/// Codes `x` in place: each point is overwritten with its reconstructed value when it is
+/// coded (lossless: the same value). Same bytes as with a separate reconstruction buffer
+/// initialised to `x`: predictions read only points already coded, the quantiser reads the
+/// point's own value before it is overwritten, and the per-pass predictor choices, which
+/// read originals, are all made before anything is overwritten.
+fn encode_impl<W: Work, const LOSSLESS: bool>(
+    x: &mut [W],
+    q: Q<W>,
+    shape: [usize; 3],
+    out: &mut Vec<u8>,
+) {
     let n = x.len();
     let ps = passes(shape);
-    let mut out = Vec::with_capacity(n / 2 + 64);
-    put_varint(&mut out, q.k as u64);
+    put_varint(out, q.k as u64);
     let mut choice = vec![0u8; ps.len().div_ceil(8)];
+    for (j, &p) in ps.iter().enumerate() {
+        if choose_cubic(&q, x, shape, p) {
+            choice[j / 8] |= 1 << (j % 8);
+        }
+    }
     let mut enc = Rans4Encoder::with_capacity(NCTX, n);
     let mut bits = FastWriter::default();
-    // Reconstructed values: for lossless they are the originals.
-    let mut vbuf: Vec<W> = if LOSSLESS { Vec::new() } else { x.to_vec() };
     let ny = shape[2];
     let mut pred = vec![W::default(); ny];
     let mut ctx = vec![0u8; ny];
     let mut tmp = vec![W::default(); ny];
+    crate::codec::probe("m6: + choices, symbol buffer");
     // Origin.
     {
         let (d, r) = quantise::<W, LOSSLESS>(&q, x[0], W::default());
         put(&mut enc, &mut bits, NB as u8 - 1, d);
-        if !LOSSLESS {
-            vbuf[0] = r;
-        }
+        x[0] = r;
     }
     for (j, &p) in ps.iter().enumerate() {
-        let cubic = choose_cubic(&q, x, shape, p);
-        if cubic {
-            choice[j / 8] |= 1 << (j % 8);
-        }
+        let cubic = choice[j / 8] >> (j % 8) & 1 != 0;
         let fine = if p.h == 1 { NB as u8 } else { 0 };
         let (y0, ys) = row_y(p);
         for_each_row(shape, p, |base, c| {
-            let v: &[W] = if LOSSLESS { x } else { &vbuf };
             let m = predict_row::<W, LOSSLESS>(
-                &q, v, shape, p, cubic, base, c, fine, &mut pred, &mut ctx, &mut tmp,
+                &q, x, shape, p, cubic, base, c, fine, &mut pred, &mut ctx, &mut tmp,
             );
             for k in 0..m {
                 let i = base + y0 + k * ys;
                 let (d, r) = quantise::<W, LOSSLESS>(&q, x[i], pred[k]);
                 put(&mut enc, &mut bits, ctx[k], d);
                 if !LOSSLESS {
-                    vbuf[i] = r;
+                    x[i] = r;
                 }
             }
         });
     }
+    crate::codec::probe("m6: symbols collected");
     out.extend_from_slice(&choice);
-    enc.finish(&mut out);
+    enc.finish(out);
+    crate::codec::probe("m6: rANS written");
     out.extend_from_slice(&bits.finish());
-    out
 }
 
 // ---- decoder ---------------------------------------------------------------------------

@@ -115,6 +115,59 @@ impl Domain for IntDomain {
     }
 }
 
+/// [`IntDomain`] on u16 values, for palette indices (`0 <= lo <= hi < 2^16`): every operation
+/// is IntDomain's on the widened values (predictions are clamped into `[lo, hi]`, so they fit),
+/// hence the same symbols, bytes and decoded values with a quarter of the memory. A decoded
+/// value outside `[lo, hi]` (only a forged stream has one; i64 decoding would produce it and
+/// the caller refuse it) sets `bad`, which the caller must check after decoding.
+pub struct IndexDomain {
+    pub d: IntDomain,
+    pub bad: std::cell::Cell<bool>,
+}
+
+impl IndexDomain {
+    pub fn new(d: IntDomain) -> Self {
+        debug_assert!(d.lo >= 0 && d.hi < 1 << 16);
+        IndexDomain {
+            d,
+            bad: std::cell::Cell::new(false),
+        }
+    }
+}
+
+impl Domain for IndexDomain {
+    type V = u16;
+    #[inline]
+    fn lin(&self, a: u16, b: u16) -> u16 {
+        self.d.lin(a as i64, b as i64) as u16
+    }
+    #[inline]
+    fn cubic(&self, a1: u16, a0: u16, b0: u16, b1: u16) -> u16 {
+        self.d.cubic(a1 as i64, a0 as i64, b0 as i64, b1 as i64) as u16
+    }
+    #[inline]
+    fn to_f64(v: u16) -> f64 {
+        v as f64
+    }
+    #[inline]
+    fn activity(&self, a: u16, b: u16) -> usize {
+        self.d.activity(a as i64, b as i64)
+    }
+    #[inline]
+    fn encode(&self, x: u16, p: u16, ctx: usize, enc: &mut Encoder, bits: &mut BitWriter) -> u16 {
+        self.d.encode(x as i64, p as i64, ctx, enc, bits) as u16
+    }
+    #[inline]
+    fn decode(&self, p: u16, ctx: usize, dec: &mut Decoder, bits: &mut BitReader) -> u16 {
+        let v = self.d.decode(p as i64, ctx, dec, bits);
+        if v < self.d.lo || v > self.d.hi {
+            self.bad.set(true);
+            return self.d.lo as u16;
+        }
+        v as u16
+    }
+}
+
 /// Floating-point domain for the abs mode with bound b > 0.
 pub struct FloatDomain {
     pub b: f64,

@@ -23,7 +23,7 @@ use crate::codec::scratch;
 use crate::codec::{DType, Mode};
 use bitvec::prelude::*;
 use domain::NB;
-pub use domain::{Domain, FloatDomain, IntDomain};
+pub use domain::{Domain, FloatDomain, IndexDomain, IntDomain};
 use passes::{choose_cubic, run_pass, Line};
 pub(crate) use passes::{passes, Pass};
 
@@ -48,11 +48,54 @@ pub fn encode<D: Domain>(d: &D, x: &[D::V], shape: [usize; 3], nblocks: usize, o
             let cubic = choose_cubic(d, xb, shape, pass);
             choice.push(cubic);
             let (g, fine) = Line::of(shape, pass, cubic);
-            run_pass(d, &mut v, shape, pass, g, |idx, p, act| {
+            run_pass(d, &mut v, shape, pass, g, |idx, _, p, act| {
                 d.encode(xb[idx], p, fine + act, &mut enc, &mut bits)
             });
         }
     }
+    put_section(out, choice.as_raw_slice());
+    enc.finish(out);
+    put_section(out, &bits.finish());
+}
+
+/// [`encode`] for a domain that codes `x` exactly (reconstructed value = original, e.g. an
+/// integer domain with b = 0), without the reconstruction buffer: `x` itself serves as it.
+/// Same bytes as [`encode`]: the pyramid reads only points it has already visited (coarser
+/// levels and earlier axes of the same level), which hold their reconstructed = original
+/// values in both; the per-pass choice reads originals, which `x` keeps. `x` is unchanged.
+pub fn encode_exact_in_place<D: Domain>(
+    d: &D,
+    x: &mut [D::V],
+    shape: [usize; 3],
+    nblocks: usize,
+    out: &mut Vec<u8>,
+) {
+    let bl = shape.iter().product::<usize>();
+    debug_assert_eq!(x.len(), bl * nblocks);
+    let ps = passes(shape);
+    let mut choice: BitVec<u8, Lsb0> = BitVec::with_capacity(ps.len() * nblocks);
+    let mut enc = Encoder::with_capacity(NCTX, x.len());
+    let mut bits = BitWriter::new();
+    for b in 0..nblocks {
+        // Origin: predicted by the previous block's origin (0 for the first).
+        let p0 = if b > 0 {
+            x[(b - 1) * bl]
+        } else {
+            D::V::default()
+        };
+        let xb = &mut x[b * bl..(b + 1) * bl];
+        xb[0] = d.encode(xb[0], p0, NB - 1, &mut enc, &mut bits);
+        for &pass in &ps {
+            let cubic = choose_cubic(d, xb, shape, pass);
+            choice.push(cubic);
+            let (g, fine) = Line::of(shape, pass, cubic);
+            // The point still holds its original value: run_pass writes it after `step`.
+            run_pass(d, xb, shape, pass, g, |_, x, p, act| {
+                d.encode(x, p, fine + act, &mut enc, &mut bits)
+            });
+        }
+    }
+    crate::codec::probe("m4: symbols collected");
     put_section(out, choice.as_raw_slice());
     enc.finish(out);
     put_section(out, &bits.finish());
@@ -91,7 +134,7 @@ pub fn decode<D: Domain>(
             let cubic = choice[k];
             k += 1;
             let (g, fine) = Line::of(shape, pass, cubic);
-            run_pass(d, vb, shape, pass, g, |_, p, act| {
+            run_pass(d, vb, shape, pass, g, |_, _, p, act| {
                 d.decode(p, fine + act, &mut dec, &mut bits)
             });
         }

@@ -99,7 +99,7 @@ fn predict<D: Domain>(d: &D, v: &[D::V], idx: usize, c: usize, g: Line) -> (D::V
 }
 
 /// Visits every point of a pass in the order of [`for_each_point`], calling
-/// `step(idx, prediction, activity)` and storing its result at `v[idx]`. Identical to calling
+/// `step(idx, v[idx], prediction, activity)` and storing its result at `v[idx]`. Identical to calling
 /// [`predict`] per point, with the boundary tests hoisted out of the rows (the hot path).
 #[inline(always)]
 pub fn run_pass<D: Domain>(
@@ -108,7 +108,7 @@ pub fn run_pass<D: Domain>(
     shape: [usize; 3],
     pass: Pass,
     g: Line,
-    mut step: impl FnMut(usize, D::V, usize) -> D::V,
+    mut step: impl FnMut(usize, D::V, D::V, usize) -> D::V,
 ) {
     let h = pass.h;
     let st = g.st;
@@ -144,7 +144,7 @@ pub fn run_pass<D: Domain>(
                     } else {
                         predict(d, v, idx, y, g)
                     };
-                    v[idx] = step(idx, p, act);
+                    v[idx] = step(idx, v[idx], p, act);
                 }
             } else {
                 let c = if pass.axis == 0 { z } else { x };
@@ -160,13 +160,13 @@ pub fn run_pass<D: Domain>(
                             d.lin(a0, b0)
                         };
                         let act = d.activity(a0, b0);
-                        v[idx] = step(idx, p, act);
+                        v[idx] = step(idx, v[idx], p, act);
                     }
                 } else {
                     for y in (y0..ny).step_by(ys) {
                         let idx = row + y;
                         let (p, act) = predict(d, v, idx, c, g);
-                        v[idx] = step(idx, p, act);
+                        v[idx] = step(idx, v[idx], p, act);
                     }
                 }
             }
