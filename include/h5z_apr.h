@@ -32,6 +32,13 @@
 #define H5Z_APR_MODE_APR 2
 
 /**
+ * Mode code: noise mode, `|x - x'| <= k * sigma(x)` with `k = value` (default 0.5) and the
+ * Poisson-Gaussian noise model sigma the encoder fits per tile; integer dtypes only; writes
+ * stream format version 3.
+ */
+#define H5Z_APR_MODE_NOISE 3
+
+/**
  * Element type code: unsigned 8-bit integer.
  */
 #define H5Z_APR_DTYPE_U8 1
@@ -146,8 +153,8 @@ typedef struct {
      */
     int mode;
     /**
-     * Absolute bound (`H5Z_APR_MODE_ABS`, >= 0) or relative error E (`H5Z_APR_MODE_APR`, > 0);
-     * ignored by `H5Z_APR_MODE_LOSSLESS`.
+     * Absolute bound (`H5Z_APR_MODE_ABS`, >= 0), relative error E (`H5Z_APR_MODE_APR`, > 0) or
+     * noise factor k (`H5Z_APR_MODE_NOISE`, >= 0); ignored by `H5Z_APR_MODE_LOSSLESS`.
      */
     double value;
     /**

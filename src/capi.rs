@@ -28,6 +28,10 @@ pub const H5Z_APR_MODE_LOSSLESS: c_int = 0;
 pub const H5Z_APR_MODE_ABS: c_int = 1;
 /// Mode code: Adaptive Particle Representation with relative error `E = value`.
 pub const H5Z_APR_MODE_APR: c_int = 2;
+/// Mode code: noise mode, `|x - x'| <= k * sigma(x)` with `k = value` (default 0.5) and the
+/// Poisson-Gaussian noise model sigma the encoder fits per tile; integer dtypes only; writes
+/// stream format version 3.
+pub const H5Z_APR_MODE_NOISE: c_int = 3;
 
 /// Element type code: unsigned 8-bit integer.
 pub const H5Z_APR_DTYPE_U8: c_int = 1;
@@ -101,8 +105,8 @@ use h5z_apr_status as St;
 pub struct h5z_apr_params {
     /// One of `H5Z_APR_MODE_*`.
     pub mode: c_int,
-    /// Absolute bound (`H5Z_APR_MODE_ABS`, >= 0) or relative error E (`H5Z_APR_MODE_APR`, > 0);
-    /// ignored by `H5Z_APR_MODE_LOSSLESS`.
+    /// Absolute bound (`H5Z_APR_MODE_ABS`, >= 0), relative error E (`H5Z_APR_MODE_APR`, > 0) or
+    /// noise factor k (`H5Z_APR_MODE_NOISE`, >= 0); ignored by `H5Z_APR_MODE_LOSSLESS`.
     pub value: f64,
     /// Entropy-coder effort 1..22; 0 selects the default (3).
     pub effort: c_int,
@@ -693,6 +697,7 @@ mod tests {
         assert_eq!(cd(H5Z_APR_MODE_ABS, 0.0005, 0), Ok(vec![1, 5, 4]));
         assert_eq!(cd(H5Z_APR_MODE_LOSSLESS, 7.0, 0), Ok(vec![0, 0, 0]));
         assert_eq!(cd(H5Z_APR_MODE_APR, 0.05, 9), Ok(vec![2, 5, 2, 9]));
+        assert_eq!(cd(H5Z_APR_MODE_NOISE, 0.5, 0), Ok(vec![3, 5, 1]));
         let bad = Err(St::H5Z_APR_ERR_INVALID_ARGUMENT);
         assert_eq!(cd(H5Z_APR_MODE_ABS, std::f64::consts::PI, 0), bad);
         assert_eq!(cd(H5Z_APR_MODE_APR, 0.0, 0), bad);
@@ -716,6 +721,7 @@ mod tests {
         assert_eq!(mode_code(Mode::Lossless), H5Z_APR_MODE_LOSSLESS);
         assert_eq!(mode_code(Mode::Abs(1.0)), H5Z_APR_MODE_ABS);
         assert_eq!(mode_code(Mode::Apr(0.1)), H5Z_APR_MODE_APR);
+        assert_eq!(mode_code(Mode::Noise(0.5)), H5Z_APR_MODE_NOISE);
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //!
 //! | slot | meaning | default |
 //! |---|---|---|
-//! | 0 | mode: 0 lossless, 1 abs (pointwise bound), 2 apr (LibAPR `rel_error` E) | 2 |
-//! | 1 | mantissa m of the mode value v = m x 10^-e | abs: 1, apr: 1 |
-//! | 2 | exponent e (0..=22) | abs: 0, apr: 1 (so E = 0.1) |
+//! | 0 | mode: 0 lossless, 1 abs (pointwise bound), 2 apr (LibAPR `rel_error` E), 3 noise (k) | 2 |
+//! | 1 | mantissa m of the mode value v = m x 10^-e | abs: 1, apr: 1, noise: 5 |
+//! | 2 | exponent e (0..=22) | abs: 0, apr: 1 (so E = 0.1), noise: 1 (so k = 0.5) |
 //! | 3 | entropy-coder effort 1..=22 | 3 |
 
 use crate::codec::{Config, Mode};
@@ -59,7 +59,9 @@ fn err<T>(msg: impl Into<String>) -> Result<T, SettingsError> {
 }
 
 fn unknown_mode(code: i64) -> SettingsError {
-    SettingsError::new(format!("unknown mode {code} (0 lossless, 1 abs, 2 apr)"))
+    SettingsError::new(format!(
+        "unknown mode {code} (0 lossless, 1 abs, 2 apr, 3 noise)"
+    ))
 }
 
 /// The mode a mode code (slot 0, `h5z_apr_params.mode`) and its value select.
@@ -68,6 +70,7 @@ pub fn mode_of_code(code: i64, value: f64) -> Result<Mode, SettingsError> {
         0 => Ok(Mode::Lossless),
         1 => Ok(Mode::Abs(value)),
         2 => Ok(Mode::Apr(value)),
+        3 => Ok(Mode::Noise(value)),
         m => Err(unknown_mode(m)),
     }
 }
@@ -111,6 +114,10 @@ impl Settings {
                 let (mantissa, exponent) = decimal(v)?;
                 UserMode::Apr { mantissa, exponent }
             }
+            Mode::Noise(v) => {
+                let (mantissa, exponent) = decimal(v)?;
+                UserMode::Noise { mantissa, exponent }
+            }
         };
         // validate() bounds the effort to 1..=22.
         let user = UserParams {
@@ -133,8 +140,19 @@ impl Settings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserMode {
     Lossless,
-    Abs { mantissa: u32, exponent: u32 },
-    Apr { mantissa: u32, exponent: u32 },
+    Abs {
+        mantissa: u32,
+        exponent: u32,
+    },
+    Apr {
+        mantissa: u32,
+        exponent: u32,
+    },
+    /// Noise mode, factor k = m x 10^-e (default 0.5).
+    Noise {
+        mantissa: u32,
+        exponent: u32,
+    },
 }
 
 /// The user part of the cd_values.
@@ -217,6 +235,10 @@ impl UserParams {
                 let (mantissa, exponent) = value(1, 1)?;
                 UserMode::Apr { mantissa, exponent }
             }
+            3 => {
+                let (mantissa, exponent) = value(5, 1)?;
+                UserMode::Noise { mantissa, exponent }
+            }
             m => return Err(unknown_mode(m as i64)),
         };
         let effort = cd.get(3).copied().unwrap_or(DEFAULT_EFFORT);
@@ -235,6 +257,7 @@ impl UserParams {
             UserMode::Lossless => [0, 0, 0, self.effort],
             UserMode::Abs { mantissa, exponent } => [1, mantissa, exponent, self.effort],
             UserMode::Apr { mantissa, exponent } => [2, mantissa, exponent, self.effort],
+            UserMode::Noise { mantissa, exponent } => [3, mantissa, exponent, self.effort],
         }
     }
 
@@ -244,6 +267,9 @@ impl UserParams {
             UserMode::Lossless => Config::lossless(),
             UserMode::Abs { mantissa, exponent } => Config::abs(decimal_value(mantissa, exponent)),
             UserMode::Apr { mantissa, exponent } => Config::apr(decimal_value(mantissa, exponent)),
+            UserMode::Noise { mantissa, exponent } => {
+                Config::noise(decimal_value(mantissa, exponent))
+            }
         };
         cfg.with_effort(self.effort as i32)
     }
@@ -303,8 +329,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_values_with_messages() {
-        let e = UserParams::parse(&[3]).unwrap_err();
-        assert!(e.message().contains("unknown mode 3"), "{e}");
+        let e = UserParams::parse(&[4]).unwrap_err();
+        assert!(e.message().contains("unknown mode 4"), "{e}");
+        let e = UserParams::parse(&[3, 1, 23]).unwrap_err();
+        assert!(e.message().contains("exponent"), "{e}");
         let e = UserParams::parse(&[1, 4, 23]).unwrap_err();
         assert!(e.message().contains("exponent"), "{e}");
         let e = UserParams::parse(&[2, 0, 1]).unwrap_err();
@@ -344,6 +372,22 @@ mod tests {
         assert!(s(Mode::Abs(1.0 / 3.0)).cd_values().is_err());
         assert!(s(Mode::Abs(-1.0)).cd_values().is_err());
         assert!(s(Mode::Apr(0.0)).config().is_err());
-        assert!(mode_of_code(3, 1.0).is_err());
+        assert!(mode_of_code(4, 1.0).is_err());
+        assert_eq!(mode_of_code(3, 0.5), Ok(Mode::Noise(0.5)));
+    }
+
+    #[test]
+    fn noise_mode_cd_values() {
+        assert_eq!(mode_of(&[3]), Mode::Noise(0.5));
+        assert_eq!(mode_of(&[3, 5, 1]), Mode::Noise(0.5));
+        assert_eq!(mode_of(&[3, 25, 2]), Mode::Noise(0.25));
+        assert_eq!(mode_of(&[3, 1]), Mode::Noise(1.0));
+        assert_eq!(mode_of(&[3, 0, 0]), Mode::Noise(0.0));
+        assert_eq!(UserParams::parse(&[3]).unwrap().to_slots(), [3, 5, 1, 3]);
+        let s = Settings {
+            mode: Mode::Noise(0.5),
+            effort: None,
+        };
+        assert_eq!(s.cd_values(), Ok(vec![3, 5, 1]));
     }
 }

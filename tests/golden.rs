@@ -8,7 +8,7 @@
 
 use h5z_apr::codec::{
     compress_v1, compress_with_tile_target, crc32, decompress, decompress_into_threads,
-    values_f64 as values, Config, DType, Mode,
+    noise_bound_with_tile_target, values_f64 as values, Config, DType, Mode,
 };
 use std::path::PathBuf;
 
@@ -34,6 +34,14 @@ fn cases() -> Vec<Case> {
     };
     let c2 = |name, dtype, shape: &[usize], cfg, target| Case {
         version: 2,
+        name,
+        dtype,
+        shape: shape.to_vec(),
+        cfg,
+        target,
+    };
+    let c3 = |name, dtype, shape: &[usize], cfg, target| Case {
+        version: 3,
         name,
         dtype,
         shape: shape.to_vec(),
@@ -192,6 +200,70 @@ fn cases() -> Vec<Case> {
             Config::abs(1.0),
             2048,
         ),
+        // Format version 3 (FORMAT.md §6): noise mode, method 7 tiles with a per-block step map.
+        c3(
+            "noise_u16_3d",
+            DType::U16,
+            &[16, 48, 40],
+            Config::noise(0.5),
+            16384,
+        ),
+        c3(
+            "noisy_k1_u16_3d",
+            DType::U16,
+            &[9, 40, 52],
+            Config::noise(1.0),
+            1 << 20,
+        ),
+        c3(
+            "noisy_k05_i16_4d",
+            DType::I16,
+            &[2, 3, 9, 40],
+            Config::noise(0.5),
+            1000,
+        ),
+        c3(
+            "noisy_k2_u8_1d",
+            DType::U8,
+            &[5000],
+            Config::noise(2.0),
+            2048,
+        ),
+        c3(
+            "noisy_k05_i32_2d",
+            DType::I32,
+            &[70, 61],
+            Config::noise(0.5),
+            1 << 20,
+        ),
+        c3(
+            "noisy_k05_u32_3d",
+            DType::U32,
+            &[5, 33, 47],
+            Config::noise(0.5),
+            1 << 20,
+        ),
+        c3(
+            "edge_noisy_k05_u16_3d",
+            DType::U16,
+            &[8, 20, 24],
+            Config::noise(0.5),
+            2048,
+        ),
+        c3(
+            "consttile_noise_u16_3d",
+            DType::U16,
+            &[4, 32, 32],
+            Config::noise(0.5),
+            2048,
+        ),
+        c3(
+            "noisy_k0_u16_3d",
+            DType::U16,
+            &[6, 33, 40],
+            Config::noise(0.0),
+            1 << 20,
+        ),
     ]
 }
 
@@ -208,6 +280,12 @@ fn input(case: &Case) -> Vec<u8> {
         let noise = ((s >> 33) % 11) as f64 - 5.0;
         let (y, x) = ((i % last) as f64, (i / last) as f64);
         let blob = 2000.0 * (-((y - 20.0).powi(2) + (x % 40.0 - 15.0).powi(2)) / 60.0).exp();
+        // v3 cases named "noisy": noise growing with the intensity (Poisson-like, var ~ 2 I).
+        let noise = if case.name.contains("noisy") {
+            noise * (2.0 * (100.0 + blob)).sqrt() / 3.0
+        } else {
+            noise
+        };
         let v = 100.0 + blob + noise;
         match case.dtype {
             DType::U8 => out.push((v / 10.0).min(255.0) as u8),
@@ -327,6 +405,22 @@ fn golden_streams_decode_forever() {
                 }
             }
             Mode::Apr(_) => assert_eq!(out.len(), orig.len()),
+            Mode::Noise(_) => {
+                let (bound, _) = noise_bound_with_tile_target(
+                    &orig,
+                    case.dtype,
+                    &case.shape,
+                    &case.cfg,
+                    Some(case.target),
+                );
+                for ((x, y), b) in values(case.dtype, &orig)
+                    .iter()
+                    .zip(values(case.dtype, &out))
+                    .zip(bound)
+                {
+                    assert!((x - y).abs() <= b, "{}: {x} -> {y} > {b}", case.name);
+                }
+            }
         }
         if case.version == 1 && !matches!(case.cfg.mode, Mode::Apr(_)) {
             // The v1 encoder is still reachable (for tests and benchmarks) and still writes

@@ -47,7 +47,7 @@ except ImportError:  # a Python without zlib
 
 __all__ = ["decode", "read_hdf5", "FORMAT_VERSION", "set_zstd_backend", "zstd_decompress_py"]
 
-FORMAT_VERSION = 2  # newest stream format version this decoder knows (§2.10)
+FORMAT_VERSION = 3  # newest stream format version this decoder knows (§2.10)
 
 MAGIC = b"APRZ"
 MAX_RANK = 32
@@ -991,6 +991,10 @@ def _pass(V, dom, h, axis, cubic, dec, bits):
         shape[axis] = len(c)
         return vals, ok.reshape(shape)
 
+    sl = list(other)
+    sl[axis] = slice(h, None, 2 * h)
+    if hasattr(dom, "select"):
+        dom.select(tuple(sl))  # method 7: the bin widths of this pass's points (§6.3)
     A0, _ = take(-h)
     B0, hasB0 = take(h)
     A1, hasA1 = take(-3 * h)
@@ -1001,8 +1005,6 @@ def _pass(V, dom, h, axis, cubic, dec, bits):
     ctx = (t + (10 if h == 1 else 0)).astype(np.int64)
     syms = dec.decode_many(ctx.ravel().tolist())
     v = dom.reconstruct(p.ravel(), syms, bits).reshape(p.shape)
-    sl = list(other)
-    sl[axis] = slice(h, None, 2 * h)
     V[tuple(sl)] = v
 
 
@@ -1131,6 +1133,86 @@ def decode_method6(body: bytes, dt: int, shape3) -> np.ndarray:
     if dt == 7:
         return ordered_to_float(v, True)
     return store_ints(v, npdt)
+
+
+# ---- method 7, pyramid-noise (§6), format version 3 noise-mode tiles ------------------------
+
+M7_BLOCK = (4, 16, 16)
+
+
+class _IntDomain7(IntDomain):
+    """§6.3: the integer quantiser with the bin width of each point's own block; always the
+    clamped (k > 0) reconstruction, symbols >= 88 are a rejection."""
+
+    def __init__(self, lo, hi, wfull):
+        super().__init__(1, lo, hi)
+        self.wfull = wfull  # bin width of every element of the tile, shape (Z, X, Y), int64
+        self.w = None
+
+    def select(self, sl):
+        self.w = self.wfull[sl]
+
+    def act(self, a, b):
+        au, bu = a.view(np.uint64), b.view(np.uint64)
+        d = np.where(a >= b, au - bu, bu - au)
+        t = d // self.w.astype(np.uint64)
+        return sum((t >= np.uint64(1 << j)).astype(np.int64) for j in range(9))
+
+    def reconstruct(self, p, syms, bits):
+        if max(syms, default=0) >= 88:
+            _reject("method 7 symbol >= 88")
+        q, _, _ = _residuals(syms, bits, None)
+        return np.clip(p + q * self.w.ravel(), self.lo, self.hi)  # wrap64, then clamp
+
+
+def decode_method7(body: bytes, dt: int, shape3) -> np.ndarray:
+    """Method-7 body (§6.2, without the method byte) of an integer tile of dtype code dt and
+    shape (Z, X, Y) -> flat numpy array of the dtype (C order)."""
+    npdt, is_float, lo, hi = DTYPES[dt]
+    if is_float:
+        _reject("method 7 is defined for integer dtypes only")
+    cur = Cursor(bytes(body))
+    cur.bytes(8)  # a, b: information only
+    m = cur.varint()
+    if m > len(cur.data) - cur.pos:
+        _reject("method 7 step map runs past the body")
+    zmap = cur.bytes(m)
+    bs = tuple(int(d) for d in shape3)
+    G = tuple(-(-bs[a] // M7_BLOCK[a]) for a in range(3))
+    nb = G[0] * G[1] * G[2]
+    raw = _zstd_decompress(zmap, 10 * nb)
+    mc = Cursor(raw)
+    ks = []
+    k = 0
+    for _ in range(nb):
+        u = mc.varint()
+        k += (u >> 1) ^ -(u & 1)
+        if not 0 <= k <= hi - lo:
+            _reject("method 7 block half-width outside 0..hi-lo")
+        ks.append(k)
+    if mc.pos != len(raw):
+        _reject("method 7 step map has trailing bytes")
+    wb = 2 * np.array(ks, dtype=np.int64).reshape(G) + 1
+    wfull = wb
+    for a in range(3):
+        wfull = np.repeat(wfull, M7_BLOCK[a], axis=a)
+    wfull = np.ascontiguousarray(wfull[: bs[0], : bs[1], : bs[2]])
+    dom = _IntDomain7(lo, hi, wfull)
+    ps = passes(bs)
+    pbits = cur.bytes((len(ps) + 7) // 8)
+    cubic_bits = np.unpackbits(np.frombuffer(pbits, dtype=np.uint8), bitorder="little")
+    dec = Rans4Decoder(cur, 20)
+    bits = BitReader(cur.data[cur.pos :])
+    V = np.zeros(bs, dtype=np.int64)
+    with np.errstate(all="ignore"):
+        s = dec.decode_many([9])
+        dom.select((slice(0, 1), slice(0, 1), slice(0, 1)))
+        V[0, 0, 0] = dom.reconstruct(np.array([np.int64(0)]), s, bits)[0]
+        for j, (h, axis) in enumerate(ps):
+            _pass(V, dom, h, axis, bool(cubic_bits[j]), dec, bits)
+    dec.finish()
+    bits.finish()
+    return store_ints(V.reshape(-1), npdt)
 
 
 # ---- ordered float integers (§2.4) ---------------------------------------------------------
@@ -1314,8 +1396,8 @@ def parse_header(s: bytes):
         _reject(f"rank {rank} outside 1..32")
     (P,) = struct.unpack("<d", s[8:16])
     mode = s[6]
-    if mode not in (0, 1, 2):
-        _reject(f"unknown mode code {mode}")
+    if mode not in (0, 1, 2, 3) or (mode == 3 and version < 3):
+        _reject(f"unknown mode code {mode} for format version {version}")
     finite = np.isfinite(P)
     if mode == 0 and P != 0.0:
         _reject("lossless stream with a non-zero parameter")
@@ -1323,6 +1405,8 @@ def parse_header(s: bytes):
         _reject(f"invalid abs bound {P}")
     if mode == 2 and not (finite and P > 0.0):
         _reject(f"invalid rel_error {P}")
+    if mode == 3 and not (finite and P >= 0.0):
+        _reject(f"invalid noise factor {P}")
     hlen = 16 + 4 * rank
     if len(s) < hlen:
         _reject("stream ends inside the dims")
@@ -1369,7 +1453,7 @@ def decode_body(mb: bytes, dt, mode, P, bs, nblocks, n, size, v2):
         if len(raw) != n * size:
             _reject("zstd data has the wrong decoded size")
         arr = np.frombuffer(raw, dtype=np.uint8).reshape(size, n).T.copy().view(npdt).reshape(-1)
-    elif method == 2:
+    elif method == 2 and mode != 3:
         if is_float and mode == 1 and P > 0.0:
             v = decode_pyramid(cur, FloatDomain(P, dt == 7), bs, nblocks)
             arr = narrow_f32_bits(v).view(npdt) if dt == 7 else v.astype(npdt)
@@ -1393,6 +1477,9 @@ def decode_body(mb: bytes, dt, mode, P, bs, nblocks, n, size, v2):
         if k != want:
             _reject(f"method 6 tile has half-width {k}, the stream's is {want}")
         arr = decode_method6(mb[1:], dt, bs)
+        cur.pos = len(cur.data)
+    elif method == 7 and v2 and nblocks == 1 and mode == 3 and not is_float:
+        arr = decode_method7(mb[1:], dt, bs)
         cur.pos = len(cur.data)
     elif method == 5 and v2:
         arr = np.full(n, np.frombuffer(cur.bytes(size), dtype=npdt)[0], dtype=npdt)

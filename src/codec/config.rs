@@ -12,6 +12,9 @@ pub enum Mode {
     Abs(f64),
     /// LibAPR semantics with relative error E (`rel_error`).
     Apr(f64),
+    /// Noise mode (format version 3, FORMAT.md §6): |x - x'| <= k * sigma(x) on every element,
+    /// sigma(I)^2 = a*I + b fitted by the encoder per tile. Integer dtypes only.
+    Noise(f64),
 }
 
 impl Mode {
@@ -20,6 +23,7 @@ impl Mode {
             Mode::Lossless => 0,
             Mode::Abs(_) => 1,
             Mode::Apr(_) => 2,
+            Mode::Noise(_) => 3,
         }
     }
     pub fn param(self) -> f64 {
@@ -27,6 +31,7 @@ impl Mode {
             Mode::Lossless => 0.0,
             Mode::Abs(b) => b,
             Mode::Apr(e) => e,
+            Mode::Noise(k) => k,
         }
     }
 }
@@ -76,6 +81,13 @@ impl Config {
             ..Config::default()
         }
     }
+    /// Noise mode with factor k (the noise-mode default is 0.5).
+    pub fn noise(k: f64) -> Self {
+        Config {
+            mode: Mode::Noise(k),
+            ..Config::default()
+        }
+    }
     pub fn with_mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
         self
@@ -108,6 +120,13 @@ impl Config {
                 if !(e.is_finite() && e > 0.0) {
                     return Err(Error::invalid(format!(
                         "apr mode needs a finite relative error E > 0, got {e}"
+                    )));
+                }
+            }
+            Mode::Noise(k) => {
+                if !(k.is_finite() && k >= 0.0) {
+                    return Err(Error::invalid(format!(
+                        "noise mode needs a finite factor k >= 0, got {k}"
                     )));
                 }
             }

@@ -327,7 +327,12 @@ pub fn encode(
         encode_tile(&src, dtype, s, cfg)
     })?;
     let header = Header {
-        version: 2,
+        // Noise mode is format version 3 (method 7 tiles), every other mode version 2.
+        version: if matches!(cfg.mode, super::Mode::Noise(_)) {
+            3
+        } else {
+            2
+        },
         dtype,
         mode: cfg.mode,
         shape: shape.to_vec(),
@@ -483,4 +488,61 @@ pub fn local_scale_for(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config)
         }
     }
     out
+}
+
+/// Noise mode (FORMAT.md §6): the bound `k * sigma(I(x))` of every element of a chunk, with
+/// sigma(I)^2 = a*I + b as the encoder fits it on each tile (the chunk boxed and tiled exactly as
+/// [`encode`] does; measurements and tests only, no effect on any stream). Elements stored
+/// exactly (outside the coded box, constant tiles) get `+inf`. Also returns each non-constant
+/// tile's (origin, shape, a, b). C order over the chunk. Empty for float dtypes or other modes.
+#[allow(clippy::type_complexity)]
+pub fn noise_bound_for(
+    data: &[u8],
+    dtype: DType,
+    shape: &[usize],
+    cfg: &Config,
+) -> (Vec<f64>, Vec<([usize; 3], [usize; 3], f32, f32)>) {
+    noise_bound_with_tile_target(data, dtype, shape, cfg, None)
+}
+
+/// [`noise_bound_for`] for streams written with a tile size target (`compress_with_tile_target`).
+#[doc(hidden)]
+#[allow(clippy::type_complexity)]
+pub fn noise_bound_with_tile_target(
+    data: &[u8],
+    dtype: DType,
+    shape: &[usize],
+    cfg: &Config,
+    target: Option<usize>,
+) -> (Vec<f64>, Vec<([usize; 3], [usize; 3], f32, f32)>) {
+    let es = dtype.size();
+    let super::Mode::Noise(k) = cfg.mode else {
+        return (Vec::new(), Vec::new());
+    };
+    if data.is_empty() || dtype.is_float() {
+        return (Vec::new(), Vec::new());
+    }
+    let t = Tiling::plan(data, es, shape, target);
+    let view = t.view;
+    let mut out = vec![f64::INFINITY; view.iter().product()];
+    let mut models = Vec::new();
+    for i in 0..t.ntiles() {
+        let (o, s, g) = t.gather(data, i);
+        if is_constant(&g, es) {
+            continue;
+        }
+        let (a, b, _) = super::method::pyramid_fast::noise_steps(&g, dtype, s, k);
+        models.push((o, s, a, b));
+        let vals = super::elements::to_f64s(dtype, &g);
+        for z in 0..s[0] {
+            for x in 0..s[1] {
+                for y in 0..s[2] {
+                    let v = vals[(z * s[1] + x) * s[2] + y];
+                    out[((o[0] + z) * view[1] + o[1] + x) * view[2] + o[2] + y] =
+                        super::noise::bound(k, a, b, v);
+                }
+            }
+        }
+    }
+    (out, models)
 }

@@ -6,8 +6,9 @@ use crate::codec::error::{Error, ErrorKind, Result};
 
 /// First four bytes of every stream.
 pub const MAGIC: [u8; 4] = *b"APRZ";
-/// Stream format version written by this build. Decoders accept 1..=FORMAT_VERSION.
-pub const FORMAT_VERSION: u8 = 2;
+/// Newest stream format version of this build; decoders accept 1..=FORMAT_VERSION. The
+/// encoder writes version 3 for noise mode only (FORMAT.md §6), version 2 otherwise.
+pub const FORMAT_VERSION: u8 = 3;
 
 /// Fixed part of the header before the dims: magic 4, version 1, dtype 1, mode 1, rank 1, param 8.
 const FIXED_LEN: usize = 16;
@@ -84,6 +85,12 @@ impl Header {
             0 => Mode::Lossless,
             1 => Mode::Abs(param),
             2 => Mode::Apr(param),
+            3 if version >= 3 => Mode::Noise(param),
+            3 => {
+                return Err(Error::corrupt(format!(
+                    "noise mode (code 3) in a format version {version} stream (needs 3)"
+                )))
+            }
             m => return Err(Error::corrupt(format!("unknown mode code {m}"))),
         };
         match mode {
@@ -95,6 +102,9 @@ impl Header {
             }
             Mode::Apr(e) if !(e.is_finite() && e > 0.0) => {
                 return Err(Error::corrupt(format!("invalid rel_error {e}")))
+            }
+            Mode::Noise(k) if !(k.is_finite() && k >= 0.0) => {
+                return Err(Error::corrupt(format!("invalid noise factor {k}")))
             }
             _ => {}
         }

@@ -25,6 +25,7 @@ pub mod error;
 mod header;
 mod limits;
 mod method;
+pub mod noise;
 mod params;
 mod rans;
 #[doc(hidden)]
@@ -35,7 +36,10 @@ mod symbols;
 pub mod threads;
 
 pub use config::{Config, Mode};
-pub use container::{choose_tile, local_scale_for, tile_target, view3, TILE_MIN};
+pub use container::{
+    choose_tile, local_scale_for, noise_bound_for, noise_bound_with_tile_target, tile_target,
+    view3, TILE_MIN,
+};
 pub use crc32::crc32;
 pub use dtype::{checked_len, DType, MAX_CHUNK_BYTES, MAX_RANK};
 pub use error::{Error, ErrorKind, Result};
@@ -54,6 +58,15 @@ pub use threads::{set_threads, threads};
 #[doc(hidden)]
 pub mod m6 {
     pub use super::method::pyramid_fast::{decode, decode_m2, encode, encode_m2, NCTX};
+}
+
+/// Method 7 (noise mode, FORMAT.md §6) bodies directly, without the method byte, for goldens
+/// and the reference-decoder tests.
+#[doc(hidden)]
+pub mod m7 {
+    pub use super::method::pyramid_fast::{
+        block_grid, decode7 as decode, encode7 as encode, noise_steps, BLOCK,
+    };
 }
 
 /// Element values of little-endian `data` as f64 (integers exactly; for evaluation and tests).
@@ -86,6 +99,9 @@ pub fn compress(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Res
 
 fn check(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Result<()> {
     cfg.validate()?;
+    if matches!(cfg.mode, Mode::Noise(_)) && dtype.is_float() {
+        return Err(stream::noise_float_error(dtype));
+    }
     let n = checked_len(dtype, shape)?;
     if data.len() != n * dtype.size() {
         return Err(Error::invalid(format!(

@@ -33,6 +33,9 @@ pub enum Method {
     /// Format version 2 tiles only: the pyramid of method 2 with the interleaved rANS coder
     /// (FORMAT.md §5), lossless and abs, integer quantiser.
     PyramidFast = 6,
+    /// Format version 3 noise-mode tiles only: method 6 with a half-width per 4x16x16 block
+    /// (FORMAT.md §6).
+    PyramidNoise = 7,
 }
 
 impl Method {
@@ -46,6 +49,7 @@ impl Method {
             Method::PalettePyramid,
             Method::Constant,
             Method::PyramidFast,
+            Method::PyramidNoise,
         ]
         .into_iter()
         .find(|m| *m as u8 == b)
@@ -57,9 +61,11 @@ impl Method {
         match self {
             Method::Raw | Method::Constant => 0,
             Method::ZstdShuffle => nbytes as u64,
-            Method::Pyramid | Method::Apr | Method::PalettePyramid | Method::PyramidFast => {
-                (nbytes / dtype.size()) as u64
-            }
+            Method::Pyramid
+            | Method::Apr
+            | Method::PalettePyramid
+            | Method::PyramidFast
+            | Method::PyramidNoise => (nbytes / dtype.size()) as u64,
         }
     }
 }
@@ -168,6 +174,27 @@ pub(crate) fn encode_body(
             out.push(Method::Apr as u8);
             apr::encode(data, dtype, bs, nblocks, rel_error, cfg, out)?;
         }
+        Mode::Noise(k) => {
+            if !v2 || nblocks != 1 {
+                return Err(Error::invalid(
+                    "noise mode exists in format version 3 only (no v1 streams)",
+                ));
+            }
+            if dtype.is_float() {
+                return Err(noise_float_error(dtype));
+            }
+            match pyramid_fast::encode7(data, dtype, bs, k, cfg.effort)? {
+                Some(body) => {
+                    out.push(Method::PyramidNoise as u8);
+                    out.extend_from_slice(&body);
+                }
+                // Below the expansion limit: stored exactly (zstd-shuffle, valid in every mode).
+                None => {
+                    out.push(Method::ZstdShuffle as u8);
+                    out.extend_from_slice(&zstd_shuffle::encode(data, dtype, cfg.effort)?);
+                }
+            }
+        }
     }
     // The decoder refuses bodies more than MAX_EXPANSION times smaller than what they decode
     // to (its guard against forged sizes). The rANS coders can spend almost nothing per element
@@ -187,6 +214,14 @@ pub(crate) fn encode_body(
         raw::encode(data, out);
     }
     Ok(())
+}
+
+/// Noise mode refuses float data (the noise model is fitted to integer counts).
+pub(crate) fn noise_float_error(dtype: DType) -> Error {
+    Error::invalid(format!(
+        "noise mode needs an integer dtype, got {} (for float data use abs mode)",
+        dtype.name()
+    ))
 }
 
 /// [`Method::claimed_size`] of a method byte; an unknown byte counts like an entropy-coded
@@ -272,7 +307,7 @@ pub(crate) fn decode_body(
     match (Method::from_byte(method), mode) {
         (Some(Method::Raw), _) => raw::decode(&mut cur, out)?,
         (Some(Method::ZstdShuffle), _) => zstd_shuffle::decode(&mut cur, dtype, out)?,
-        (Some(Method::Pyramid), _) => {
+        (Some(Method::Pyramid), m) if !matches!(m, Mode::Noise(_)) => {
             pyramid::decode_chunk(&mut cur, dtype, mode, bs, nblocks, out)?
         }
         (Some(Method::PalettePyramid), Mode::Lossless | Mode::Abs(_)) if !dtype.is_float() => {
@@ -299,6 +334,10 @@ pub(crate) fn decode_body(
                 )));
             }
             pyramid_fast::decode(&mb[1..], dtype, bs, out)?;
+            cur.pos = cur.data.len();
+        }
+        (Some(Method::PyramidNoise), Mode::Noise(_)) if v2 && nblocks == 1 => {
+            pyramid_fast::decode7(&mb[1..], dtype, bs, out)?;
             cur.pos = cur.data.len();
         }
         (Some(Method::Constant), _) if v2 => {

@@ -225,11 +225,12 @@ def volume_chunks(a):
 
 
 def modes_for(a):
-    """(name, C-API mode, value): lossless, abs with two bounds, apr E=0.1."""
+    """(name, C-API mode, value): lossless, abs with two bounds, apr E=0.1; integers also
+    noise k=0.5 (format version 3, method 7 tiles)."""
     if a.dtype.kind == "f":
         span = float(a.max() - a.min()) or 1.0
         return [("lossless", 0, 0.0), ("abs_1e-3span", 1, 1e-3 * span), ("abs_2e-2span", 1, 2e-2 * span), ("apr_0.1", 2, 0.1)]
-    return [("lossless", 0, 0.0), ("abs_1", 1, 1.0), ("abs_4", 1, 4.0), ("apr_0.1", 2, 0.1)]
+    return [("lossless", 0, 0.0), ("abs_1", 1, 1.0), ("abs_4", 1, 4.0), ("apr_0.1", 2, 0.1), ("noise_0.5", 3, 0.5)]
 
 
 VOLUMES = shared_volumes()
@@ -253,6 +254,8 @@ def test_shared_volume_streams_decode_like_rust(lib, label, path):
             assert_same(lib, s, f"{label} chunk {where} {c.shape} {name}")
     # the crops exercise the entropy-coded methods, not only the raw/zstd fallbacks
     assert seen & {2, 3, 4}, (label, seen)
+    if a.dtype.kind != "f":
+        assert 7 in seen, (label, seen)
 
 
 def test_multi_block_and_rank1_streams_decode_like_rust(lib):
@@ -441,7 +444,7 @@ def forged_streams(lib):
         "crc mismatch": (base[:-4] + bytes([base[-4] ^ 1]) + base[-3:], "CRC-32 mismatch"),
         "bad magic": (crc_fix(b"APRX" + body[4:]), "bad magic"),
         "version 0": (crc_fix(body[:4] + b"\x00" + body[5:]), "unsupported"),
-        "version 3 (unsupported)": (crc_fix(body[:4] + b"\x03" + body[5:]), "unsupported"),
+        "version 4 (unsupported)": (crc_fix(body[:4] + b"\x04" + body[5:]), "unsupported"),
         "v2 box larger than the chunk": (v2(box=(5, 20, 24)), "coded box exceeds"),
         "v2 box partly empty": (v2(box=(4, 0, 24)), "neither empty nor non-zero"),
         "v2 tile shape not allowed": (v2(tile=(2, 10, 24)), "not allowed"),
@@ -509,6 +512,20 @@ def forged_streams(lib):
         ),
         "palette size 0": (crc_fix(header(3, 0, 0.0, [64]) + bytes([4]) + varint(0) + body[hl + 1 :]), "palette size"),
     }
+    # format version 3 (§6): a noise stream with one method-7 tile (4, 20, 24)
+    n3 = rust_compress(lib, smooth.astype(np.uint16), 3, 0.5)
+    assert n3[4] == 3 and n3[6] == 3 and method_of(n3) == 7
+    t3 = v2_tiles(n3)[2][0]
+    pre3 = n3[: len(n3) - 4 - len(t3)]  # header + container fields, up to the tile body
+    mlen = t3[9]  # the step map's zstd length (one-byte varint for a (4, 20, 24) tile)
+    assert mlen < 0x80
+    out.update({
+        "v3 mode 3 in a version 2 stream": (crc_fix(n3[:4] + b"\x02" + n3[5:-4]), "unknown mode"),
+        "v3 method 7 in an abs stream": (crc_fix(n3[:6] + b"\x01" + n3[7:-4]), "not valid for mode"),
+        "v3 method 2 in a noise stream": (crc_fix(pre3 + b"\x02" + t3[1:]), "not valid for mode"),
+        "v3 noise factor NaN": (crc_fix(n3[:8] + struct.pack("<d", float("nan")) + n3[16:-4]), "noise factor"),
+        "v3 step map not zstd": (crc_fix(pre3 + t3[:10] + bytes(mlen) + t3[10 + mlen :]), "zstd"),
+    })
     return out
 
 
@@ -550,9 +567,10 @@ def mutation_sources(lib):
         rust_compress(lib, f, 1, 0.5),
         rust_compress(lib, f, 2, 0.1),
         rust_compress(lib, np.full((40, 50), 7, np.uint8), 0),
+        rust_compress(lib, smooth.astype(np.uint16), 3, 0.5),  # v3, method 7 (§6)
     ]
     # the same bodies as v1 streams where a v2 stream is one whole-chunk tile (rank <= 3)
-    out += [as_v1(s) for s in out if s[7] <= 3 and len(v2_tiles(s)[2]) == 1 and v2_tiles(s)[0] == v2_tiles(s)[1]]
+    out += [as_v1(s) for s in out if s[4] == 2 and s[7] <= 3 and len(v2_tiles(s)[2]) == 1 and v2_tiles(s)[0] == v2_tiles(s)[1]]
     # a padded edge chunk (partial box) and a chunk of several tiles (1 MiB, 4 tiles)
     edge = np.zeros((4, 20, 24), np.uint16)
     edge[:3, :14, :19] = smooth.astype(np.uint16)
@@ -561,7 +579,9 @@ def mutation_sources(lib):
     # (no zstd-coded tiles: libzstd versions disagree on some corrupted frames, see the report)
     for name in ("apr_u8_1d", "abs_f64_1d", "apr_f32_2d", "edge_abs4_u16_3d", "consttile_u16_3d", "lossless_u8_const"):
         out.append((GOLDEN / f"v2_{name}.apr").read_bytes())
-    assert {method_of(s) for s in out} >= {1, 2, 3, 4}
+    for name in ("noisy_k05_i32_2d", "noisy_k2_u8_1d"):
+        out.append((GOLDEN / f"v3_{name}.apr").read_bytes())
+    assert {method_of(s) for s in out} >= {1, 2, 3, 4, 7}
     return out
 
 
@@ -583,8 +603,8 @@ def test_mutated_streams_are_decoded_alike_or_rejected_by_both(lib, zstd_backend
         body = bytearray(src[:-4])
         hl = 16 + 4 * body[7]
         positions = list(range(4, hl + 1)) + list(rng.integers(hl + 1, len(body), 120))
-        if body[4] == 2:
-            # v2: not the dims (a v2 chunk outside its box is fill, so a bigger dim is a valid
+        if body[4] >= 2:
+            # v2/v3: not the dims (a v2 chunk outside its box is fill, so a bigger dim is a valid
             # stream of up to 4 GiB that both decoders fill: slow, and covered by the forged
             # streams); all of the container: box, fill, tile shape, table
             positions = [p for p in positions if not 16 <= p < hl] + list(range(hl, min(len(body), hl + 40)))

@@ -165,6 +165,7 @@ impl Setting {
             Mode::Lossless => "lossless".into(),
             Mode::Abs(b) => format!("abs {b}"),
             Mode::Apr(e) => format!("apr E={e}"),
+            Mode::Noise(k) => format!("noise k={k}"),
         }
     }
 }

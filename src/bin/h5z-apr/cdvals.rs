@@ -77,6 +77,7 @@ fn mode_text(m: Mode) -> String {
         Mode::Lossless => "lossless".into(),
         Mode::Abs(b) => format!("abs, bound {b}"),
         Mode::Apr(e) => format!("apr, rel_error E = {e}"),
+        Mode::Noise(k) => format!("noise, |err| <= k*sigma(I) with k = {k} (format version 3)"),
     }
 }
 
@@ -154,6 +155,7 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
             Mode::Lossless => ("lossless", "null".to_string()),
             Mode::Abs(b) => ("abs", b.to_string()),
             Mode::Apr(e) => ("apr", e.to_string()),
+            Mode::Noise(k) => ("noise", k.to_string()),
         };
         let list: Vec<String> = cd.iter().map(|c| c.to_string()).collect();
         return Ok(format!(
@@ -224,7 +226,9 @@ mod tests {
         assert_eq!(decode(&[1, 5, 4]), Ok((Mode::Abs(0.0005), 3)));
         assert_eq!(decode(&[1, 5, 1, 9]), Ok((Mode::Abs(0.5), 9)));
         assert_eq!(decode(&[0]), Ok((Mode::Lossless, 3)));
-        assert!(decode(&[3]).is_err());
+        assert_eq!(decode(&[3]), Ok((Mode::Noise(0.5), 3)));
+        assert_eq!(decode(&[3, 5, 1]), Ok((Mode::Noise(0.5), 3)));
+        assert!(decode(&[4]).is_err());
         assert!(decode(&[1, 5, 1, 23]).is_err());
     }
 }

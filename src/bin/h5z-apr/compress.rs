@@ -470,6 +470,7 @@ fn mode_label(m: Mode) -> String {
         Mode::Lossless => "lossless".into(),
         Mode::Abs(b) => format!("abs {b}"),
         Mode::Apr(e) => format!("apr E={e}"),
+        Mode::Noise(k) => format!("noise k={k}"),
     }
 }
 

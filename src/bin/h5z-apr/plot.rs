@@ -38,6 +38,7 @@ pub fn mode_name(m: Mode) -> &'static str {
         Mode::Lossless => "lossless",
         Mode::Abs(_) => "abs",
         Mode::Apr(_) => "apr",
+        Mode::Noise(_) => "noise",
     }
 }
 
@@ -62,6 +63,7 @@ pub fn series(rows: &[Row], r: &Reference) -> Vec<Series> {
                     Mode::Lossless => "exact".to_string(),
                     Mode::Abs(b) => format!("{b}"),
                     Mode::Apr(e) => format!("E={e}"),
+                    Mode::Noise(k) => format!("k={k}"),
                 };
                 (
                     row.setting.label(),

@@ -320,6 +320,7 @@ pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
             Mode::Lossless => ("lossless", None, None),
             Mode::Abs(b) => ("abs", Some(b), None),
             Mode::Apr(e) => ("apr", None, Some(e)),
+            Mode::Noise(_) => ("noise", None, None),
         };
         let sigma_ratio = |x: f64| (r.noise_sigma > 0.0).then(|| x / r.noise_sigma);
         let cd = cdvals::for_setting(&row.setting)

@@ -167,9 +167,64 @@ impl<W: Work> Q<W> {
     /// compares and adds with no branch and no leading_zeros, so row loops vectorise (the
     /// baseline x86-64 has no vector lzcnt). Same value for lossless (w = 1) and abs.
     #[inline(always)]
+    #[allow(dead_code)]
     fn act<const LOSSLESS: bool>(&self, a: W, b: W) -> u8 {
         W::count_ge(W::dist(a, b), &self.th)
     }
+}
+
+/// Quantiser step of the points of one row: method 6 has one for the tile ([`One`]), method 7
+/// one per block ([`Blocks`]). Monomorphised, so method 6 compiles as with a constant step.
+trait Steps<W: Work>: Copy {
+    /// Activity thresholds of point `k` of the row.
+    fn th(&self, k: usize) -> &[W; NB - 1];
+    /// (half-width, bin width) of point `k` of the row.
+    fn hw(&self, k: usize) -> (i64, i64);
+}
+
+/// The tile's one quantiser (method 6).
+#[derive(Clone, Copy)]
+struct One<'a, W>(&'a Q<W>);
+
+impl<W: Work> Steps<W> for One<'_, W> {
+    #[inline(always)]
+    fn th(&self, _: usize) -> &[W; NB - 1] {
+        &self.0.th
+    }
+    #[inline(always)]
+    fn hw(&self, _: usize) -> (i64, i64) {
+        (self.0.k, self.0.w as i64)
+    }
+}
+
+/// Block size (Z, X, Y) of the method-7 step map (FORMAT.md §6).
+pub const BLOCK: [usize; 3] = [4, 16, 16];
+
+/// The blocks of one row of a method-7 tile (FORMAT.md §6): point k (y = y0 + k * ys) takes
+/// the quantiser of block column y / 16.
+#[derive(Clone, Copy)]
+struct Blocks<'a, W> {
+    qs: &'a [Q<W>],
+    y0: usize,
+    ys: usize,
+}
+
+impl<W: Work> Steps<W> for Blocks<'_, W> {
+    #[inline(always)]
+    fn th(&self, k: usize) -> &[W; NB - 1] {
+        &self.qs[(self.y0 + k * self.ys) / BLOCK[2]].th
+    }
+    #[inline(always)]
+    fn hw(&self, k: usize) -> (i64, i64) {
+        let q = &self.qs[(self.y0 + k * self.ys) / BLOCK[2]];
+        (q.k, q.w as i64)
+    }
+}
+
+/// Activity of point `k`: `#{t < 9 : |a - b| >= w_k << t}` (see [`Q::act`]).
+#[inline(always)]
+fn act<W: Work, S: Steps<W>>(st: &S, k: usize, a: W, b: W) -> u8 {
+    W::count_ge(W::dist(a, b), st.th(k))
 }
 
 /// Value range of the integer domain of a dtype, and the working width (true = i32).
@@ -215,8 +270,9 @@ fn for_each_row(shape: [usize; 3], p: Pass, mut f: impl FnMut(usize, usize)) {
 /// Returns m. `cubic` is the pass bit.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn predict_row<W: Work, const LOSSLESS: bool>(
+fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
     q: &Q<W>,
+    st: S,
     v: &[W],
     shape: [usize; 3],
     p: Pass,
@@ -251,9 +307,9 @@ fn predict_row<W: Work, const LOSSLESS: bool>(
                 } else {
                     W::lin(a0, b0)
                 };
-                (pp, q.act::<LOSSLESS>(a0, b0))
+                (pp, act(&st, k, a0, b0))
             } else if k >= 1 {
-                (a0, q.act::<LOSSLESS>(a0, e[k - 1]))
+                (a0, act(&st, k, a0, e[k - 1]))
             } else {
                 (a0, 0)
             }
@@ -268,76 +324,93 @@ fn predict_row<W: Work, const LOSSLESS: bool>(
         if kend > 1 {
             let (pi, ci) = (&mut pred[1..kend], &mut ctx[1..kend]);
             if cubic {
-                for ((pp, cc), w) in pi.iter_mut().zip(ci.iter_mut()).zip(e.windows(4)) {
+                for (j, ((pp, cc), w)) in pi
+                    .iter_mut()
+                    .zip(ci.iter_mut())
+                    .zip(e.windows(4))
+                    .enumerate()
+                {
                     *pp = q.clamp(W::cubic(w[0], w[1], w[2], w[3]));
-                    *cc = q.act::<LOSSLESS>(w[1], w[2]) + fine;
+                    *cc = act(&st, j + 1, w[1], w[2]) + fine;
                 }
             } else {
-                for ((pp, cc), w) in pi.iter_mut().zip(ci.iter_mut()).zip(e[1..].windows(2)) {
+                for (j, ((pp, cc), w)) in pi
+                    .iter_mut()
+                    .zip(ci.iter_mut())
+                    .zip(e[1..].windows(2))
+                    .enumerate()
+                {
                     *pp = W::lin(w[0], w[1]);
-                    *cc = q.act::<LOSSLESS>(w[0], w[1]) + fine;
+                    *cc = act(&st, j + 1, w[0], w[1]) + fine;
                 }
             }
         }
         m
     } else {
         let n = shape[p.axis];
-        let st = if p.axis == 0 { shape[1] * ny } else { ny } * h;
+        let sd = if p.axis == 0 { shape[1] * ny } else { ny } * h;
         let m = ny.div_ceil(2 * h);
         let (pred, ctx) = (&mut pred[..m], &mut ctx[..m]);
         let s = 2 * h;
-        let ra0 = &v[base - st..base - st + ny];
+        let ra0 = &v[base - sd..base - sd + ny];
         if c + h < n {
-            let rb0 = &v[base + st..base + st + ny];
+            let rb0 = &v[base + sd..base + sd + ny];
             if cubic && c >= 3 * h && c + 3 * h < n && s == 2 {
-                let ra1 = &v[base - 3 * st..base - 3 * st + ny];
-                let rb1 = &v[base + 3 * st..base + 3 * st + ny];
+                let ra1 = &v[base - 3 * sd..base - 3 * sd + ny];
+                let rb1 = &v[base + 3 * sd..base + 3 * sd + ny];
                 let it = ra1
                     .chunks(2)
                     .zip(ra0.chunks(2))
                     .zip(rb0.chunks(2))
                     .zip(rb1.chunks(2));
-                for ((pp, cc), (((a1, a0), b0), b1)) in pred.iter_mut().zip(ctx.iter_mut()).zip(it)
+                for (j, ((pp, cc), (((a1, a0), b0), b1))) in
+                    pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
                 {
                     let (a1, a0, b0, b1) = (a1[0], a0[0], b0[0], b1[0]);
                     *pp = q.clamp(W::cubic(a1, a0, b0, b1));
-                    *cc = q.act::<LOSSLESS>(a0, b0) + fine;
+                    *cc = act(&st, j, a0, b0) + fine;
                 }
             } else if cubic && c >= 3 * h && c + 3 * h < n {
-                let ra1 = &v[base - 3 * st..base - 3 * st + ny];
-                let rb1 = &v[base + 3 * st..base + 3 * st + ny];
+                let ra1 = &v[base - 3 * sd..base - 3 * sd + ny];
+                let rb1 = &v[base + 3 * sd..base + 3 * sd + ny];
                 let it = ra1
                     .iter()
                     .step_by(s)
                     .zip(ra0.iter().step_by(s))
                     .zip(rb0.iter().step_by(s))
                     .zip(rb1.iter().step_by(s));
-                for ((pp, cc), (((&a1, &a0), &b0), &b1)) in
-                    pred.iter_mut().zip(ctx.iter_mut()).zip(it)
+                for (j, ((pp, cc), (((&a1, &a0), &b0), &b1))) in
+                    pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
                 {
                     *pp = q.clamp(W::cubic(a1, a0, b0, b1));
-                    *cc = q.act::<LOSSLESS>(a0, b0) + fine;
+                    *cc = act(&st, j, a0, b0) + fine;
                 }
             } else if s == 2 {
                 let it = ra0.chunks(2).zip(rb0.chunks(2));
-                for ((pp, cc), (a, b)) in pred.iter_mut().zip(ctx.iter_mut()).zip(it) {
+                for (j, ((pp, cc), (a, b))) in
+                    pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
+                {
                     let (a0, b0) = (a[0], b[0]);
                     *pp = W::lin(a0, b0);
-                    *cc = q.act::<LOSSLESS>(a0, b0) + fine;
+                    *cc = act(&st, j, a0, b0) + fine;
                 }
             } else {
                 let it = ra0.iter().step_by(s).zip(rb0.iter().step_by(s));
-                for ((pp, cc), (&a0, &b0)) in pred.iter_mut().zip(ctx.iter_mut()).zip(it) {
+                for (j, ((pp, cc), (&a0, &b0))) in
+                    pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
+                {
                     *pp = W::lin(a0, b0);
-                    *cc = q.act::<LOSSLESS>(a0, b0) + fine;
+                    *cc = act(&st, j, a0, b0) + fine;
                 }
             }
         } else if c >= 3 * h {
-            let ra1 = &v[base - 3 * st..base - 3 * st + ny];
+            let ra1 = &v[base - 3 * sd..base - 3 * sd + ny];
             let it = ra0.iter().step_by(s).zip(ra1.iter().step_by(s));
-            for ((pp, cc), (&a0, &a1)) in pred.iter_mut().zip(ctx.iter_mut()).zip(it) {
+            for (j, ((pp, cc), (&a0, &a1))) in
+                pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
+            {
                 *pp = a0;
-                *cc = q.act::<LOSSLESS>(a0, a1) + fine;
+                *cc = act(&st, j, a0, a1) + fine;
             }
         } else {
             for ((pp, cc), &a0) in pred
@@ -508,7 +581,7 @@ pub fn encode_into(
             }
         }
         Mode::Abs(b) => (b.floor().min((hi - lo) as f64)) as i64,
-        Mode::Apr(_) => return false,
+        Mode::Apr(_) | Mode::Noise(_) => return false,
     };
     let start = out.len();
     if narrow {
@@ -618,39 +691,45 @@ fn choose_cubic<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> bool 
 
 /// Codes `x` (overwritten with the reconstructed values).
 fn encode_body<W: Work>(x: &mut [W], q: Q<W>, shape: [usize; 3], out: &mut Vec<u8>) {
+    put_varint(out, q.k as u64);
+    let one = |_: usize, _: usize, _: usize| One(&q);
     if q.k == 0 {
-        encode_impl::<W, true>(x, q, shape, out)
+        encode_impl::<W, _, true>(x, q, shape, one, out)
     } else {
-        encode_impl::<W, false>(x, q, shape, out)
+        encode_impl::<W, _, false>(x, q, shape, one, out)
     }
 }
 
-/// Encoder residual: (symbol-domain q, reconstructed value).
+/// Encoder residual: (symbol-domain q, reconstructed value), for half-width `k` and bin width
+/// `w` = 2k + 1.
 #[inline(always)]
-fn quantise<W: Work, const LOSSLESS: bool>(q: &Q<W>, x: W, p: W) -> (i64, W) {
+fn quantise<W: Work, const LOSSLESS: bool>(q: &Q<W>, x: W, p: W, (k, w): (i64, i64)) -> (i64, W) {
     if LOSSLESS {
         (x.to_i64() - p.to_i64(), x)
     } else {
-        let w = q.w as i64;
-        let d = (x.to_i64() - p.to_i64() + q.k).div_euclid(w);
+        let d = (x.to_i64() - p.to_i64() + k).div_euclid(w);
         (d, q.clamp(W::from_i64(p.to_i64() + d * w)))
     }
 }
 
+/// The passes of a tile after its step header: predictor bits, rANS section, extra bits
+/// (FORMAT.md §5.1). `steps(base, y0, ys)` = the steps of the row starting at element `base`
+/// whose points are at y = y0 + k * ys.
+///
 /// Codes `x` in place: each point is overwritten with its reconstructed value when it is
 /// coded (lossless: the same value). Same bytes as with a separate reconstruction buffer
 /// initialised to `x`: predictions read only points already coded, the quantiser reads the
 /// point's own value before it is overwritten, and the per-pass predictor choices, which
 /// read originals, are all made before anything is overwritten.
-fn encode_impl<W: Work, const LOSSLESS: bool>(
+fn encode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
     x: &mut [W],
     q: Q<W>,
     shape: [usize; 3],
+    steps: impl Fn(usize, usize, usize) -> S + 's,
     out: &mut Vec<u8>,
 ) {
     let n = x.len();
     let ps = passes(shape);
-    put_varint(out, q.k as u64);
     let mut choice = vec![0u8; ps.len().div_ceil(8)];
     for (j, &p) in ps.iter().enumerate() {
         if choose_cubic(&q, x, shape, p) {
@@ -666,7 +745,7 @@ fn encode_impl<W: Work, const LOSSLESS: bool>(
     crate::codec::probe("m6: + choices, symbol buffer");
     // Origin.
     {
-        let (d, r) = quantise::<W, LOSSLESS>(&q, x[0], W::default());
+        let (d, r) = quantise::<W, LOSSLESS>(&q, x[0], W::default(), steps(0, 0, 1).hw(0));
         put(&mut enc, &mut bits, NB as u8 - 1, d);
         x[0] = r;
     }
@@ -675,12 +754,13 @@ fn encode_impl<W: Work, const LOSSLESS: bool>(
         let fine = if p.h == 1 { NB as u8 } else { 0 };
         let (y0, ys) = row_y(p);
         for_each_row(shape, p, |base, c| {
-            let m = predict_row::<W, LOSSLESS>(
-                &q, x, shape, p, cubic, base, c, fine, &mut pred, &mut ctx, &mut tmp,
+            let st = steps(base, y0, ys);
+            let m = predict_row::<W, S, LOSSLESS>(
+                &q, st, x, shape, p, cubic, base, c, fine, &mut pred, &mut ctx, &mut tmp,
             );
             for k in 0..m {
                 let i = base + y0 + k * ys;
-                let (d, r) = quantise::<W, LOSSLESS>(&q, x[i], pred[k]);
+                let (d, r) = quantise::<W, LOSSLESS>(&q, x[i], pred[k], st.hw(k));
                 put(&mut enc, &mut bits, ctx[k], d);
                 if !LOSSLESS {
                     x[i] = r;
@@ -733,18 +813,20 @@ pub fn decode(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> 
     let rest = &body[r.pos..];
     if narrow {
         let q = Q::<i32>::new(k, lo, hi);
+        let one = |_: usize, _: usize, _: usize| One(&q);
         let v = if k == 0 {
-            decode_impl::<i32, true>(rest, q, shape3)?
+            decode_impl::<i32, _, true>(rest, q, shape3, one)?
         } else {
-            decode_impl::<i32, false>(rest, q, shape3)?
+            decode_impl::<i32, _, false>(rest, q, shape3, one)?
         };
         from_work(dtype, &v, out);
     } else {
         let q = Q::<i64>::new(k, lo, hi);
+        let one = |_: usize, _: usize, _: usize| One(&q);
         let v = if k == 0 {
-            decode_impl::<i64, true>(rest, q, shape3)?
+            decode_impl::<i64, _, true>(rest, q, shape3, one)?
         } else {
-            decode_impl::<i64, false>(rest, q, shape3)?
+            decode_impl::<i64, _, false>(rest, q, shape3, one)?
         };
         from_work(dtype, &v, out);
     }
@@ -757,8 +839,9 @@ pub fn decode(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> 
 /// and, lossless, of `v - lo` (<= span = 2^bits - 1 >= 255 iff every value is in the domain).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn reconstruct_row<W: Work, const LOSSLESS: bool>(
+fn reconstruct_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
     q: &Q<W>,
+    st: S,
     pred: &[W],
     sym: &[u8],
     out: &mut [W],
@@ -775,8 +858,7 @@ fn reconstruct_row<W: Work, const LOSSLESS: bool>(
     let mut a = *acc;
     let lo = q.lo.to_i64();
     let hi = q.hi.to_i64();
-    let w = q.w as i64;
-    let mut one = |p: W, s: u8| -> W {
+    let mut one = |p: W, s: u8, w: i64| -> W {
         let e = tab[s as usize];
         a |= e.nb;
         let b = (pos >> 3).min(last);
@@ -800,11 +882,11 @@ fn reconstruct_row<W: Work, const LOSSLESS: bool>(
         if ys == 2 {
             let out = &mut out[..2 * m - 1];
             for k in 0..m {
-                out[2 * k] = one(pred[k], sym[k]);
+                out[2 * k] = one(pred[k], sym[k], st.hw(k).1);
             }
         } else {
-            for ((o, &pp), &s) in out.iter_mut().step_by(ys).zip(pred).zip(sym) {
-                *o = one(pp, s);
+            for (k, ((o, &pp), &s)) in out.iter_mut().step_by(ys).zip(pred).zip(sym).enumerate() {
+                *o = one(pp, s, st.hw(k).1);
             }
         }
     }
@@ -812,10 +894,11 @@ fn reconstruct_row<W: Work, const LOSSLESS: bool>(
     *acc = a;
 }
 
-fn decode_impl<W: Work, const LOSSLESS: bool>(
+fn decode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
     buf: &[u8],
     q: Q<W>,
     shape: [usize; 3],
+    steps: impl Fn(usize, usize, usize) -> S + 's,
 ) -> Result<Vec<W>> {
     let n: usize = shape.iter().product();
     let ps = passes(shape);
@@ -838,8 +921,9 @@ fn decode_impl<W: Work, const LOSSLESS: bool>(
     let mut sym = vec![0u8; ny];
     {
         let s = [dec.decode(NB - 1)];
-        reconstruct_row::<W, LOSSLESS>(
+        reconstruct_row::<W, S, LOSSLESS>(
             &q,
+            steps(0, 0, 1),
             &[W::default()],
             &s,
             &mut v[..1],
@@ -854,13 +938,24 @@ fn decode_impl<W: Work, const LOSSLESS: bool>(
         let fine = if p.h == 1 { NB as u8 } else { 0 };
         let (y0, ys) = row_y(p);
         for_each_row(shape, p, |base, c| {
-            let m = predict_row::<W, LOSSLESS>(
-                &q, &v, shape, p, cubic, base, c, fine, &mut pred, &mut ctx, &mut tmp,
+            let st = steps(base, y0, ys);
+            let m = predict_row::<W, S, LOSSLESS>(
+                &q, st, &v, shape, p, cubic, base, c, fine, &mut pred, &mut ctx, &mut tmp,
             );
             let (ctx, sym) = (&ctx[..m], &mut sym[..m]);
             dec.decode_many(ctx, sym);
             let row = &mut v[base + y0..base + ny];
-            reconstruct_row::<W, LOSSLESS>(&q, &pred[..m], sym, row, ys, &tab, &mut bits, &mut acc);
+            reconstruct_row::<W, S, LOSSLESS>(
+                &q,
+                st,
+                &pred[..m],
+                sym,
+                row,
+                ys,
+                &tab,
+                &mut bits,
+                &mut acc,
+            );
         });
     }
     let span = q.hi.to_i64().wrapping_sub(q.lo.to_i64()) as u64;
@@ -873,6 +968,213 @@ fn decode_impl<W: Work, const LOSSLESS: bool>(
     dec.finish()?;
     bits.finish()?;
     Ok(v)
+}
+
+// ---- method 7: per-block steps from the noise model (FORMAT.md §6) -------------------------
+
+/// Blocks of the method-7 step map along (Z, X, Y) for a tile of this shape.
+pub fn block_grid(shape: [usize; 3]) -> [usize; 3] {
+    [
+        shape[0].div_ceil(BLOCK[0]),
+        shape[1].div_ceil(BLOCK[1]),
+        shape[2].div_ceil(BLOCK[2]),
+    ]
+}
+
+/// Per block (C order over [`block_grid`]) the smallest element of `x`.
+fn block_min<W: Work>(x: &[W], shape: [usize; 3]) -> Vec<i64> {
+    let g = block_grid(shape);
+    let mut m = vec![i64::MAX; g.iter().product()];
+    let [_, nx, ny] = shape;
+    for (r, row) in x.chunks_exact(ny).enumerate() {
+        let (z, xx) = (r / nx, r % nx);
+        let b0 = ((z / BLOCK[0]) * g[1] + xx / BLOCK[1]) * g[2];
+        for (j, c) in row.chunks(BLOCK[2]).enumerate() {
+            let mn = c.iter().map(|v| v.to_i64()).min().unwrap_or(i64::MAX);
+            let e = &mut m[b0 + j];
+            *e = (*e).min(mn);
+        }
+    }
+    m
+}
+
+/// The row steps of a method-7 tile: row at element `base` takes its block row of `qs`.
+#[inline(always)]
+fn block_row<W: Work>(
+    qs: &[Q<W>],
+    shape: [usize; 3],
+    g: [usize; 3],
+    base: usize,
+    y0: usize,
+    ys: usize,
+) -> Blocks<'_, W> {
+    let r = base / shape[2];
+    let (z, x) = (r / shape[1], r % shape[1]);
+    let br = (z / BLOCK[0]) * g[1] + x / BLOCK[1];
+    Blocks {
+        qs: &qs[br * g[2]..(br + 1) * g[2]],
+        y0,
+        ys,
+    }
+}
+
+/// Method-7 body (FORMAT.md §6, without the method byte) of an integer tile in noise mode with
+/// factor `k`: the noise model a, b fitted on the tile, the per-block half-widths
+/// floor(k * sqrt(a * min + b)), then the passes of method 6 with each element quantised with
+/// its block's step. `None` for float dtypes (noise mode refuses them earlier) or a body below
+/// the expansion limit.
+pub fn encode7(
+    data: &[u8],
+    dtype: DType,
+    shape3: [usize; 3],
+    k: f64,
+    effort: i32,
+) -> Result<Option<Vec<u8>>> {
+    let n: usize = shape3.iter().product();
+    if n == 0 || data.len() != n * dtype.size() || dtype.is_float() {
+        return Ok(None);
+    }
+    let Some((lo, hi, narrow)) = domain(dtype) else {
+        return Ok(None);
+    };
+    let body = if narrow {
+        encode7_body::<i32>(&mut to_work(dtype, data), lo, hi, shape3, k, effort)?
+    } else {
+        encode7_body::<i64>(&mut to_work(dtype, data), lo, hi, shape3, k, effort)?
+    };
+    if body.len() * MAX_EXPANSION < n {
+        return Ok(None);
+    }
+    Ok(Some(body))
+}
+
+/// The fitted noise model (a, b) and per-block half-widths method 7 uses for this tile
+/// (integer dtypes; measurements and tests).
+pub fn noise_steps(data: &[u8], dtype: DType, shape3: [usize; 3], k: f64) -> (f32, f32, Vec<i64>) {
+    let (lo, hi, _) = domain(dtype).expect("integer dtype");
+    let x: Vec<i64> = to_work(dtype, data);
+    let (a, b, ks) = steps7(&x, lo, hi, shape3, k);
+    (a, b, ks)
+}
+
+fn steps7<W: Work>(x: &[W], lo: i64, hi: i64, shape: [usize; 3], k: f64) -> (f32, f32, Vec<i64>) {
+    let xf: Vec<f64> = x.iter().map(|v| v.to_i64() as f64).collect();
+    let (a, b) = crate::codec::noise::fit(&xf, shape);
+    let ks = block_min(x, shape)
+        .into_iter()
+        .map(|m| crate::codec::noise::half_width(k, a, b, m as f64, hi - lo))
+        .collect();
+    (a, b, ks)
+}
+
+fn encode7_body<W: Work>(
+    x: &mut [W],
+    lo: i64,
+    hi: i64,
+    shape: [usize; 3],
+    k: f64,
+    effort: i32,
+) -> Result<Vec<u8>> {
+    let (a, b, ks) = steps7(x, lo, hi, shape, k);
+    let mut out = Vec::with_capacity(x.len() / 2 + 64);
+    out.extend_from_slice(&a.to_le_bytes());
+    out.extend_from_slice(&b.to_le_bytes());
+    let mut map = Vec::with_capacity(ks.len() + 8);
+    let mut prev = 0i64;
+    for &kb in &ks {
+        put_varint(&mut map, zigzag(kb - prev));
+        prev = kb;
+    }
+    let z = zstd::bulk::compress(&map, effort).map_err(|e| Error::invalid(format!("zstd: {e}")))?;
+    put_varint(&mut out, z.len() as u64);
+    out.extend_from_slice(&z);
+    let qs: Vec<Q<W>> = ks.iter().map(|&kb| Q::new(kb, lo, hi)).collect();
+    let g = block_grid(shape);
+    let q = Q::<W>::new(0, lo, hi);
+    let steps = |base: usize, y0: usize, ys: usize| block_row(&qs, shape, g, base, y0, ys);
+    encode_impl::<W, _, false>(x, q, shape, steps, &mut out);
+    Ok(out)
+}
+
+/// Decodes a method-7 body (without the method byte) of an integer tile of shape `shape3` into
+/// `out` (prod(shape3) * dtype.size() bytes, little-endian). Never panics on corrupt input.
+pub fn decode7(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> Result<()> {
+    let n = shape3
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| Error::invalid("method 7 tile shape overflows"))?;
+    if n == 0 {
+        return Err(Error::invalid("method 7 tile is empty"));
+    }
+    if out.len() != n.saturating_mul(dtype.size()) {
+        return Err(Error::invalid("method 7 output buffer has the wrong size"));
+    }
+    if dtype.is_float() {
+        return Err(Error::corrupt(
+            "method 7 is defined for integer dtypes only",
+        ));
+    }
+    let (lo, hi, narrow) = domain(dtype).expect("integer dtype");
+    if body.len() < 8 {
+        return Err(Error::truncated(
+            "method 7 body ends inside the noise model",
+        ));
+    }
+    let mut r = Reader {
+        buf: body,
+        pos: 8,
+        truncated: "method 7 body ends inside a varint",
+    };
+    let zl = r.varint()?;
+    if zl > (body.len() - r.pos) as u64 {
+        return Err(Error::truncated("method 7 step map runs past the body"));
+    }
+    let zmap = &body[r.pos..r.pos + zl as usize];
+    let rest = &body[r.pos + zl as usize..];
+    let g = block_grid(shape3);
+    let nb: usize = g.iter().product();
+    // Each half-width delta is a varint of at most 10 bytes.
+    let mut map = vec![0u8; nb.saturating_mul(10)];
+    let got = zstd::bulk::decompress_to_buffer(zmap, &mut map)
+        .map_err(|e| Error::corrupt(format!("method 7 step map: {e}")))?;
+    let mut mr = Reader {
+        buf: &map[..got],
+        pos: 0,
+        truncated: "method 7 step map ends early",
+    };
+    let span = (hi - lo) as u64;
+    let mut ks = Vec::with_capacity(nb);
+    let mut prev = 0i64;
+    for _ in 0..nb {
+        let u = mr.varint()?;
+        let d = ((u >> 1) as i64) ^ -((u & 1) as i64);
+        let kb = prev.checked_add(d).unwrap_or(-1);
+        if kb < 0 || kb as u64 > span {
+            return Err(Error::corrupt(
+                "method 7 block half-width outside 0..=the value range",
+            ));
+        }
+        ks.push(kb);
+        prev = kb;
+    }
+    if mr.pos != got {
+        return Err(Error::corrupt("method 7 step map has trailing bytes"));
+    }
+    macro_rules! run {
+        ($w:ty) => {{
+            let qs: Vec<Q<$w>> = ks.iter().map(|&kb| Q::new(kb, lo, hi)).collect();
+            let q = Q::<$w>::new(0, lo, hi);
+            let steps = |base: usize, y0: usize, ys: usize| block_row(&qs, shape3, g, base, y0, ys);
+            let v = decode_impl::<$w, _, false>(rest, q, shape3, steps)?;
+            from_work(dtype, &v, out);
+        }};
+    }
+    if narrow {
+        run!(i32)
+    } else {
+        run!(i64)
+    }
+    Ok(())
 }
 
 // ---- baseline for benches: method 2 bodies of the same chunk ------------------------------

@@ -1,0 +1,189 @@
+//! Noise mode (FORMAT.md §6): the Poisson-Gaussian noise model sigma(I)^2 = a*I + b that the
+//! encoder fits per tile, and the per-block half-widths it derives from it. Encoder only: the
+//! decoder of method 7 reads the half-widths and never needs a, b.
+
+/// Immerkaer's 3x3 high-pass `[1 -2 1; -2 4 -2; 1 -2 1]`: zero on planes and on separable
+/// quadratics, sum of squared taps 36 (so E[r^2] = 36 sigma^2 for white noise).
+const GAIN_2D: f64 = 36.0;
+/// 1-D second difference `[1 -2 1]`: sum of squared taps 6.
+const GAIN_1D: f64 = 6.0;
+/// Samples of the fit at most (evenly spaced rows), and samples per bin at least.
+const MAX_SAMPLES: usize = 1 << 18;
+const MIN_PER_BIN: usize = 64;
+const BINS: usize = 16;
+/// 1 / Phi^-1(3/4): sigma = 1.4826 * median |r| for Gaussian residuals.
+const MAD: f64 = 1.482_602_218_505_602;
+
+/// Least-squares fit of `var = a*I + b` (a >= 0) to robust per-bin variances of a high-pass
+/// residual, binned by local mean. `v` = the tile's values, C order, shape (Z, X, Y). The
+/// result is rounded to f32 (what method 7 stores); every later use reads the f32 values.
+/// Deterministic (no dependence on threads; f64 arithmetic in a fixed order).
+pub fn fit(v: &[f64], shape: [usize; 3]) -> (f32, f32) {
+    let [nz, nx, ny] = shape;
+    // (local mean, residual) samples.
+    let mut s: Vec<(f64, f64)> = Vec::new();
+    let gain;
+    if nx >= 3 && ny >= 3 {
+        gain = GAIN_2D;
+        let rows = nz * (nx - 2);
+        let step = (rows * (ny - 2)).div_ceil(MAX_SAMPLES).max(1);
+        let mut r = 0usize;
+        for z in 0..nz {
+            for x in 1..nx - 1 {
+                r += 1;
+                if r % step != 0 {
+                    continue;
+                }
+                let row = |dx: usize| &v[(z * nx + x + dx - 1) * ny..][..ny];
+                let (a, b, c) = (row(0), row(1), row(2));
+                for y in 1..ny - 1 {
+                    let hp = (a[y - 1] + a[y + 1] + c[y - 1] + c[y + 1])
+                        - 2.0 * (a[y] + c[y] + b[y - 1] + b[y + 1])
+                        + 4.0 * b[y];
+                    let m = (a[y - 1] + a[y] + a[y + 1])
+                        + (b[y - 1] + b[y] + b[y + 1])
+                        + (c[y - 1] + c[y] + c[y + 1]);
+                    s.push((m / 9.0, hp));
+                }
+            }
+        }
+    } else {
+        gain = GAIN_1D;
+        // Lines along the longest axis.
+        let (n, st, starts): (usize, usize, Vec<usize>) = if ny >= nx && ny >= nz {
+            (ny, 1, (0..nz * nx).map(|i| i * ny).collect())
+        } else if nx >= nz {
+            (
+                nx,
+                ny,
+                (0..nz)
+                    .flat_map(|z| (0..ny).map(move |y| z * nx * ny + y))
+                    .collect(),
+            )
+        } else {
+            (nz, nx * ny, (0..nx * ny).collect())
+        };
+        if n >= 3 {
+            for &o in &starts {
+                for i in 1..n - 1 {
+                    let (a, b, c) = (v[o + (i - 1) * st], v[o + i * st], v[o + (i + 1) * st]);
+                    s.push(((a + b + c) / 3.0, a - 2.0 * b + c));
+                }
+            }
+        }
+    }
+    if s.len() < MIN_PER_BIN {
+        return (0.0, 0.0);
+    }
+    s.sort_unstable_by(|p, q| p.0.total_cmp(&q.0).then(p.1.total_cmp(&q.1)));
+    let nb = (s.len() / MIN_PER_BIN).clamp(1, BINS);
+    // (mean intensity, robust variance) per bin.
+    let mut pts: Vec<(f64, f64)> = Vec::with_capacity(nb);
+    let mut abs: Vec<f64> = Vec::new();
+    for j in 0..nb {
+        let bin = &s[j * s.len() / nb..(j + 1) * s.len() / nb];
+        let mean = bin.iter().map(|p| p.0).sum::<f64>() / bin.len() as f64;
+        abs.clear();
+        abs.extend(bin.iter().map(|p| p.1.abs()));
+        let mid = abs.len() / 2;
+        let (_, med, _) = abs.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
+        let sd = MAD * *med;
+        pts.push((mean, sd * sd / gain));
+    }
+    let (a, b) = nonneg_slope_line(&pts);
+    (a as f32, b as f32)
+}
+
+/// Least squares `y = a*x + b` with a >= 0 (b may be negative: a camera offset or the negative
+/// values of CT make sigma^2 = a*(I - I0) + c; sigma^2 = max(0, a*I + b) stays non-decreasing).
+fn nonneg_slope_line(p: &[(f64, f64)]) -> (f64, f64) {
+    let n = p.len() as f64;
+    let (sx, sy) = p.iter().fold((0.0, 0.0), |(a, b), &(x, y)| (a + x, b + y));
+    let (mx, my) = (sx / n, sy / n);
+    let (mut sxx, mut sxy) = (0.0, 0.0);
+    for &(x, y) in p {
+        sxx += (x - mx) * (x - mx);
+        sxy += (x - mx) * (y - my);
+    }
+    if sxx > 0.0 && sxy > 0.0 {
+        let a = sxy / sxx;
+        (a, my - a * mx)
+    } else {
+        (0.0, my)
+    }
+}
+
+/// k * sigma(I) = k * sqrt(max(0, a*I + b)) in f64 from the stored f32 a, b.
+pub fn bound(k: f64, a: f32, b: f32, i: f64) -> f64 {
+    k * (a as f64 * i + b as f64).max(0.0).sqrt()
+}
+
+/// Half-width of a block whose smallest value is `imin`: floor(k * sigma(imin)), at most
+/// `span` (sigma is non-decreasing in I, so |e| <= it bounds every element of the block by
+/// k * sigma(I(x))).
+pub fn half_width(k: f64, a: f32, b: f32, imin: f64, span: i64) -> i64 {
+    let h = bound(k, a, b, imin).floor();
+    if h.is_nan() || h <= 0.0 {
+        0
+    } else if h >= span as f64 {
+        span
+    } else {
+        h as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(s: &mut u64) -> f64 {
+        *s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((*s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    fn gauss(s: &mut u64) -> f64 {
+        (-2.0 * lcg(s).ln()).sqrt() * (2.0 * std::f64::consts::PI * lcg(s)).cos()
+    }
+
+    /// Synthetic Poisson-Gaussian data (gain a, read noise b) on a smooth ramp: the fit
+    /// recovers a within 15 % and sigma(I) within 10 % over the data's range.
+    #[test]
+    fn fit_recovers_a_and_b() {
+        for &(ga, gb) in &[(2.0f64, 25.0f64), (0.5, 4.0), (4.0, 0.0), (1.0, -40.0)] {
+            let shape = [8, 128, 128];
+            let mut seed = 7u64;
+            let v: Vec<f64> = (0..8 * 128 * 128)
+                .map(|i| {
+                    let (x, y) = ((i / 128) % 128, i % 128);
+                    let mean = 50.0 + 8.0 * x as f64 + 4.0 * y as f64;
+                    // Poisson(mean/a)*a ~ mean + sqrt(a*mean)*N (large counts), plus read noise.
+                    (mean + (ga * mean + gb).sqrt() * gauss(&mut seed)).round()
+                })
+                .collect();
+            let (a, b) = fit(&v, shape);
+            assert!((a as f64 - ga).abs() < 0.15 * ga, "a {a} vs {ga} (b {b})");
+            for i in [200.0, 500.0, 1000.0, 1500.0] {
+                let (f, t) = (bound(1.0, a, b, i), (ga * i + gb).sqrt());
+                assert!(
+                    (f / t - 1.0).abs() < 0.1,
+                    "sigma({i}) {f} vs {t} (a {a}, b {b})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn constant_and_tiny_inputs_give_zero() {
+        assert_eq!(fit(&[5.0; 1000], [1, 10, 100]), (0.0, 0.0));
+        assert_eq!(fit(&[1.0, 2.0], [1, 1, 2]), (0.0, 0.0));
+    }
+
+    #[test]
+    fn half_width_is_floor_and_clamped() {
+        assert_eq!(half_width(0.5, 4.0, 0.0, 100.0, 65535), 10);
+        assert_eq!(half_width(0.5, 0.0, 0.0, 100.0, 65535), 0);
+        assert_eq!(half_width(0.5, 1.0, 0.0, -50.0, 65535), 0);
+        assert_eq!(half_width(1e9, 1.0, 1.0, 1e9, 255), 255);
+    }
+}
