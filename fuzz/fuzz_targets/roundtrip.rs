@@ -18,10 +18,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let dtype = DType::ALL[usize::from(data[0]) % 8];
-    let mode = match data[1] % 3 {
+    let mode = match data[1] % 4 {
         0 => Mode::Lossless,
         1 => Mode::Abs(BOUNDS[usize::from(data[1] >> 2) % BOUNDS.len()]),
-        _ => Mode::Apr(RELS[usize::from(data[1] >> 2) % RELS.len()]),
+        2 => Mode::Apr(RELS[usize::from(data[1] >> 2) % RELS.len()]),
+        _ => Mode::Noise(RELS[usize::from(data[1] >> 2) % RELS.len()] * 2.0),
     };
     let effort = 1 + i32::from(data[2] % 5);
     let rank = 1 + usize::from(data[3] % 4);
@@ -45,8 +46,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(s) => s,
         Err(e) => {
             let nonfinite = vals.iter().any(|v| !v.is_finite());
+            // apr refuses non-finite values, noise mode refuses float dtypes.
             assert!(
-                matches!(mode, Mode::Apr(_)) && nonfinite,
+                (matches!(mode, Mode::Apr(_)) && nonfinite)
+                    || (matches!(mode, Mode::Noise(_)) && dtype.is_float()),
                 "compress failed: {e}"
             );
             return;
@@ -83,6 +86,6 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        Mode::Apr(_) => assert_eq!(out.len(), src.len()),
+        Mode::Apr(_) | Mode::Noise(_) => assert_eq!(out.len(), src.len()),
     }
 });
