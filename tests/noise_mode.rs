@@ -3,13 +3,15 @@
 //! (16,256,256)), bytes independent of the thread count, v2 streams cannot carry method 7,
 //! corrupt or truncated method-7 bodies are errors, float data is refused with a message.
 
+mod data_support;
+use data_support::{chunks, data_dir, npy_files};
+
 #[path = "../src/bin/h5z-apr/npy.rs"]
 #[allow(dead_code, unused_imports)]
 mod npy;
 use h5z_apr::codec::{
     compress, crc32, decompress, m7, noise_bound_for, read_header, values_f64, Config, DType, Mode,
 };
-use std::path::PathBuf;
 
 fn lcg(s: &mut u64) -> f64 {
     *s = s
@@ -217,58 +219,6 @@ fn corrupt_and_truncated_method7_bodies_are_errors() {
     assert!(errors > 100, "{errors} of 400 flips detected");
     assert!(m7::decode(&body, DType::F32, [8, 40, 24], &mut out).is_err());
     assert!(m7::decode(&body, DType::U16, [8, 40, 40], &mut out[..8 * 40 * 40 * 2]).is_err());
-}
-
-fn data_dir() -> Option<PathBuf> {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if d.is_dir() {
-        Some(d)
-    } else {
-        eprintln!(
-            "SKIPPED: {} not found; real-data tests need the shared data",
-            d.display()
-        );
-        None
-    }
-}
-
-fn npy_files(dir: &PathBuf) -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            v.extend(npy_files(&p));
-        } else if p.extension().is_some_and(|x| x == "npy") {
-            v.push(p);
-        }
-    }
-    v.sort();
-    v
-}
-
-/// (chunk shape, bytes) of a 2-D or 3-D array in chunks of (16,256,256) clipped to it.
-fn chunks(shape: &[usize], data: &[u8], es: usize) -> Vec<(Vec<usize>, Vec<u8>)> {
-    let (z, y, x) = match shape.len() {
-        2 => (1, shape[0], shape[1]),
-        _ => (shape[0], shape[1], shape[2]),
-    };
-    let mut out = Vec::new();
-    for z0 in (0..z).step_by(16) {
-        for y0 in (0..y).step_by(256) {
-            for x0 in (0..x).step_by(256) {
-                let (dz, dy, dx) = ((z - z0).min(16), (y - y0).min(256), (x - x0).min(256));
-                let mut b = Vec::with_capacity(dz * dy * dx * es);
-                for k in z0..z0 + dz {
-                    for j in y0..y0 + dy {
-                        let off = ((k * y + j) * x + x0) * es;
-                        b.extend_from_slice(&data[off..off + dx * es]);
-                    }
-                }
-                out.push((vec![dz, dy, dx], b));
-            }
-        }
-    }
-    out
 }
 
 #[test]
