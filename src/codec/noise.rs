@@ -50,19 +50,7 @@ pub fn fit(v: &[f64], shape: [usize; 3]) -> (f32, f32) {
     } else {
         gain = GAIN_1D;
         // Lines along the longest axis.
-        let (n, st, starts): (usize, usize, Vec<usize>) = if ny >= nx && ny >= nz {
-            (ny, 1, (0..nz * nx).map(|i| i * ny).collect())
-        } else if nx >= nz {
-            (
-                nx,
-                ny,
-                (0..nz)
-                    .flat_map(|z| (0..ny).map(move |y| z * nx * ny + y))
-                    .collect(),
-            )
-        } else {
-            (nz, nx * ny, (0..nx * ny).collect())
-        };
+        let (n, st, starts) = crate::codec::apr::longest_axis_lines(nz, nx, ny);
         if n >= 3 {
             for &o in &starts {
                 for i in 1..n - 1 {

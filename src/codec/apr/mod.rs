@@ -52,6 +52,7 @@ pub(crate) use cells::for_each_one;
 pub use cells::{
     reconstruct_pc, reconstruct_pc_bytes, sample_means, sample_means_of, ParticleCells,
 };
+pub(crate) use thresholds::longest_axis_lines;
 pub use thresholds::{estimate_noise_sigma, li_threshold};
 
 use ndarray::{Array3, ArrayView3};

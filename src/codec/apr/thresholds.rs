@@ -64,19 +64,7 @@ pub fn estimate_noise_sigma(img: ArrayView3<f32>) -> f32 {
         fine.max(2.0 * immerkaer_2d(&binned, zs.len(), bx, by))
     } else {
         // 1-D along the longest axis: gather the lines contiguously
-        let (n, stride, starts): (usize, usize, Vec<usize>) = if ny >= nx && ny >= nz {
-            (ny, 1, (0..nz * nx).map(|i| i * ny).collect())
-        } else if nx >= nz {
-            (
-                nx,
-                ny,
-                (0..nz)
-                    .flat_map(|z| (0..ny).map(move |y| z * nx * ny + y))
-                    .collect(),
-            )
-        } else {
-            (nz, nx * ny, (0..nx * ny).collect())
-        };
+        let (n, stride, starts) = longest_axis_lines(nz, nx, ny);
         let lines: Vec<f32> = starts
             .iter()
             .flat_map(|&s| (0..n).map(move |i| data[s + i * stride]))
@@ -91,6 +79,24 @@ pub fn estimate_noise_sigma(img: ArrayView3<f32>) -> f32 {
             .flat_map(|l| l.chunks_exact(2).take(bn).map(|p| 0.5 * (p[0] + p[1])))
             .collect();
         fine.max(std::f32::consts::SQRT_2 * second_diff_1d(&binned, bn))
+    }
+}
+
+/// The lines of a C-order `(nz, nx, ny)` array along its longest axis (ties: y, then x):
+/// (line length, element stride, start index of every line).
+pub(crate) fn longest_axis_lines(nz: usize, nx: usize, ny: usize) -> (usize, usize, Vec<usize>) {
+    if ny >= nx && ny >= nz {
+        (ny, 1, (0..nz * nx).map(|i| i * ny).collect())
+    } else if nx >= nz {
+        (
+            nx,
+            ny,
+            (0..nz)
+                .flat_map(|z| (0..ny).map(move |y| z * nx * ny + y))
+                .collect(),
+        )
+    } else {
+        (nz, nx * ny, (0..nx * ny).collect())
     }
 }
 
