@@ -161,6 +161,9 @@ pub struct NoiseStats {
     sum_sq_ratio: f64,
     /// Elements with a finite, positive sigma.
     modelled: u64,
+    /// Smallest finite sigma(I(x)) over the elements (+inf when every element is exact): abs
+    /// mode needs the bound floor(k * sigma_min) to promise |I - I'| <= k * sigma(I) everywhere.
+    pub sigma_min: f64,
     /// Elements with |I - I'| > k * sigma(I(x)).
     pub violations: u64,
     pub pixels: u64,
@@ -179,6 +182,7 @@ impl NoiseStats {
             max_err_over_sigma: 0.0,
             sum_sq_ratio: 0.0,
             modelled: 0,
+            sigma_min: f64::INFINITY,
             violations: 0,
             pixels: 0,
             tiles: 0,
@@ -213,6 +217,9 @@ impl NoiseStats {
             let s = sig[i];
             let r = if d == 0.0 { 0.0 } else { d / s };
             self.max_err_over_sigma = self.max_err_over_sigma.max(r);
+            if s.is_finite() {
+                self.sigma_min = self.sigma_min.min(s);
+            }
             if s > 0.0 && s.is_finite() {
                 self.sum_sq_ratio += r * r;
                 self.modelled += 1;

@@ -356,7 +356,7 @@ pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
              \"mean_abs_error\":{},\"rmse\":{},\"rmse_over_noise\":{},\"max_abs_error_over_noise\":{},\
              \"max_abs_error_over_sigma_local\":{},\"e_condition_violation_fraction\":{},\
              \"max_abs_error_over_sigma_model\":{},\"rms_error_over_sigma_model\":{},\
-             \"noise_bound_violation_fraction\":{},\"noise_model\":{},\
+             \"noise_bound_violation_fraction\":{},\"sigma_model_min\":{},\"noise_model\":{},\
              \"particles\":{},\"particles_per_pixel\":{},\"compress_mb_s\":{},\"decompress_mb_s\":{},\
              \"downstream\":",
             jstr(&row.setting.label()),
@@ -390,6 +390,7 @@ pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
                 .unwrap_or_else(|| "null".into()),
             jopt(row.noise.and_then(|n| n.rms_err_over_sigma())),
             jopt(row.noise.map(|n| n.violation_fraction())),
+            jopt(row.noise.map(|n| n.sigma_min)),
             row.noise
                 .map(|n| if n.tiles == 0 {
                     "{\"tiles\":0}".to_string()
