@@ -324,6 +324,18 @@ def test_bad_settings_types():
         APR(mode="noise", k=[0.5])
 
 
+def test_mode_codes_are_the_c_api_constants():
+    """_capi.MODES is what include/h5z_apr.h (cbindgen, from src/capi.rs) defines."""
+    import re
+
+    from h5z_apr import _capi
+
+    header = (REPO / "include" / "h5z_apr.h").read_text()
+    defined = {m.group(1).lower(): int(m.group(2)) for m in re.finditer(r"#define H5Z_APR_MODE_(\w+) (\d+)", header)}
+    assert defined == _capi.MODES, (defined, _capi.MODES)
+    assert defined["noise"] == 3
+
+
 def test_noise_settings_and_float_refusal():
     s = APR(mode="noise", k=0.5)
     assert s.filter_options == (3, 5, 1) and s.k == 0.5 and repr(s) == "APR(mode='noise', k=0.5)"
