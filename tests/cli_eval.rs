@@ -475,7 +475,11 @@ fn noise_rows_on_synthetic_poisson_volume() {
         let rms_ratio =
             (modelled.iter().map(|r| r * r).sum::<f64>() / modelled.len() as f64).sqrt();
         assert!(rel(num(row, "rms_error_over_sigma_model"), rms_ratio));
-        let smin = sigma.iter().cloned().filter(|s| s.is_finite()).fold(f64::INFINITY, f64::min);
+        let smin = sigma
+            .iter()
+            .cloned()
+            .filter(|s| s.is_finite())
+            .fold(f64::INFINITY, f64::min);
         assert_eq!(num(row, "sigma_model_min"), smin);
         let over = err.iter().zip(&sigma).filter(|(&e, &s)| e > k * s).count();
         assert_eq!(
