@@ -1,6 +1,7 @@
 //! Profiling aid: compresses and decompresses one (16,256,256) chunk of a shared-data volume,
 //! for `valgrind --tool=callgrind` instruction counts (repeatable on a shared machine).
-//! Usage: profile_chunk <npy> <lossless|abs4|noise|apr> [enc|dec] [m2|m6]
+//! Usage: profile_chunk <npy> <lossless|absB|apr|noise|noiseK> [enc|dec] [m2|m6]
+//! (absB: abs bound B, e.g. abs4; noiseK: noise mode k = K, e.g. noise0.5; `noise` = k 0.5)
 //! With m2 / m6 the method-2 / method-6 body is coded directly (no stream, no method choice):
 //! toggle-collect `h5z_apr::codec::method::pyramid_fast::{encode,decode}` (m6) or
 //! `...::pyramid_fast::{encode_m2,decode_m2}` (m2).
@@ -24,10 +25,14 @@ fn main() {
             chunk.extend_from_slice(&arr.data[off..off + cx * s]);
         }
     }
-    let cfg = match a[2].as_str() {
+    // absB = abs bound B (abs4 as before), noiseK = noise mode k = K (noise alone: k 0.5).
+    let m = a[2].as_str();
+    let num = |p: &str| m.strip_prefix(p).map(|v| v.parse::<f64>().expect("number"));
+    let cfg = match m {
         "lossless" => Config::lossless(),
-        "abs4" => Config::abs(4.0),
         "noise" => Config::noise(0.5),
+        _ if m.starts_with("abs") => Config::abs(num("abs").unwrap()),
+        _ if m.starts_with("noise") => Config::noise(num("noise").unwrap()),
         _ => Config::apr(0.1),
     };
     let shape = [cz, cy, cx];

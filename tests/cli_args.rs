@@ -51,6 +51,26 @@ fn bad_arguments_exit_2_with_one_line() {
         ),
         (vec!["eval", &f, "--effort", "99"], "99"),
         (vec!["eval", &f, "--chunks", "0,4,4"], "--chunks"),
+        (
+            vec!["eval", &f, "--mode", "noise"],
+            "--mode noise needs --k",
+        ),
+        (
+            vec!["eval", &f, "--k", "-0.5"],
+            "noise mode needs a finite factor k >= 0",
+        ),
+        (
+            vec!["eval", &f, "--mode", "abs", "--bound", "1", "--k", "0.5"],
+            "--k is only used with --mode noise",
+        ),
+        (
+            vec!["cd-values", "--mode", "noise"],
+            "--mode noise needs --k",
+        ),
+        (
+            vec!["cd-values", "--mode", "abs", "--bound", "1", "--k", "0.5"],
+            "--k is only used with --mode noise",
+        ),
         (vec!["cd-values"], "--mode"),
         (vec!["cd-values", "--mode", "abs"], "--bound"),
         (

@@ -22,6 +22,11 @@ fn contract_examples() {
             "1,5,1,9",
         ),
         (vec!["--mode", "lossless"], "0"),
+        (vec!["--mode", "noise", "--k", "0.5"], "3,5,1"),
+        (
+            vec!["--mode", "noise", "--k", "1", "--effort", "9"],
+            "3,1,0,9",
+        ),
     ] {
         let mut a = vec!["cd-values"];
         a.extend(&args);

@@ -149,6 +149,7 @@ fn chunk_streams_equal_what_the_filter_writes_through_h5py() {
         ("abs", vec!["--bound", "2"], "(1, 2, 0)"),
         ("apr", vec!["--rel-error", "0.1"], "(2, 1, 1)"),
         ("lossless", vec![], "(0, 0, 0)"),
+        ("noise", vec!["--k", "0.5"], "(3, 5, 1)"),
     ] {
         let ours = d.join(format!("{mode}.h5"));
         let mut args = vec![

@@ -220,3 +220,293 @@ fn generated_hdf5_matches_independently_written_file() {
     assert_eq!(num(r, "stored_bytes"), lossless_storage);
     assert!(r["downstream"].is_null());
 }
+
+/// Deterministic generator for the synthetic volume (splitmix64 -> uniform in (0, 1)).
+struct Rng(u64);
+impl Rng {
+    fn uniform(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    /// Poisson(lambda) by inversion (lambda here is at most a few hundred).
+    fn poisson(&mut self, lambda: f64) -> u64 {
+        let u = self.uniform();
+        let (mut k, mut p) = (0u64, (-lambda).exp());
+        let mut cdf = p;
+        while u > cdf && k < 100_000 {
+            k += 1;
+            p *= lambda / k as f64;
+            cdf += p;
+        }
+        k
+    }
+    fn gauss(&mut self) -> f64 {
+        let (a, b) = (self.uniform(), self.uniform());
+        (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
+    }
+}
+
+fn varint(b: &[u8], pos: &mut usize) -> usize {
+    let (mut v, mut shift) = (0usize, 0);
+    loop {
+        let c = b[*pos];
+        *pos += 1;
+        v |= ((c & 0x7f) as usize) << shift;
+        if c & 0x80 == 0 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+/// sigma(x) of every element of one rank-3 chunk stream as the stream itself records it: the
+/// (a, b) stored at the start of each method-7 tile body (FORMAT.md §4.2, §6.2), sigma =
+/// sqrt(max(0, a*x + b)); +inf for the elements coded exactly (fill outside the coded box,
+/// tiles of methods 0, 1, 5). Written from FORMAT.md, independent of the encoder's code.
+/// Also returns (a, b, elements) of every method-7 tile.
+#[allow(clippy::type_complexity)]
+fn stream_sigma(stream: &[u8], x: &[f64], dims: [usize; 3]) -> (Vec<f64>, Vec<(f64, f64, usize)>) {
+    assert_eq!(&stream[..4], b"APRZ");
+    assert_eq!(
+        (stream[4], stream[6], stream[7]),
+        (3, 3, 3),
+        "v3, noise, rank 3"
+    );
+    let mut pos = 16 + 4 * 3;
+    let (ez, ex, ey) = (
+        varint(stream, &mut pos),
+        varint(stream, &mut pos),
+        varint(stream, &mut pos),
+    );
+    pos += 2; // fill value, u16
+    let (tz, tx, ty) = (
+        varint(stream, &mut pos),
+        varint(stream, &mut pos),
+        varint(stream, &mut pos),
+    );
+    let mut sigma = vec![f64::INFINITY; x.len()];
+    if ez == 0 {
+        return (sigma, Vec::new());
+    }
+    let g = [ez.div_ceil(tz), ex.div_ceil(tx), ey.div_ceil(ty)];
+    let lens: Vec<usize> = (0..g.iter().product::<usize>())
+        .map(|_| varint(stream, &mut pos))
+        .collect();
+    let mut m7 = Vec::new();
+    for (i, &len) in lens.iter().enumerate() {
+        let body = &stream[pos..pos + len];
+        pos += len;
+        if body[0] != 7 {
+            assert!([0, 1, 5].contains(&body[0]), "method {}", body[0]);
+            continue;
+        }
+        let a = f32::from_le_bytes(body[1..5].try_into().unwrap()) as f64;
+        let b = f32::from_le_bytes(body[5..9].try_into().unwrap()) as f64;
+        let o = [
+            i / (g[1] * g[2]) * tz,
+            (i / g[2]) % g[1] * tx,
+            i % g[2] * ty,
+        ];
+        let extent = |d: usize, t: usize, e: usize| (o[d] + t).min(e) - o[d];
+        m7.push((
+            a,
+            b,
+            extent(0, tz, ez) * extent(1, tx, ex) * extent(2, ty, ey),
+        ));
+        for z in o[0]..(o[0] + tz).min(ez) {
+            for xx in o[1]..(o[1] + tx).min(ex) {
+                for y in o[2]..(o[2] + ty).min(ey) {
+                    let e = (z * dims[1] + xx) * dims[2] + y;
+                    sigma[e] = (a * x[e] + b).max(0.0).sqrt();
+                }
+            }
+        }
+    }
+    assert_eq!(pos + 4, stream.len(), "tiles then the crc32 trailer");
+    (sigma, m7)
+}
+
+/// Noise-mode rows of `eval` on a synthetic Poisson-Gaussian uint16 volume (gain 2 ADU per
+/// photon, offset 100, read noise 3 ADU; shape not a multiple of the chunks). The test compresses
+/// the same chunks itself through the library, reads the noise model (a, b) out of its own
+/// streams (FORMAT.md), and recomputes every reported noise number on the decoded data.
+#[test]
+fn noise_rows_on_synthetic_poisson_volume() {
+    let shape = [20usize, 70, 90];
+    let chunks = [16usize, 32, 64];
+    let (gain, offset, read) = (2.0f64, 100.0f64, 3.0f64);
+    let mut rng = Rng(12345);
+    let n: usize = shape.iter().product();
+    let vol: Vec<u16> = (0..n)
+        .map(|i| {
+            let (z, y, x) = (i / (70 * 90), (i / 90) % 70, i % 90);
+            let r2 =
+                (z as f64 - 10.0).powi(2) + (y as f64 - 35.0).powi(2) + (x as f64 - 45.0).powi(2);
+            let photons = 10.0 + 300.0 * (-r2 / 200.0).exp() + 2.0 * x as f64;
+            let v = offset + gain * rng.poisson(photons) as f64 + read * rng.gauss();
+            v.round().clamp(0.0, 65535.0) as u16
+        })
+        .collect();
+    let bytes: Vec<u8> = vol.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let d = scratch("eval_noise");
+    let f = d.join("poisson.npy");
+    std::fs::write(&f, npy_bytes("<u2", &shape, &bytes)).unwrap();
+    let out = run_ok(&[
+        "eval",
+        f.to_str().unwrap(),
+        "--mode",
+        "abs,noise",
+        "--bound",
+        "3",
+        "--k",
+        "0.5,1",
+        "--chunks",
+        "16,32,64",
+        "--json",
+        "-q",
+        "--no-downstream",
+    ]);
+    let j = json(&out);
+    let noise_sigma = num(&j["input"], "noise_sigma");
+    let rows = j["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows[0]["noise_model"].is_null() && rows[0]["k"].is_null());
+    let orig: Vec<f64> = vol.iter().map(|&v| v as f64).collect();
+    for (row, k) in rows[1..].iter().zip([0.5, 1.0]) {
+        assert_eq!(row["mode"], "noise");
+        assert_eq!(num(row, "k"), k);
+        // Compress and decode the same chunks here (edge chunks zero-padded like HDF5).
+        let cfg = h5z_apr::codec::Config::noise(k);
+        let mut recon = vec![0f64; n];
+        let mut sigma = vec![f64::INFINITY; n];
+        let mut stored = 0usize;
+        let mut models: Vec<(f64, f64, usize)> = Vec::new();
+        for cz in 0..shape[0].div_ceil(chunks[0]) {
+            for cy in 0..shape[1].div_ceil(chunks[1]) {
+                for cx in 0..shape[2].div_ceil(chunks[2]) {
+                    let at = |z: usize, y: usize, x: usize| {
+                        let (gz, gy, gx) =
+                            (cz * chunks[0] + z, cy * chunks[1] + y, cx * chunks[2] + x);
+                        (gz < shape[0] && gy < shape[1] && gx < shape[2])
+                            .then(|| (gz * shape[1] + gy) * shape[2] + gx)
+                    };
+                    let cn: usize = chunks.iter().product();
+                    let mut buf = vec![0u8; cn * 2];
+                    let mut xs = vec![0f64; cn];
+                    for e in 0..cn {
+                        let (z, y, x) = (e / (32 * 64), (e / 64) % 32, e % 64);
+                        if let Some(g) = at(z, y, x) {
+                            buf[2 * e..2 * e + 2].copy_from_slice(&vol[g].to_le_bytes());
+                            xs[e] = orig[g];
+                        }
+                    }
+                    let s =
+                        h5z_apr::codec::compress(&buf, h5z_apr::DType::U16, &chunks, &cfg).unwrap();
+                    stored += s.len();
+                    let (sig, m7) = stream_sigma(&s, &xs, chunks);
+                    models.extend(m7);
+                    let (_, dec) = h5z_apr::codec::decompress(&s).unwrap();
+                    for e in 0..cn {
+                        let (z, y, x) = (e / (32 * 64), (e / 64) % 32, e % 64);
+                        if let Some(g) = at(z, y, x) {
+                            recon[g] = u16::from_le_bytes([dec[2 * e], dec[2 * e + 1]]) as f64;
+                            sigma[g] = sig[e];
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            num(row, "stored_bytes"),
+            stored as f64,
+            "eval's streams are these"
+        );
+        assert_eq!(num(&row["noise_model"], "tiles"), models.len() as f64);
+        assert!(models.len() >= 12, "every chunk codes a method-7 tile");
+        let am = |f: fn(f64, f64) -> f64, init| models.iter().map(|m| m.0).fold(init, f);
+        assert_eq!(
+            num(&row["noise_model"], "a_min"),
+            am(f64::min, f64::INFINITY)
+        );
+        assert_eq!(
+            num(&row["noise_model"], "a_max"),
+            am(f64::max, f64::NEG_INFINITY)
+        );
+        // The model of the full-size tiles is near the generator's: var = gain*I + (read^2 -
+        // gain*offset). (Small edge tiles may fit a = 0: too few samples or no spread.)
+        for &(a, _, _) in models.iter().filter(|m| m.2 == 16 * 32 * 64) {
+            assert!(
+                (a - gain).abs() < 0.35 * gain,
+                "a {a} vs gain {gain}: {models:?}"
+            );
+        }
+        let err: Vec<f64> = orig
+            .iter()
+            .zip(&recon)
+            .map(|(p, q)| (p - q).abs())
+            .collect();
+        let rmse = (err.iter().map(|e| e * e).sum::<f64>() / n as f64).sqrt();
+        let rel = |got: f64, want: f64| (got - want).abs() <= 1e-9 * want.abs().max(1e-300);
+        assert!(rel(num(row, "rmse"), rmse), "rmse");
+        assert!(rel(num(row, "rmse_over_noise"), rmse / noise_sigma));
+        let maxe = err.iter().cloned().fold(0.0, f64::max);
+        assert_eq!(num(row, "max_abs_error"), maxe);
+        let ratios: Vec<f64> = err
+            .iter()
+            .zip(&sigma)
+            .map(|(&e, &s)| if e == 0.0 { 0.0 } else { e / s })
+            .collect();
+        let max_ratio = ratios.iter().cloned().fold(0.0, f64::max);
+        assert!(
+            rel(num(row, "max_abs_error_over_sigma_model"), max_ratio),
+            "max |err|/sigma: eval {} vs stream model {max_ratio}",
+            num(row, "max_abs_error_over_sigma_model")
+        );
+        let modelled: Vec<f64> = ratios
+            .iter()
+            .zip(&sigma)
+            .filter(|(_, s)| s.is_finite() && **s > 0.0)
+            .map(|(r, _)| *r)
+            .collect();
+        let rms_ratio =
+            (modelled.iter().map(|r| r * r).sum::<f64>() / modelled.len() as f64).sqrt();
+        assert!(rel(num(row, "rms_error_over_sigma_model"), rms_ratio));
+        let smin = sigma
+            .iter()
+            .cloned()
+            .filter(|s| s.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(num(row, "sigma_model_min"), smin);
+        let over = err.iter().zip(&sigma).filter(|(&e, &s)| e > k * s).count();
+        assert_eq!(
+            num(row, "noise_bound_violation_fraction"),
+            over as f64 / n as f64
+        );
+        // The mode's promise, and a bound that is actually used (not a near-lossless stream).
+        assert_eq!(over, 0, "k {k}");
+        assert!(
+            max_ratio <= k && max_ratio > 0.6 * k,
+            "k {k}: max ratio {max_ratio}"
+        );
+        assert!(num(row, "ratio") > num(&rows[0], "ratio") * 0.5);
+    }
+    // The text report shows the pointwise columns for noise rows and explains them.
+    let text = run_ok(&[
+        "eval",
+        f.to_str().unwrap(),
+        "--k",
+        "0.5",
+        "--chunks",
+        "16,32,64",
+        "-q",
+        "--no-downstream",
+    ]);
+    let line = text.lines().find(|l| l.starts_with("noise k=0.5")).unwrap();
+    let want = format!("{:.4}", num(&rows[1], "max_abs_error_over_sigma_model"));
+    assert!(line.contains(&want), "{want} in {line}");
+    assert!(text.contains("sigma(I) = sqrt(max(0, a*I + b))"), "{text}");
+}

@@ -13,6 +13,7 @@ use std::process::Command;
 const LOSSLESS: [u8; 3] = [0x2c, 0xa0, 0x2c];
 const ABS: [u8; 3] = [0x1f, 0x77, 0xb4];
 const APR: [u8; 3] = [0xd6, 0x27, 0x28];
+const NOISE: [u8; 3] = [0x94, 0x67, 0xbd];
 
 /// Decodes an RGB(A) PNG: (width, height, RGB bytes).
 fn decode_png(path: &Path) -> (u32, u32, Vec<u8>) {
@@ -493,4 +494,52 @@ fn datasheet_sections_prompts_and_measured_facts() {
         stderr(&o)
     );
     assert!(stdout(&o).is_empty());
+}
+
+/// Noise-mode rows get their own curve (purple) next to abs, on a generated u16 volume.
+#[test]
+fn noise_rows_are_a_curve_of_their_own() {
+    let d = scratch("eval_plot_noise");
+    let f = d.join("u16.npy");
+    let shape = [8usize, 48, 64];
+    let mut seed = 99u32;
+    let data: Vec<u8> = (0..shape.iter().product::<usize>())
+        .flat_map(|i| {
+            seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
+            let g = (seed >> 8) as f64 / (1u32 << 24) as f64 - 0.5;
+            let mean = 200.0 + 20.0 * (i % 64) as f64;
+            ((mean + 2.0 * mean.sqrt() * g) as u16).to_le_bytes()
+        })
+        .collect();
+    std::fs::write(&f, npy_bytes("<u2", &shape, &data)).unwrap();
+    let png_path = d.join("noise.png");
+    let v = json(&run_ok(&[
+        "eval",
+        f.to_str().unwrap(),
+        "--mode",
+        "abs,noise",
+        "--bound",
+        "4",
+        "--k",
+        "0.5,1",
+        "--json",
+        "-q",
+        "--no-downstream",
+        "--plot",
+        png_path.to_str().unwrap(),
+    ]));
+    let (w, h, rgb) = decode_png(&png_path);
+    let side = sidecar(&png_path);
+    let modes: Vec<&str> = side["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["mode"].as_str().unwrap())
+        .collect();
+    assert_eq!(modes, ["abs", "noise"]);
+    assert_eq!(side["series"][1]["points"].as_array().unwrap().len(), 2);
+    sidecar_matches_eval(&side, &v);
+    assert!(count_color(&rgb, w, 0, h / 2, NOISE) > 100);
+    assert_eq!(count_color(&rgb, w, 0, h, APR), 0);
+    assert_eq!(side["slice"]["setting"], "noise k=1");
 }

@@ -2,7 +2,8 @@
 //! Input: dtype, mode/parameter, effort, rank, dims (each 1..=24), then element bytes (cycled
 //! to fill the array). Checks: compress succeeds on every valid input (apr mode may refuse
 //! non-finite floats), the stream decodes to the same dtype/shape/mode, lossless is bit-exact,
-//! abs keeps |x - x'| <= bound (integers: floor(bound); non-finite floats exact).
+//! abs keeps |x - x'| <= bound (integers: floor(bound); non-finite floats exact), noise mode
+//! keeps |x - x'| <= k * sigma(x) with the per-tile model (`codec::noise_bound_for`).
 #![no_main]
 use h5z_apr::codec::{self, Config, DType, Mode};
 use libfuzzer_sys::fuzz_target;
@@ -86,6 +87,20 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        Mode::Apr(_) | Mode::Noise(_) => assert_eq!(out.len(), src.len()),
+        Mode::Noise(_) => {
+            // |x - x'| <= k * sigma(x), sigma from the model the encoder fits per tile
+            // (+inf where the stream codes elements exactly).
+            let (bound, _) = codec::noise_bound_for(&src, dtype, &shape, &cfg);
+            let back = codec::values_f64(dtype, &out);
+            assert_eq!(bound.len(), vals.len());
+            for (i, (x, y)) in vals.iter().zip(&back).enumerate() {
+                assert!(
+                    (x - y).abs() <= bound[i],
+                    "element {i}: {x} -> {y}, bound {}",
+                    bound[i]
+                );
+            }
+        }
+        Mode::Apr(_) => assert_eq!(out.len(), src.len()),
     }
 });

@@ -67,7 +67,7 @@ def _number(name: str, v) -> float:
         raise TypeError(f"{name} must be a number, got {v!r}") from None
 
 
-def _params(mode="lossless", bound=None, rel_error=None, effort=None) -> Params:
+def _params(mode="lossless", bound=None, rel_error=None, effort=None, k=None) -> Params:
     """Maps the keyword arguments to the C API's h5z_apr_params (names only; the values are
     checked by the library when cd_values are built)."""
     if mode not in MODES:
@@ -75,6 +75,8 @@ def _params(mode="lossless", bound=None, rel_error=None, effort=None) -> Params:
             _capi.ERR_INVALID_ARGUMENT,
             f"unknown mode {mode!r} (expected one of {', '.join(repr(m) for m in MODES)})",
         )
+    if k is not None and mode != "noise":
+        raise APRError(_capi.ERR_INVALID_ARGUMENT, "k is only used with mode 'noise'")
     if mode == "lossless":
         if bound is not None or rel_error is not None:
             raise APRError(_capi.ERR_INVALID_ARGUMENT, "mode 'lossless' takes no bound/rel_error")
@@ -85,6 +87,12 @@ def _params(mode="lossless", bound=None, rel_error=None, effort=None) -> Params:
         if rel_error is not None:
             raise APRError(_capi.ERR_INVALID_ARGUMENT, "rel_error is only used with mode 'apr'")
         value = _number("bound", bound)
+    elif mode == "noise":
+        if k is None:
+            raise APRError(_capi.ERR_INVALID_ARGUMENT, "mode 'noise' needs k=K (e.g. k=0.5)")
+        if bound is not None or rel_error is not None:
+            raise APRError(_capi.ERR_INVALID_ARGUMENT, "mode 'noise' takes k, not bound/rel_error")
+        value = _number("k", k)
     else:
         if rel_error is None:
             raise APRError(_capi.ERR_INVALID_ARGUMENT, "mode 'apr' needs rel_error=E")
@@ -151,8 +159,10 @@ except ImportError:  # pragma: no cover - h5py absent
 class APR(_Base):
     """hdf5plugin-style settings of filter 47815 for h5py's ``create_dataset``.
 
-    ``APR(mode="lossless")``, ``APR(mode="abs", bound=4)``, ``APR(mode="apr", rel_error=0.1)``;
-    optional ``effort=1..22`` (entropy-coder effort, default 3). Use as
+    ``APR(mode="lossless")``, ``APR(mode="abs", bound=4)``, ``APR(mode="apr", rel_error=0.1)``,
+    ``APR(mode="noise", k=0.5)`` (|x - x'| <= k·sigma(x), sigma(I)² = a·I + b fitted per tile;
+    integer dtypes, format version 3); optional ``effort=1..22`` (entropy-coder effort,
+    default 3). Use as
     ``f.create_dataset(..., **APR(...))`` or ``compression=APR(...)``. ``filter_options`` are
     the filter's cd_values, built and validated by ``h5z_apr_cd_values``.
     """
@@ -160,12 +170,13 @@ class APR(_Base):
     filter_name = "apr"
     filter_id = FILTER_ID
 
-    def __init__(self, mode="lossless", bound=None, rel_error=None, effort=None):
-        self.params = _params(mode, bound, rel_error, effort)
+    def __init__(self, mode="lossless", bound=None, rel_error=None, effort=None, k=None):
+        self.params = _params(mode, bound, rel_error, effort, k)
         self.filter_options = _cd_values(self.params)
         self.mode = mode
         self.bound = None if bound is None else self.params.value
         self.rel_error = None if rel_error is None else self.params.value
+        self.k = None if k is None else self.params.value
         self.effort = effort
 
     def __repr__(self):
@@ -174,6 +185,8 @@ class APR(_Base):
             args.append(f"bound={self.bound!r}")
         if self.rel_error is not None:
             args.append(f"rel_error={self.rel_error!r}")
+        if self.k is not None:
+            args.append(f"k={self.k!r}")
         if self.effort is not None:
             args.append(f"effort={self.effort!r}")
         return f"APR({', '.join(args)})"
@@ -182,7 +195,7 @@ class APR(_Base):
 def _settings(settings, kwargs) -> APR:
     if settings is not None:
         if kwargs:
-            raise TypeError("give either settings=APR(...) or mode/bound/rel_error/effort, not both")
+            raise TypeError("give either settings=APR(...) or mode/bound/rel_error/k/effort, not both")
         if not isinstance(settings, APR):
             raise TypeError(f"settings must be an h5z_apr.APR, got {settings!r}")
         return settings
@@ -203,8 +216,8 @@ def _as_le_contiguous(array) -> np.ndarray:
 def compress(array, settings: APR | None = None, **kwargs) -> bytes:
     """Compresses a whole numpy array as one chunk into an h5z-apr stream (FORMAT.md).
 
-    ``compress(a, mode="abs", bound=4)`` or ``compress(a, settings=APR(...))``; default
-    lossless. No HDF5 is involved; the stream is what the filter stores for one chunk.
+    ``compress(a, mode="abs", bound=4)``, ``compress(a, mode="noise", k=0.5)`` or
+    ``compress(a, settings=APR(...))``; default lossless. No HDF5 is involved; the stream is what the filter stores for one chunk.
     """
     s = _settings(settings, kwargs)
     a = _as_le_contiguous(array)

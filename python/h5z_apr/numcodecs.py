@@ -15,18 +15,21 @@ import h5z_apr as _h5z
 
 
 class APR(Codec):
-    """``APR(mode="lossless"|"abs"|"apr", bound=None, rel_error=None, effort=None)``: each
-    chunk becomes one h5z-apr stream (the bytes the HDF5 filter stores for that chunk).
-    Settings are validated by the library when the codec is created."""
+    """``APR(mode="lossless"|"abs"|"apr"|"noise", bound=None, rel_error=None, effort=None,
+    k=None)``: each chunk becomes one h5z-apr stream (the bytes the HDF5 filter stores for that
+    chunk). Settings are validated by the library when the codec is created. The config holds
+    ``k`` only in noise mode (configs of the other modes are unchanged)."""
 
     codec_id = "h5z_apr"
 
-    def __init__(self, mode="lossless", bound=None, rel_error=None, effort=None):
-        s = _h5z.APR(mode=mode, bound=bound, rel_error=rel_error, effort=effort)
+    def __init__(self, mode="lossless", bound=None, rel_error=None, effort=None, k=None):
+        s = _h5z.APR(mode=mode, bound=bound, rel_error=rel_error, effort=effort, k=k)
         self._settings = s
         self.mode = s.mode
         self.bound = s.bound
         self.rel_error = s.rel_error
+        if s.k is not None:
+            self.k = s.k  # get_config reports public attributes: only noise configs have k
         self.effort = None if s.effort is None else int(s.effort)
 
     def encode(self, buf):

@@ -13,8 +13,8 @@ import h5z_apr.numcodecs  # noqa: F401  (registers the numcodecs codec the adapt
 
 
 class APR(_NumcodecsArrayBytesCodec, codec_name="h5z_apr"):
-    def __init__(self, mode="lossless", bound=None, rel_error=None, effort=None, **config):
+    def __init__(self, mode="lossless", bound=None, rel_error=None, effort=None, k=None, **config):
         # Validates now (the adapter would otherwise build the codec at the first chunk).
-        c = h5z_apr.numcodecs.APR(mode=mode, bound=bound, rel_error=rel_error, effort=effort)
+        c = h5z_apr.numcodecs.APR(mode=mode, bound=bound, rel_error=rel_error, effort=effort, k=k)
         cfg = {k: v for k, v in c.get_config().items() if k != "id"}
         super().__init__(**config, **cfg)

@@ -292,3 +292,32 @@ print("ok")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stdout + r.stderr
     assert "HDF5-DIAG" not in r.stderr, r.stderr  # no stray errors printed by the other copy
+
+
+def test_noise_mode_through_h5py(tmp_path):
+    """Noise mode, user cd_values (3, m, e) = k m x 10^-e: every element within k * sigma(x) of
+    the original, with sigma(I)^2 = max(0, a*I + b) the model each chunk's stream stores per tile
+    (read from the stored chunk bytes, noise_model.py); edge chunks partial."""
+    from conftest import real_or_synthetic
+    from noise_model import check_noise_dataset
+
+    a = np.ascontiguousarray(real_or_synthetic("fluo_confocal_nuclei_cells3d/nuclei_uint16.npy", (60, 256, 256))[:24, :200, :190])
+    sizes = {}
+    for k, opts in [(0.5, (3, 5, 1)), (1.0, (3, 1, 0)), (0.5, (3,))]:
+        path = tmp_path / f"n{opts}.h5"
+        with h5py.File(path, "w") as f:
+            d = f.create_dataset("x", data=a, chunks=(16, 128, 128), compression=FILTER_ID, compression_opts=opts)
+            sizes[opts] = d.id.get_storage_size()
+        with h5py.File(path, "r") as f:
+            d = f["x"]
+            head = d.id.read_direct_chunk((0, 0, 0))[1]
+            assert head[:4] == b"APRZ" and head[4] == 3 and head[6] == 3  # version 3, mode noise
+            assert np.frombuffer(head[8:16], "<f8")[0] == k
+            b = d[...]
+            worst, tiles = check_noise_dataset(d, a, k)
+        assert b.dtype == a.dtype and b.shape == a.shape
+        assert tiles >= 4, "method-7 tiles in every chunk"
+        # The bound is used (errors up to nearly k * sigma), not a near-lossless stream.
+        assert 0.6 * k < worst <= k, (opts, worst)
+    assert sizes[(3,)] == sizes[(3, 5, 1)], "cd_values (3,) is k = 0.5"
+    assert sizes[(3, 1, 0)] < sizes[(3, 5, 1)] < a.nbytes

@@ -180,6 +180,8 @@ MODES = [
     dict(mode="abs", bound=0.5, effort=9),
     dict(mode="apr", rel_error=0.1),
     dict(mode="apr", rel_error=0.05, effort=1),
+    dict(mode="noise", k=0.5),
+    dict(mode="noise", k=1, effort=9),
 ]
 
 
@@ -207,6 +209,16 @@ def test_h5py_every_mode(tmp_path, kw):
     elif kw["mode"] == "abs":
         # Integer data with a bound below 1 comes back exact.
         assert err(a, b) <= kw["bound"] and (err(a, b) > 0) == (kw["bound"] >= 1)
+    elif kw["mode"] == "noise":
+        # |x - x'| <= k * sigma(x) at every element, sigma from the model each stored chunk
+        # carries (noise_model.py reads it from the chunk bytes).
+        from noise_model import check_noise_dataset
+
+        h = h5z_apr.header(chunk)
+        assert (h["mode"], h["value"], h["format_version"]) == ("noise", kw["k"], 3)
+        with h5py.File(path, "r") as f:
+            worst, tiles = check_noise_dataset(f["d"], a, kw["k"])
+        assert tiles > 0 and 0 < worst <= kw["k"], worst
     else:
         assert err(a, b) > 0
         assert h5z_apr.header(chunk)["mode"] == "apr"
@@ -240,6 +252,12 @@ CLI_CASES = [
     dict(mode="apr", rel_error=0),
     dict(mode="apr", rel_error=-0.1),
     dict(mode="apr", rel_error=1e-30),
+    dict(mode="noise", k=0.5),
+    dict(mode="noise", k=0),
+    dict(mode="noise", k=2.5, effort=9),
+    dict(mode="noise", k=-1),
+    dict(mode="noise", k=float("nan")),
+    dict(mode="noise", k=float("inf")),
 ]
 
 
@@ -249,7 +267,7 @@ def test_settings_accepted_and_encoded_like_the_cli(kw):
     cd_values."""
     if not CLI.exists():
         pytest.fail(f"{CLI} is missing (cargo build --release)")
-    flag = {"bound": "--bound", "rel_error": "--rel-error", "effort": "--effort"}
+    flag = {"bound": "--bound", "rel_error": "--rel-error", "k": "--k", "effort": "--effort"}
     args = ["--mode", kw["mode"]] + [f"{flag[k]}={v}" for k, v in kw.items() if k != "mode"]
     r = subprocess.run([CLI, "cd-values", "--json", *args], capture_output=True, text=True)
     try:
@@ -279,6 +297,12 @@ BAD = [
     (dict(mode="apr", bound=1), "mode 'apr' needs rel_error=E"),
     (dict(mode="lossless", bound=1), "mode 'lossless' takes no bound"),
     (dict(mode="abs", bound=1, rel_error=0.1), "rel_error is only used with mode 'apr'"),
+    (dict(mode="noise", k=-1), "noise mode needs a finite factor k >= 0, got -1"),
+    (dict(mode="noise", k=float("nan")), "noise mode needs a finite factor k >= 0, got NaN"),
+    (dict(mode="noise"), "mode 'noise' needs k=K"),
+    (dict(mode="noise", k=0.5, bound=1), "mode 'noise' takes k, not bound/rel_error"),
+    (dict(mode="abs", bound=1, k=0.5), "k is only used with mode 'noise'"),
+    (dict(mode="noise", k=0.5, effort=23), "effort must be in 1..=22, got 23"),
 ]
 
 
@@ -296,6 +320,41 @@ def test_bad_settings_types():
         APR(mode="abs", bound="four")
     with pytest.raises(TypeError, match="effort must be an integer"):
         APR(mode="abs", bound=1, effort=2.5)
+    with pytest.raises(TypeError, match="k must be a number"):
+        APR(mode="noise", k=[0.5])
+
+
+def test_mode_codes_are_the_c_api_constants():
+    """_capi.MODES is what include/h5z_apr.h (cbindgen, from src/capi.rs) defines."""
+    import re
+
+    from h5z_apr import _capi
+
+    header = (REPO / "include" / "h5z_apr.h").read_text()
+    defined = {m.group(1).lower(): int(m.group(2)) for m in re.finditer(r"#define H5Z_APR_MODE_(\w+) (\d+)", header)}
+    assert defined == _capi.MODES, (defined, _capi.MODES)
+    assert defined["noise"] == 3
+
+
+def test_noise_settings_and_float_refusal():
+    s = APR(mode="noise", k=0.5)
+    assert s.filter_options == (3, 5, 1) and s.k == 0.5 and repr(s) == "APR(mode='noise', k=0.5)"
+    assert dict(s) == {"compression": FILTER_ID, "compression_opts": (3, 5, 1)}
+    # Noise mode is for integer data: float arrays get the library's message.
+    for dt, name in (("f4", "float32"), ("f8", "float64")):
+        with pytest.raises(APRError, match=f"noise mode needs an integer dtype, got {name}"):
+            h5z_apr.compress(np.ones((4, 8, 8), dt), mode="noise", k=0.5)
+    a = ct()[:8, :64, :64]
+    blob = h5z_apr.compress(a, mode="noise", k=1)
+    assert blob == h5z_apr.compress(a, settings=APR(mode="noise", k=1))
+    h = h5z_apr.header(blob)
+    assert (h["mode"], h["value"], h["format_version"]) == ("noise", 1.0, 3)
+    b = h5z_apr.decompress(blob)
+    from noise_model import stream_sigma
+
+    sigma, models = stream_sigma(blob, a)
+    e = np.abs(a.astype(np.float64) - b)
+    assert models and np.all(e <= sigma) and e.max() > 0
 
 
 # ---------------------------------------------------------------- compress / decompress
@@ -427,6 +486,15 @@ def test_numcodecs_config_round_trip_and_validation():
         Codec(mode="apr", rel_error=-1)
     with pytest.raises(APRError, match="apr mode needs a finite relative error E > 0"):
         numcodecs.get_codec({"id": "h5z_apr", "mode": "apr", "rel_error": 0})
+    # Noise mode: k in the config (only there), same validation.
+    n = Codec(mode="noise", k=0.5)
+    ncfg = n.get_config()
+    assert ncfg == {"id": "h5z_apr", "mode": "noise", "bound": None, "rel_error": None, "k": 0.5, "effort": None}
+    assert numcodecs.get_codec(dict(ncfg)) == n and pickle.loads(pickle.dumps(n)) == n
+    a = ct()[:4, :40, :40]
+    assert n.decode(n.encode(a)).shape == a.shape
+    with pytest.raises(APRError, match="noise mode needs a finite factor k >= 0"):
+        numcodecs.get_codec({"id": "h5z_apr", "mode": "noise", "k": -0.5})
 
 
 def zarr_major():

@@ -23,15 +23,17 @@ pub enum Cmd {
         after_help = "Examples:\n  h5z-apr eval nuclei.npy --mode abs --bound 1,10,100\n  \
                       h5z-apr eval scan.h5:/entry/data --mode lossless,abs,apr --bound 4 --rel-error 0.1 --json\n  \
                       h5z-apr eval psf.npy --rel-error 0.05,0.1,0.2 --datasheet psf.md --describe psf.toml\n  \
+                      h5z-apr eval nuclei.npy --mode abs,noise --bound 4,16 --k 0.25,0.5,1\n  \
                       h5z-apr eval nuclei.npy --mode lossless,abs,apr --bound 1,4,16 --rel-error 0.05,0.2 --plot nuclei.png"
     )]
     Eval(EvalArgs),
     /// Print the h5py compression_opts and h5repack -f arguments for some settings (or decode them).
     #[command(
-        after_help = "cd_values layout: cd[0] mode (0 lossless, 1 abs, 2 apr); value = cd[1] x 10^-cd[2];\n\
+        after_help = "cd_values layout: cd[0] mode (0 lossless, 1 abs, 2 apr, 3 noise); value = cd[1] x 10^-cd[2];\n\
                       optional cd[3] entropy effort 1..22 (default 3).\n\
                       Examples:\n  h5z-apr cd-values --mode abs --bound 0.5\n  \
                       h5z-apr cd-values --mode apr --rel-error 0.1 --effort 9\n  \
+                      h5z-apr cd-values --mode noise --k 0.5\n  \
                       h5z-apr cd-values --decode 1,5,4"
     )]
     CdValues(CdArgs),
@@ -56,6 +58,8 @@ pub enum ModeArg {
     Abs,
     /// LibAPR relative error E (--rel-error)
     Apr,
+    /// |err| <= k * sigma(I), sigma^2 = a*I + b fitted per tile (--k; integer dtypes)
+    Noise,
 }
 
 #[derive(Args, Debug)]
@@ -64,7 +68,7 @@ pub struct EvalArgs {
     #[arg(value_name = "FILE[:/dataset]")]
     pub input: String,
     /// Modes to evaluate, comma-separated or repeated [default: abs if --bound is given, apr if
-    /// --rel-error is given, else lossless]
+    /// --rel-error is given, noise if --k is given, else lossless]
     #[arg(long, value_enum, value_delimiter = ',')]
     pub mode: Vec<ModeArg>,
     /// Absolute error bound(s) for --mode abs, comma-separated (one row each)
@@ -83,6 +87,14 @@ pub struct EvalArgs {
         allow_negative_numbers = true
     )]
     pub rel_error: Vec<f64>,
+    /// Noise factor(s) k for --mode noise, comma-separated (one row each): |err| <= k*sigma(I)
+    #[arg(
+        long = "k",
+        value_delimiter = ',',
+        value_name = "K[,K..]",
+        allow_negative_numbers = true
+    )]
+    pub k: Vec<f64>,
     /// Entropy-coder effort 1..22
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=22))]
     pub effort: i32,
@@ -134,11 +146,14 @@ pub struct CdArgs {
     /// Relative error E (apr mode), as a decimal number, e.g. 0.1
     #[arg(long = "rel-error", value_name = "E")]
     pub rel_error: Option<String>,
+    /// Noise factor k (noise mode), as a decimal number, e.g. 0.5
+    #[arg(long = "k", value_name = "K")]
+    pub k: Option<String>,
     /// Entropy-coder effort 1..22 (written to cd[3]; omitted means 3)
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=22))]
     pub effort: Option<u32>,
     /// Decode cd_values instead, e.g. "1,5,4", "(1, 5, 4)" or "UD=47815,0,3,1,5,4"
-    #[arg(long, value_name = "CD", allow_hyphen_values = true, conflicts_with_all = ["mode", "bound", "rel_error", "effort"])]
+    #[arg(long, value_name = "CD", allow_hyphen_values = true, conflicts_with_all = ["mode", "bound", "rel_error", "k", "effort"])]
     pub decode: Option<String>,
     /// Print JSON
     #[arg(long)]
@@ -180,6 +195,9 @@ pub fn settings(a: &EvalArgs) -> Result<Vec<Setting>, String> {
         if !a.rel_error.is_empty() {
             modes.push(ModeArg::Apr);
         }
+        if !a.k.is_empty() {
+            modes.push(ModeArg::Noise);
+        }
         if modes.is_empty() {
             modes.push(ModeArg::Lossless);
         }
@@ -190,6 +208,12 @@ pub fn settings(a: &EvalArgs) -> Result<Vec<Setting>, String> {
     }
     if has(ModeArg::Apr) && a.rel_error.is_empty() {
         return Err("--mode apr needs --rel-error E[,E..]".into());
+    }
+    if has(ModeArg::Noise) && a.k.is_empty() {
+        return Err("--mode noise needs --k K[,K..]".into());
+    }
+    if !has(ModeArg::Noise) && !a.k.is_empty() {
+        return Err("--k is only used with --mode noise".into());
     }
     if !has(ModeArg::Abs) && !a.bound.is_empty() {
         return Err("--bound is only used with --mode abs".into());
@@ -209,6 +233,9 @@ pub fn settings(a: &EvalArgs) -> Result<Vec<Setting>, String> {
     for &e in &a.rel_error {
         check("--rel-error", Mode::Apr(e))?;
     }
+    for &k in &a.k {
+        check("--k", Mode::Noise(k))?;
+    }
     if a.chunks.contains(&0) {
         return Err("--chunks entries must be >= 1".into());
     }
@@ -227,6 +254,7 @@ pub fn settings(a: &EvalArgs) -> Result<Vec<Setting>, String> {
             ModeArg::Lossless => push(Mode::Lossless),
             ModeArg::Abs => a.bound.iter().for_each(|&b| push(Mode::Abs(b))),
             ModeArg::Apr => a.rel_error.iter().for_each(|&e| push(Mode::Apr(e))),
+            ModeArg::Noise => a.k.iter().for_each(|&k| push(Mode::Noise(k))),
         }
     }
     Ok(out)
@@ -240,8 +268,8 @@ pub struct CompressArgs {
     /// Output HDF5 file, optionally with the dataset path [default dataset: /data]
     #[arg(value_name = "OUTPUT.h5[:/path]")]
     pub output: String,
-    /// Compression mode [default: abs if --bound is given, apr if --rel-error is given, else
-    /// lossless]
+    /// Compression mode [default: abs if --bound is given, apr if --rel-error is given, noise if
+    /// --k is given, else lossless]
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
     /// Absolute error bound for --mode abs
@@ -250,6 +278,9 @@ pub struct CompressArgs {
     /// Relative error E for --mode apr
     #[arg(long = "rel-error", value_name = "E", allow_negative_numbers = true)]
     pub rel_error: Option<f64>,
+    /// Noise factor k for --mode noise (|err| <= k*sigma(I); integer dtypes)
+    #[arg(long = "k", value_name = "K", allow_negative_numbers = true)]
+    pub k: Option<f64>,
     /// Entropy-coder effort 1..22 [default: 3]
     #[arg(long, value_parser = clap::value_parser!(i32).range(1..=22))]
     pub effort: Option<i32>,

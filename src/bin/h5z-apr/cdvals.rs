@@ -100,9 +100,9 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
         let mode = a.mode.expect("clap: --mode required without --decode");
         let (mode, flag) = match mode {
             ModeArg::Lossless => {
-                if a.bound.is_some() || a.rel_error.is_some() {
+                if a.bound.is_some() || a.rel_error.is_some() || a.k.is_some() {
                     return Err(CdError::Usage(
-                        "--mode lossless takes no --bound/--rel-error".into(),
+                        "--mode lossless takes no --bound/--rel-error/--k".into(),
                     ));
                 }
                 (Mode::Lossless, "--mode")
@@ -117,6 +117,9 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
                         "--rel-error is only used with --mode apr".into(),
                     ));
                 }
+                if a.k.is_some() {
+                    return Err(CdError::Usage("--k is only used with --mode noise".into()));
+                }
                 (Mode::Abs(parse_decimal_arg("--bound", b)?), "--bound")
             }
             ModeArg::Apr => {
@@ -129,10 +132,24 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
                         "--bound is only used with --mode abs".into(),
                     ));
                 }
+                if a.k.is_some() {
+                    return Err(CdError::Usage("--k is only used with --mode noise".into()));
+                }
                 (
                     Mode::Apr(parse_decimal_arg("--rel-error", x)?),
                     "--rel-error",
                 )
+            }
+            ModeArg::Noise => {
+                let x =
+                    a.k.as_deref()
+                        .ok_or_else(|| CdError::Usage("--mode noise needs --k K".into()))?;
+                if a.bound.is_some() || a.rel_error.is_some() {
+                    return Err(CdError::Usage(
+                        "--mode noise takes --k, not --bound/--rel-error".into(),
+                    ));
+                }
+                (Mode::Noise(parse_decimal_arg("--k", x)?), "--k")
             }
         };
         let settings = Settings {

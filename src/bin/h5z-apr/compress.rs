@@ -37,12 +37,16 @@ const SLAB_BUDGET: usize = 64 << 20;
 
 /// The settings the arguments select, through the library's one validation.
 fn settings(a: &CompressArgs) -> Result<Settings, Error> {
-    let mode = a.mode.unwrap_or(match (a.bound, a.rel_error) {
-        (Some(_), _) => ModeArg::Abs,
-        (None, Some(_)) => ModeArg::Apr,
-        (None, None) => ModeArg::Lossless,
+    let mode = a.mode.unwrap_or(match (a.bound, a.rel_error, a.k) {
+        (Some(_), _, _) => ModeArg::Abs,
+        (None, Some(_), _) => ModeArg::Apr,
+        (None, None, Some(_)) => ModeArg::Noise,
+        (None, None, None) => ModeArg::Lossless,
     });
     let u = |m: &str| Err(Error::Usage(m.to_string()));
+    if a.k.is_some() && mode != ModeArg::Noise {
+        return u("--k is only used with --mode noise");
+    }
     let (mode, flag) = match mode {
         ModeArg::Lossless => {
             if a.bound.is_some() || a.rel_error.is_some() {
@@ -50,6 +54,11 @@ fn settings(a: &CompressArgs) -> Result<Settings, Error> {
             }
             (Mode::Lossless, "--mode")
         }
+        ModeArg::Noise => match (a.k, a.bound, a.rel_error) {
+            (Some(k), None, None) => (Mode::Noise(k), "--k"),
+            (None, _, _) => return u("--mode noise needs --k K"),
+            _ => return u("--mode noise takes --k, not --bound/--rel-error"),
+        },
         ModeArg::Abs => match (a.bound, a.rel_error) {
             (Some(b), None) => (Mode::Abs(b), "--bound"),
             (None, _) => return u("--mode abs needs --bound B"),

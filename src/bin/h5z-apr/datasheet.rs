@@ -266,6 +266,11 @@ pub fn render(
     o += &md_table(&["setting", "h5py", "h5repack"], &settings, false);
     o += "\n#### Measured quality\n\n";
     o += &md_table(&QUALITY_HEADERS, &quality_rows(rows, r), true);
+    if rows.iter().any(|x| x.lis.is_some() || x.noise.is_some()) {
+        o += "\n";
+        o += crate::report::POINTWISE_NOTE;
+        o += "\n";
+    }
     let d = downstream_rows(rows);
     if !d.is_empty() {
         let _ = write!(
@@ -302,6 +307,15 @@ fn summary_line(row: &Row, r: &Reference) -> String {
                 l.max_err_over_sigma,
                 l.rel_error,
                 100.0 * l.violation_fraction()
+            );
+        }
+        if let Some(n) = row.noise {
+            s += &format!(
+                ", max |I - I'|/sigma(I) {:.4} for k = {} ({:.4}% of elements beyond k·sigma(I), \
+                 sigma(I)² = a·I + b fitted per tile)",
+                n.max_err_over_sigma,
+                n.k,
+                100.0 * n.violation_fraction()
             );
         }
         if r.noise_sigma > 0.0 {

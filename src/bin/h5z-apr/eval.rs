@@ -146,6 +146,92 @@ impl LisStats {
     }
 }
 
+/// Noise mode's promise |I - I'| <= k * sigma(I(x)) over the array's elements, with
+/// sigma(I)^2 = max(0, a*I + b) and (a, b) the model the encoder fits on each tile: eval refits it
+/// with `codec::noise_bound_for` on the same tiles, the deterministic fit whose f32 (a, b) the
+/// encoder stores in every method-7 tile body (FORMAT.md §6.2, §6.4). Elements the encoder stores
+/// exactly (constant tiles, outside the coded box) have sigma = +inf here (ratio 0).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NoiseStats {
+    pub k: f64,
+    /// max over elements of |I - I'| / sigma(I(x)) (0 where the error is 0; +inf where the
+    /// model gives sigma 0 and the error is not 0).
+    pub max_err_over_sigma: f64,
+    /// sum of (|I - I'| / sigma(I(x)))^2 over the elements with a finite, positive sigma.
+    sum_sq_ratio: f64,
+    /// Elements with a finite, positive sigma.
+    modelled: u64,
+    /// Smallest finite sigma(I(x)) over the elements (+inf when every element is exact): abs
+    /// mode needs the bound floor(k * sigma_min) to promise |I - I'| <= k * sigma(I) everywhere.
+    pub sigma_min: f64,
+    /// Elements with |I - I'| > k * sigma(I(x)).
+    pub violations: u64,
+    pub pixels: u64,
+    /// Non-constant tiles and the range of their fitted (a, b).
+    pub tiles: u64,
+    pub a_min: f64,
+    pub a_max: f64,
+    pub b_min: f64,
+    pub b_max: f64,
+}
+
+impl NoiseStats {
+    fn new(k: f64) -> NoiseStats {
+        NoiseStats {
+            k,
+            max_err_over_sigma: 0.0,
+            sum_sq_ratio: 0.0,
+            modelled: 0,
+            sigma_min: f64::INFINITY,
+            violations: 0,
+            pixels: 0,
+            tiles: 0,
+            a_min: f64::INFINITY,
+            a_max: f64::NEG_INFINITY,
+            b_min: f64::INFINITY,
+            b_max: f64::NEG_INFINITY,
+        }
+    }
+    pub fn violation_fraction(&self) -> f64 {
+        self.violations as f64 / self.pixels.max(1) as f64
+    }
+    /// RMS over elements of |I - I'| / sigma(I(x)) (elements with 0 < sigma < inf), or `None`
+    /// when no element has one.
+    pub fn rms_err_over_sigma(&self) -> Option<f64> {
+        (self.modelled > 0).then(|| (self.sum_sq_ratio / self.modelled as f64).sqrt())
+    }
+    fn add_models(&mut self, models: &[([usize; 3], [usize; 3], f32, f32)]) {
+        for &(_, _, a, b) in models {
+            self.tiles += 1;
+            self.a_min = self.a_min.min(a as f64);
+            self.a_max = self.a_max.max(a as f64);
+            self.b_min = self.b_min.min(b as f64);
+            self.b_max = self.b_max.max(b as f64);
+        }
+    }
+    /// Adds the elements `idx` of one chunk (original `orig`, reconstruction `recon`,
+    /// model sigma `sig`).
+    fn add(&mut self, orig: &[f64], recon: &[f64], sig: &[f64], idx: std::ops::Range<usize>) {
+        for i in idx {
+            let d = (orig[i] - recon[i]).abs();
+            let s = sig[i];
+            let r = if d == 0.0 { 0.0 } else { d / s };
+            self.max_err_over_sigma = self.max_err_over_sigma.max(r);
+            if s.is_finite() {
+                self.sigma_min = self.sigma_min.min(s);
+            }
+            if s > 0.0 && s.is_finite() {
+                self.sum_sq_ratio += r * r;
+                self.modelled += 1;
+            }
+            if d > self.k * s {
+                self.violations += 1;
+            }
+            self.pixels += 1;
+        }
+    }
+}
+
 /// Measurements for one setting.
 pub struct Row {
     pub setting: Setting,
@@ -164,6 +250,8 @@ pub struct Row {
     pub downstream: Option<Downstream>,
     /// Apr rows: the pointwise E condition against the encoder's own `sigma_local`.
     pub lis: Option<LisStats>,
+    /// Noise rows: the bound k * sigma(I) against the per-tile fitted model.
+    pub noise: Option<NoiseStats>,
     /// The reconstruction's central 2-D slice (`Reference::central_slice`), for `--plot`.
     pub slice: Vec<f64>,
 }
@@ -295,6 +383,7 @@ struct Trip {
     decompress_s: f64,
     particles: Option<u64>,
     lis: Option<LisStats>,
+    noise: Option<NoiseStats>,
 }
 
 /// Compresses and decompresses every chunk with one setting.
@@ -327,6 +416,12 @@ fn round_trip(
         }),
         _ => None,
     };
+    let mut noise = match cfg.mode {
+        codec::Mode::Noise(k) => Some(NoiseStats::new(k)),
+        _ => None,
+    };
+    // The model's sigma(I) itself: the fit does not depend on k, so k = 1 gives 1 * sigma.
+    let sigma_cfg = cfg.clone().with_mode(codec::Mode::Noise(1.0));
     for k in 0..n_chunks {
         let (origin, extent) = chunk_at(k, shape, chunks, &g);
         buf.fill(0);
@@ -336,6 +431,10 @@ fn round_trip(
                 codec::values_f64(dtype, &buf),
                 codec::local_scale_for(&buf, dtype, chunks, &cfg),
             )
+        });
+        let before_noise = noise.map(|_| {
+            let (sig, models) = codec::noise_bound_for(&buf, dtype, chunks, &sigma_cfg);
+            (codec::values_f64(dtype, &buf), sig, models)
         });
         let t0 = Instant::now();
         let stream = codec::compress(&buf, dtype, chunks, &cfg)
@@ -353,6 +452,13 @@ fn round_trip(
                 l.add(&orig, &rv, &sig, c / elem..(c + n) / elem)
             });
         }
+        if let (Some(ns), Some((orig, sig, models))) = (noise.as_mut(), before_noise) {
+            let rv = codec::values_f64(dtype, &buf);
+            ns.add_models(&models);
+            for_each_row(shape, chunks, &origin, &extent, elem, |_, c, n| {
+                ns.add(&orig, &rv, &sig, c / elem..(c + n) / elem)
+            });
+        }
         scatter(&buf, chunks, &mut recon, shape, &origin, &extent, elem);
         progress.inc(1, &format!("{label}: chunk {}/{n_chunks}", k + 1));
     }
@@ -366,6 +472,7 @@ fn round_trip(
         decompress_s: t_d,
         particles,
         lis,
+        noise,
     })
 }
 
@@ -420,6 +527,7 @@ pub fn run(
             particles: trip.particles,
             downstream,
             lis: trip.lis,
+            noise: trip.noise,
             slice: slice_of(&rv, reference.shape3, reference.central_z()).to_vec(),
         });
     }

@@ -46,15 +46,16 @@ fn mode_color(mode: &str) -> RGBColor {
     match mode {
         "lossless" => RGBColor(44, 160, 44),
         "abs" => RGBColor(31, 119, 180),
+        "noise" => RGBColor(148, 103, 189),
         _ => RGBColor(214, 39, 40),
     }
 }
 
-/// The curves, one per mode present, in the order lossless, abs, apr; points sorted by
+/// The curves, one per mode present, in the order lossless, abs, apr, noise; points sorted by
 /// decreasing PSNR (increasing loss).
 pub fn series(rows: &[Row], r: &Reference) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
-    for mode in ["lossless", "abs", "apr"] {
+    for mode in ["lossless", "abs", "apr", "noise"] {
         let mut points: Vec<_> = rows
             .iter()
             .filter(|row| mode_name(row.setting.mode) == mode)

@@ -101,8 +101,8 @@ pub(crate) const QUALITY_HEADERS: [&str; 13] = [
     "max err",
     "mean err",
     "RMSE/noise",
-    "max err/sigma_local",
-    "px > E*sigma_local %",
+    "max err/sigma",
+    "px > bound %",
     "particles/px",
     "comp MB/s",
     "dec MB/s",
@@ -125,11 +125,11 @@ pub(crate) fn quality_rows(rows: &[Row], r: &Reference) -> Vec<Vec<String>> {
                 g4(row.err.max_abs),
                 g4(row.err.mean_abs),
                 ratio_to_noise(row.err.rmse(), r.noise_sigma),
-                row.lis
-                    .map(|l| format!("{:.4}", l.max_err_over_sigma))
+                pointwise(row)
+                    .map(|(m, _)| format!("{m:.4}"))
                     .unwrap_or_else(|| "n/a".into()),
-                row.lis
-                    .map(|l| format!("{:.4}", 100.0 * l.violation_fraction()))
+                pointwise(row)
+                    .map(|(_, f)| format!("{:.4}", 100.0 * f))
                     .unwrap_or_else(|| "n/a".into()),
                 row.particles_per_pixel(n)
                     .map(|p| format!("{p:.4}"))
@@ -140,6 +140,24 @@ pub(crate) fn quality_rows(rows: &[Row], r: &Reference) -> Vec<Vec<String>> {
         })
         .collect()
 }
+
+/// The pointwise columns: (max |err| / sigma, fraction of elements over the bound), with sigma
+/// = sigma_local for apr rows (bound E * sigma_local) and the fitted sigma(I) for noise rows
+/// (bound k * sigma(I)); `None` for the other modes.
+fn pointwise(row: &Row) -> Option<(f64, f64)> {
+    if let Some(l) = row.lis {
+        return Some((l.max_err_over_sigma, l.violation_fraction()));
+    }
+    row.noise
+        .map(|n| (n.max_err_over_sigma, n.violation_fraction()))
+}
+
+/// Explains the two pointwise columns (text report and datasheet).
+pub(crate) const POINTWISE_NOTE: &str =
+    "max err/sigma, px > bound: apr rows against the encoder's \
+     local intensity scale sigma_local (bound E*sigma_local); noise rows against the model \
+     sigma(I) = sqrt(max(0, a*I + b)) with (a, b) fitted per tile exactly as the encoder does \
+     (the values its method-7 tiles store; bound k*sigma(I)).";
 
 fn ratio_to_noise(x: f64, sigma: f64) -> String {
     if sigma > 0.0 {
@@ -243,6 +261,10 @@ pub fn text(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
     }
     out += "\nratio = raw bytes / compressed chunk bytes; SSIM per 2-D slice (7x7 window); \
             RMSE/noise < 1: loss below the estimated noise; speeds single-thread, per raw chunk byte.\n";
+    if rows.iter().any(|r| r.lis.is_some() || r.noise.is_some()) {
+        out += POINTWISE_NOTE;
+        out += "\n";
+    }
     out
 }
 
@@ -316,11 +338,11 @@ pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
         if i > 0 {
             o += ",";
         }
-        let (mode, bound, rel) = match row.setting.mode {
-            Mode::Lossless => ("lossless", None, None),
-            Mode::Abs(b) => ("abs", Some(b), None),
-            Mode::Apr(e) => ("apr", None, Some(e)),
-            Mode::Noise(_) => ("noise", None, None),
+        let (mode, bound, rel, k) = match row.setting.mode {
+            Mode::Lossless => ("lossless", None, None, None),
+            Mode::Abs(b) => ("abs", Some(b), None, None),
+            Mode::Apr(e) => ("apr", None, Some(e), None),
+            Mode::Noise(k) => ("noise", None, None, Some(k)),
         };
         let sigma_ratio = |x: f64| (r.noise_sigma > 0.0).then(|| x / r.noise_sigma);
         let cd = cdvals::for_setting(&row.setting)
@@ -328,17 +350,20 @@ pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
             .unwrap_or_else(|_| "null".into());
         let _ = write!(
             o,
-            "{{\"setting\":{},\"mode\":{},\"bound\":{},\"rel_error\":{},\"effort\":{},\"cd_values\":{cd},\
+            "{{\"setting\":{},\"mode\":{},\"bound\":{},\"rel_error\":{},\"k\":{},\"effort\":{},\"cd_values\":{cd},\
              \"raw_bytes\":{},\"stored_bytes\":{},\"chunk_count\":{},\"ratio\":{},\"psnr_db\":{},\
              \"ssim_mean\":{},\"ssim_worst\":{},\"ssim_worst_slice\":{},\"max_abs_error\":{},\
              \"mean_abs_error\":{},\"rmse\":{},\"rmse_over_noise\":{},\"max_abs_error_over_noise\":{},\
              \"max_abs_error_over_sigma_local\":{},\"e_condition_violation_fraction\":{},\
+             \"max_abs_error_over_sigma_model\":{},\"rms_error_over_sigma_model\":{},\
+             \"noise_bound_violation_fraction\":{},\"sigma_model_min\":{},\"noise_model\":{},\
              \"particles\":{},\"particles_per_pixel\":{},\"compress_mb_s\":{},\"decompress_mb_s\":{},\
              \"downstream\":",
             jstr(&row.setting.label()),
             jstr(mode),
             jopt(bound),
             jopt(rel),
+            jopt(k),
             row.setting.effort,
             row.raw_bytes,
             row.stored_bytes,
@@ -355,6 +380,31 @@ pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
             jopt(sigma_ratio(row.err.max_abs)),
             jopt(row.lis.map(|l| l.max_err_over_sigma)),
             jopt(row.lis.map(|l| l.violation_fraction())),
+            // +inf (sigma 0 with an error) has no JSON number: a string, not a silent null.
+            row.noise
+                .map(|n| if n.max_err_over_sigma.is_infinite() {
+                    "\"inf\"".to_string()
+                } else {
+                    jnum(n.max_err_over_sigma)
+                })
+                .unwrap_or_else(|| "null".into()),
+            jopt(row.noise.and_then(|n| n.rms_err_over_sigma())),
+            jopt(row.noise.map(|n| n.violation_fraction())),
+            jopt(row.noise.map(|n| n.sigma_min)),
+            row.noise
+                .map(|n| if n.tiles == 0 {
+                    "{\"tiles\":0}".to_string()
+                } else {
+                    format!(
+                        "{{\"tiles\":{},\"a_min\":{},\"a_max\":{},\"b_min\":{},\"b_max\":{}}}",
+                        n.tiles,
+                        jnum(n.a_min),
+                        jnum(n.a_max),
+                        jnum(n.b_min),
+                        jnum(n.b_max)
+                    )
+                })
+                .unwrap_or_else(|| "null".into()),
             row.particles.map(|p| p.to_string()).unwrap_or_else(|| "null".into()),
             jopt(row.particles_per_pixel(n)),
             jnum(row.compress_mbs()),
