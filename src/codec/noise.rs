@@ -113,7 +113,7 @@ fn sort_integer_samples(s: &mut [(f64, f64)]) -> bool {
     for &(m, r) in s.iter() {
         let q = near(m * d);
         // -0.0 and 0.0 order differently under total_cmp: keep such residuals on the pair sort.
-        if !(q.abs() < LIM && q / d == m && r.abs() < LIM && r.fract() == 0.0)
+        if !(q.abs() < LIM && q / d == m && r.abs() < LIM && r == r as i64 as f64)
             || (r == 0.0 && r.is_sign_negative())
             || (m == 0.0 && m.is_sign_negative())
         {
@@ -134,10 +134,10 @@ fn sort_integer_samples(s: &mut [(f64, f64)]) -> bool {
         .iter()
         .map(|&(m, r)| {
             let q = near(m * d) as i64;
-            ((q - qmin) as u64) << rb | (r as i64 - rmin) as u64
+            (((q - qmin) as u64) << rb) | (r as i64 - rmin) as u64
         })
         .collect();
-    keys.sort_unstable();
+    radix_sort(&mut keys, rb + bits(qmax - qmin));
     let mask = (1u64 << rb) - 1;
     for (p, &k) in s.iter_mut().zip(&keys) {
         let q = (k >> rb) as i64 + qmin;
@@ -145,6 +145,33 @@ fn sort_integer_samples(s: &mut [(f64, f64)]) -> bool {
         *p = (q as f64 / d, r as f64);
     }
     true
+}
+
+/// Sorts `keys` (all below 2^`nbits`) ascending: LSD radix sort with 11-bit digits, a few
+/// linear passes instead of a comparison sort's log2(n).
+fn radix_sort(keys: &mut Vec<u64>, nbits: u32) {
+    const D: u32 = 11;
+    let mut tmp = vec![0u64; keys.len()];
+    let mut shift = 0;
+    while shift < nbits {
+        let mut count = [0usize; 1 << D];
+        for &k in keys.iter() {
+            count[(k >> shift) as usize & ((1 << D) - 1)] += 1;
+        }
+        let mut sum = 0;
+        for c in count.iter_mut() {
+            let n = *c;
+            *c = sum;
+            sum += n;
+        }
+        for &k in keys.iter() {
+            let d = (k >> shift) as usize & ((1 << D) - 1);
+            tmp[count[d]] = k;
+            count[d] += 1;
+        }
+        std::mem::swap(keys, &mut tmp);
+        shift += D;
+    }
 }
 
 /// Least squares `y = a*x + b` with a >= 0 (b may be negative: a camera offset or the negative
@@ -247,6 +274,13 @@ mod tests {
             };
             assert_eq!(bits(&s), bits(&want));
         }
+        let mut keys: Vec<u64> = (0..3000)
+            .map(|i| ((i * 7919 % 3001) << 30) | (i % 17))
+            .collect();
+        let mut want = keys.clone();
+        want.sort_unstable();
+        radix_sort(&mut keys, 42);
+        assert_eq!(keys, want);
         let mut frac = vec![(1.0 / 9.0, 0.5), (2.0 / 9.0, 1.0)];
         assert!(!sort_integer_samples(&mut frac));
         let mut negzero = vec![(1.0 / 9.0, -0.0), (2.0 / 9.0, 1.0)];
