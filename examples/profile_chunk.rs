@@ -1,6 +1,6 @@
 //! Profiling aid: compresses and decompresses one (16,256,256) chunk of a shared-data volume,
 //! for `valgrind --tool=callgrind` instruction counts (repeatable on a shared machine).
-//! Usage: profile_chunk <npy> <lossless|abs4|apr> [enc|dec] [m2|m6]
+//! Usage: profile_chunk <npy> <lossless|abs4|apr|noise> [enc|dec] [m2|m6] (noise = k 0.5)
 //! With m2 / m6 the method-2 / method-6 body is coded directly (no stream, no method choice):
 //! toggle-collect `h5z_apr::codec::method::pyramid_fast::{encode,decode}` (m6) or
 //! `...::pyramid_fast::{encode_m2,decode_m2}` (m2).
@@ -27,6 +27,7 @@ fn main() {
     let cfg = match a[2].as_str() {
         "lossless" => Config::lossless(),
         "abs4" => Config::abs(4.0),
+        "noise" => Config::noise(0.5),
         _ => Config::apr(0.1),
     };
     let shape = [cz, cy, cx];

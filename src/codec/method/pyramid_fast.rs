@@ -48,6 +48,9 @@ trait Work: Copy + Default + PartialOrd + std::fmt::Debug {
     fn shl_sat(w: u64, t: u32) -> Self;
     /// `#{t : d >= th[t]}`, summed in the working type (vector lanes stay 32/64-bit).
     fn count_ge(d: Self, th: &[Self; NB - 1]) -> u8;
+    /// `min(9, bit_length(d))` = `count_ge(d, [1, 2, 4, ..])` for `d = dist(a, b)` of values
+    /// of the domain (lossless activity; any value in 0..=9 for out-of-domain garbage).
+    fn bitlen9(d: Self) -> u8;
 }
 
 impl Work for i32 {
@@ -88,6 +91,14 @@ impl Work for i32 {
         }
         j as u8
     }
+    #[inline(always)]
+    fn bitlen9(d: i32) -> u8 {
+        // d < 2^17: 2d + 1 is exact in f32 and its exponent is 127 + bit_length(d) (also for
+        // d = 0). Converts, shifts and packs in vector lanes (SSE2 has no lzcnt). Garbage d
+        // (corrupt streams): the sign bit makes the exponent field >= 256, min(9) keeps 0..=9.
+        let e = ((d.wrapping_mul(2) | 1) as f32).to_bits() >> 23;
+        e.wrapping_sub(127).min(9) as u8
+    }
 }
 
 impl Work for i64 {
@@ -127,6 +138,10 @@ impl Work for i64 {
             j = j.wrapping_add(d.wrapping_sub(t) >> 63);
         }
         j as u8
+    }
+    #[inline(always)]
+    fn bitlen9(d: i64) -> u8 {
+        ((64 - (d as u64).leading_zeros()) as u8).min(9)
     }
 }
 
@@ -169,7 +184,11 @@ impl<W: Work> Q<W> {
     #[inline(always)]
     #[allow(dead_code)]
     fn act<const LOSSLESS: bool>(&self, a: W, b: W) -> u8 {
-        W::count_ge(W::dist(a, b), &self.th)
+        if LOSSLESS {
+            W::bitlen9(W::dist(a, b))
+        } else {
+            W::count_ge(W::dist(a, b), &self.th)
+        }
     }
 }
 
@@ -221,10 +240,15 @@ impl<W: Work> Steps<W> for Blocks<'_, W> {
     }
 }
 
-/// Activity of point `k`: `#{t < 9 : |a - b| >= w_k << t}` (see [`Q::act`]).
+/// Activity of point `k`: `#{t < 9 : |a - b| >= w_k << t}` (see [`Q::act`]); lossless (w = 1)
+/// as `min(9, bit_length(|a - b|))`.
 #[inline(always)]
-fn act<W: Work, S: Steps<W>>(st: &S, k: usize, a: W, b: W) -> u8 {
-    W::count_ge(W::dist(a, b), st.th(k))
+fn act<W: Work, S: Steps<W>, const LOSSLESS: bool>(st: &S, k: usize, a: W, b: W) -> u8 {
+    if LOSSLESS {
+        W::bitlen9(W::dist(a, b))
+    } else {
+        W::count_ge(W::dist(a, b), st.th(k))
+    }
 }
 
 /// Value range of the integer domain of a dtype, and the working width (true = i32).
@@ -293,8 +317,8 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
         let m = (ny - h).div_ceil(2 * h);
         let ne = ny.div_ceil(2 * h);
         let e = &mut tmp[..ne];
-        for (t, &x) in e.iter_mut().zip(r.iter().step_by(2 * h)) {
-            *t = x;
+        for (t, c) in e.iter_mut().zip(r.chunks(2 * h)) {
+            *t = c[0];
         }
         let e = &*e;
         let (pred, ctx) = (&mut pred[..m], &mut ctx[..m]);
@@ -307,16 +331,16 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                 } else {
                     W::lin(a0, b0)
                 };
-                (pp, act(&st, k, a0, b0))
+                (pp, act::<W, S, LOSSLESS>(&st, k, a0, b0))
             } else if k >= 1 {
-                (a0, act(&st, k, a0, e[k - 1]))
+                (a0, act::<W, S, LOSSLESS>(&st, k, a0, e[k - 1]))
             } else {
                 (a0, 0)
             }
         };
         // Interior points k in [1, kend): A1 and B1 exist.
         let kend = ne.saturating_sub(2).max(1);
-        for k in (0..m).filter(|&k| k == 0 || k >= kend) {
+        for k in (0..m.min(1)).chain(kend..m) {
             let (pp, a) = general(k);
             pred[k] = pp;
             ctx[k] = a + fine;
@@ -331,7 +355,7 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                     .enumerate()
                 {
                     *pp = q.clamp(W::cubic(w[0], w[1], w[2], w[3]));
-                    *cc = act(&st, j + 1, w[1], w[2]) + fine;
+                    *cc = act::<W, S, LOSSLESS>(&st, j + 1, w[1], w[2]) + fine;
                 }
             } else {
                 for (j, ((pp, cc), w)) in pi
@@ -341,7 +365,7 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                     .enumerate()
                 {
                     *pp = W::lin(w[0], w[1]);
-                    *cc = act(&st, j + 1, w[0], w[1]) + fine;
+                    *cc = act::<W, S, LOSSLESS>(&st, j + 1, w[0], w[1]) + fine;
                 }
             }
         }
@@ -368,7 +392,7 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                 {
                     let (a1, a0, b0, b1) = (a1[0], a0[0], b0[0], b1[0]);
                     *pp = q.clamp(W::cubic(a1, a0, b0, b1));
-                    *cc = act(&st, j, a0, b0) + fine;
+                    *cc = act::<W, S, LOSSLESS>(&st, j, a0, b0) + fine;
                 }
             } else if cubic && c >= 3 * h && c + 3 * h < n {
                 let ra1 = &v[base - 3 * sd..base - 3 * sd + ny];
@@ -383,7 +407,7 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                     pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
                 {
                     *pp = q.clamp(W::cubic(a1, a0, b0, b1));
-                    *cc = act(&st, j, a0, b0) + fine;
+                    *cc = act::<W, S, LOSSLESS>(&st, j, a0, b0) + fine;
                 }
             } else if s == 2 {
                 let it = ra0.chunks(2).zip(rb0.chunks(2));
@@ -392,7 +416,7 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                 {
                     let (a0, b0) = (a[0], b[0]);
                     *pp = W::lin(a0, b0);
-                    *cc = act(&st, j, a0, b0) + fine;
+                    *cc = act::<W, S, LOSSLESS>(&st, j, a0, b0) + fine;
                 }
             } else {
                 let it = ra0.iter().step_by(s).zip(rb0.iter().step_by(s));
@@ -400,7 +424,7 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                     pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
                 {
                     *pp = W::lin(a0, b0);
-                    *cc = act(&st, j, a0, b0) + fine;
+                    *cc = act::<W, S, LOSSLESS>(&st, j, a0, b0) + fine;
                 }
             }
         } else if c >= 3 * h {
@@ -410,7 +434,7 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                 pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
             {
                 *pp = a0;
-                *cc = act(&st, j, a0, a1) + fine;
+                *cc = act::<W, S, LOSSLESS>(&st, j, a0, a1) + fine;
             }
         } else {
             for ((pp, cc), &a0) in pred
