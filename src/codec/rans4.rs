@@ -39,6 +39,8 @@ const L: u32 = 1 << 16;
 /// impossible for a real entry (`slot - start < f`). (Not `u32::MAX`: that is the real entry
 /// of symbol 255 at slot 4095 of a single-symbol context.)
 const EMPTY: u32 = 0xfff << 12 | 0xff << 24;
+// EMPTY decodes as symbol 255: what [`Decoder::decode_many_no255`] relies on.
+const _: () = assert!(EMPTY >> 24 == 0xff);
 
 /// Default configuration (chosen from the measurements in `rans4::tests::bench_compare` and
 /// `benches/entropy.rs`): 4 lanes, 12-bit probabilities.
@@ -414,6 +416,19 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
     /// values). Lane states stay in registers. Panics if `ctx.len() != out.len()` or a
     /// context is >= nctx (caller bugs).
     pub fn decode_many(&mut self, ctx: &[u8], out: &mut [u8]) {
+        self.many::<true>(ctx, out)
+    }
+
+    /// [`Decoder::decode_many`] for callers to whom symbol 255 is invalid (e.g. method 6,
+    /// whose symbols are < 88): a symbol of an unused context decodes as 255 without being
+    /// recorded as damage, saving the per-symbol check. The caller must reject any 255 it
+    /// gets; with that, a stream is accepted iff [`Decoder::decode_many`] would accept it.
+    pub fn decode_many_no255(&mut self, ctx: &[u8], out: &mut [u8]) {
+        self.many::<false>(ctx, out)
+    }
+
+    #[inline(always)]
+    fn many<const CHECK_EMPTY: bool>(&mut self, ctx: &[u8], out: &mut [u8]) {
         assert_eq!(ctx.len(), out.len());
         let mut k = 0;
         // Align to a lane group.
@@ -430,29 +445,34 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         let mut oc = out.chunks_exact_mut(LANES);
         let mut cc = ctx.chunks_exact(LANES);
         for (o, c) in (&mut oc).zip(&mut cc) {
+            let mut e = [0u32; LANES];
             for l in 0..LANES {
-                let e = tab[((c[l] as usize) << PB) | (x[l] & Self::MASK) as usize];
-                bad |= e == EMPTY;
+                e[l] = tab[((c[l] as usize) << PB) | (x[l] & Self::MASK) as usize];
+            }
+            for l in 0..LANES {
+                if CHECK_EMPTY {
+                    bad |= e[l] == EMPTY;
+                }
                 let q = x[l] >> PB;
-                x[l] = (e & 0xfff)
+                x[l] = (e[l] & 0xfff)
                     .wrapping_mul(q)
                     .wrapping_add(q)
-                    .wrapping_add((e >> 12) & 0xfff);
-                o[l] = (e >> 24) as u8;
+                    .wrapping_add((e[l] >> 12) & 0xfff);
+                o[l] = (e[l] >> 24) as u8;
             }
-            if words.len() >= 2 * LANES {
-                // Fast path: this group's words (at most LANES) are all present, so the reads
-                // are branch-free (masked indices keep them provably in bounds).
-                let w = &words[..2 * LANES];
-                let m = 2 * LANES - 1;
+            if let Some(w) = words.get(..2 * LANES) {
+                // Fast path: this group's words (at most LANES) are all present. Word j of the
+                // group goes to the j-th lane that needs one; j <= lane, so the reads are in
+                // bounds without checks, and the state update is a select (no branch).
                 let mut j = 0;
-                for xl in x.iter_mut() {
+                for (l, xl) in x.iter_mut().enumerate() {
                     let need = *xl < L;
-                    let v = u16::from_le_bytes([w[j & m], w[(j + 1) & m]]) as u32;
+                    let jj = j.min(l);
+                    let v = u16::from_le_bytes([w[2 * jj], w[2 * jj + 1]]) as u32;
                     *xl = if need { (*xl << 16) | v } else { *xl };
-                    j += 2 * need as usize;
+                    j += need as usize;
                 }
-                words = &words[j..];
+                words = &words[2 * j..];
             } else {
                 for xl in x.iter_mut() {
                     if *xl < L {
