@@ -201,11 +201,13 @@ trait Steps<W: Work>: Copy {
     fn hw(&self, k: usize) -> (i64, i64);
 }
 
-/// The tile's one quantiser (method 6).
+/// The tile's one quantiser (method 6), held by value: a row kernel's copy cannot alias the
+/// rows it writes, so the thresholds stay in registers (vector loops) instead of being
+/// reloaded per point.
 #[derive(Clone, Copy)]
-struct One<'a, W>(&'a Q<W>);
+struct One<W>(Q<W>);
 
-impl<W: Work> Steps<W> for One<'_, W> {
+impl<W: Work> Steps<W> for One<W> {
     #[inline(always)]
     fn th(&self, _: usize) -> &[W; NB - 1] {
         &self.0.th
@@ -317,8 +319,16 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
         let m = (ny - h).div_ceil(2 * h);
         let ne = ny.div_ceil(2 * h);
         let e = &mut tmp[..ne];
-        for (t, c) in e.iter_mut().zip(r.chunks(2 * h)) {
-            *t = c[0];
+        // (chunks, not step_by: the first element of each chunk is the same sequence, and a
+        // constant chunk length vectorises.)
+        if h == 1 {
+            for (t, c) in e.iter_mut().zip(r.chunks(2)) {
+                *t = c[0];
+            }
+        } else {
+            for (t, c) in e.iter_mut().zip(r.chunks(2 * h)) {
+                *t = c[0];
+            }
         }
         let e = &*e;
         let (pred, ctx) = (&mut pred[..m], &mut ctx[..m]);
@@ -398,14 +408,14 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                 let ra1 = &v[base - 3 * sd..base - 3 * sd + ny];
                 let rb1 = &v[base + 3 * sd..base + 3 * sd + ny];
                 let it = ra1
-                    .iter()
-                    .step_by(s)
-                    .zip(ra0.iter().step_by(s))
-                    .zip(rb0.iter().step_by(s))
-                    .zip(rb1.iter().step_by(s));
-                for (j, ((pp, cc), (((&a1, &a0), &b0), &b1))) in
+                    .chunks(s)
+                    .zip(ra0.chunks(s))
+                    .zip(rb0.chunks(s))
+                    .zip(rb1.chunks(s));
+                for (j, ((pp, cc), (((a1, a0), b0), b1))) in
                     pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
                 {
+                    let (a1, a0, b0, b1) = (a1[0], a0[0], b0[0], b1[0]);
                     *pp = q.clamp(W::cubic(a1, a0, b0, b1));
                     *cc = act::<W, S, LOSSLESS>(&st, j, a0, b0) + fine;
                 }
@@ -419,22 +429,30 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                     *cc = act::<W, S, LOSSLESS>(&st, j, a0, b0) + fine;
                 }
             } else {
-                let it = ra0.iter().step_by(s).zip(rb0.iter().step_by(s));
-                for (j, ((pp, cc), (&a0, &b0))) in
+                let it = ra0.chunks(s).zip(rb0.chunks(s));
+                for (j, ((pp, cc), (a, b))) in
                     pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
                 {
+                    let (a0, b0) = (a[0], b[0]);
                     *pp = W::lin(a0, b0);
                     *cc = act::<W, S, LOSSLESS>(&st, j, a0, b0) + fine;
                 }
             }
         } else if c >= 3 * h {
             let ra1 = &v[base - 3 * sd..base - 3 * sd + ny];
-            let it = ra0.iter().step_by(s).zip(ra1.iter().step_by(s));
-            for (j, ((pp, cc), (&a0, &a1))) in
-                pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
-            {
-                *pp = a0;
-                *cc = act::<W, S, LOSSLESS>(&st, j, a0, a1) + fine;
+            let one_sided = |s: usize, pred: &mut [W], ctx: &mut [u8]| {
+                let it = ra0.chunks(s).zip(ra1.chunks(s));
+                for (j, ((pp, cc), (a0, a1))) in
+                    pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
+                {
+                    *pp = a0[0];
+                    *cc = act::<W, S, LOSSLESS>(&st, j, a0[0], a1[0]) + fine;
+                }
+            };
+            if s == 2 {
+                one_sided(2, pred, ctx);
+            } else {
+                one_sided(s, pred, ctx);
             }
         } else {
             for ((pp, cc), &a0) in pred
@@ -716,7 +734,7 @@ fn choose_cubic<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> bool 
 /// Codes `x` (overwritten with the reconstructed values).
 fn encode_body<W: Work>(x: &mut [W], q: Q<W>, shape: [usize; 3], out: &mut Vec<u8>) {
     put_varint(out, q.k as u64);
-    let one = |_: usize, _: usize, _: usize| One(&q);
+    let one = |_: usize, _: usize, _: usize| One(q);
     if q.k == 0 {
         encode_impl::<W, _, true>(x, q, shape, one, out)
     } else {
@@ -837,7 +855,7 @@ pub fn decode(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> 
     let rest = &body[r.pos..];
     if narrow {
         let q = Q::<i32>::new(k, lo, hi);
-        let one = |_: usize, _: usize, _: usize| One(&q);
+        let one = |_: usize, _: usize, _: usize| One(q);
         let v = if k == 0 {
             decode_impl::<i32, _, true>(rest, q, shape3, one)?
         } else {
@@ -846,7 +864,7 @@ pub fn decode(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> 
         from_work(dtype, &v, out);
     } else {
         let q = Q::<i64>::new(k, lo, hi);
-        let one = |_: usize, _: usize, _: usize| One(&q);
+        let one = |_: usize, _: usize, _: usize| One(q);
         let v = if k == 0 {
             decode_impl::<i64, _, true>(rest, q, shape3, one)?
         } else {
@@ -909,8 +927,9 @@ fn reconstruct_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                 out[2 * k] = one(pred[k], sym[k], st.hw(k).1);
             }
         } else {
-            for (k, ((o, &pp), &s)) in out.iter_mut().step_by(ys).zip(pred).zip(sym).enumerate() {
-                *o = one(pp, s, st.hw(k).1);
+            let out = &mut out[..(m - 1) * ys + 1];
+            for k in 0..m {
+                out[k * ys] = one(pred[k], sym[k], st.hw(k).1);
             }
         }
     }
@@ -967,7 +986,7 @@ fn decode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
                 &q, st, &v, shape, p, cubic, base, c, fine, &mut pred, &mut ctx, &mut tmp,
             );
             let (ctx, sym) = (&ctx[..m], &mut sym[..m]);
-            dec.decode_many(ctx, sym);
+            dec.decode_many_no255(ctx, sym);
             let row = &mut v[base + y0..base + ny];
             reconstruct_row::<W, S, LOSSLESS>(
                 &q,
