@@ -850,6 +850,56 @@ mod tests {
     }
 
     #[test]
+    fn decode_many_no255_equals_decode_many() {
+        // Same symbols, same end state (finish) over uneven pieces, incl. the slow tail path
+        // (pieces ending within the last group's words).
+        for (seed, n) in [(21u64, 20_011usize), (22, 3), (23, 9)] {
+            let seq = random_seq(seed, n, 12);
+            let mut e = Rans4Encoder::new(12);
+            for &(c, s) in &seq {
+                e.push(c, s);
+            }
+            let mut out = Vec::new();
+            e.finish(&mut out);
+            let ctx: Vec<u8> = seq.iter().map(|p| p.0 as u8).collect();
+            let (mut d, _) = Rans4Decoder::new(&out, 12).unwrap();
+            let mut got = vec![0u8; seq.len()];
+            let mut k = 0;
+            for len in [5usize, 0, 1, 300, 2, 8].iter().cycle() {
+                let e = (k + len).min(seq.len());
+                d.decode_many_no255(&ctx[k..e], &mut got[k..e]);
+                k = e;
+                if k == seq.len() {
+                    break;
+                }
+            }
+            d.finish().unwrap();
+            assert!(
+                got.iter().zip(&seq).all(|(&g, &(_, s))| g == s),
+                "seed {seed}"
+            );
+        }
+    }
+
+    #[test]
+    fn decode_many_no255_gives_255_for_an_unused_context() {
+        let mut e = Rans4Encoder::new(3);
+        for i in 0..64u8 {
+            e.push(0, i % 5);
+        }
+        let mut out = Vec::new();
+        e.finish(&mut out);
+        let (mut d, _) = Rans4Decoder::new(&out, 3).unwrap();
+        let ctx = [0u8, 0, 2, 0, 1, 0, 0, 0];
+        let mut sym = [0u8; 8];
+        d.decode_many_no255(&ctx, &mut sym);
+        assert_eq!((sym[2], sym[4]), (255, 255));
+        let (mut d, _) = Rans4Decoder::new(&out, 3).unwrap();
+        d.decode_many(&ctx, &mut sym);
+        assert!(d.finish().is_err());
+    }
+
+    #[test]
     fn unused_context_is_an_error() {
         let mut e = Rans4Encoder::new(2);
         e.push(0, 1);

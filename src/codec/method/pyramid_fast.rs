@@ -51,9 +51,22 @@ trait Work: Copy + Default + PartialOrd + std::fmt::Debug {
     /// `min(9, bit_length(d))` = `count_ge(d, [1, 2, 4, ..])` for `d = dist(a, b)` of values
     /// of the domain (lossless activity; any value in 0..=9 for out-of-domain garbage).
     fn bitlen9(d: Self) -> u8;
+    /// Largest lossless symbol of a valid stream of the domains using this type: |residual|
+    /// <= span, so zigzag < 2^17 (i32: <= 16-bit domains, symbol <= 55) or < 2^33 (i64).
+    /// Decoding checks it first; a larger symbol puts its value outside the domain anyway,
+    /// and below it the decoded value is exact in the working type (no i32 wrap), so the
+    /// domain check can run over the decoded tile afterwards with the same verdict.
+    const MAX_SYM: u8;
+    /// OR over `v` of `v - lo` (wrapping, as unsigned): <= span (2^bits - 1) iff every value
+    /// is in the domain `lo ..= lo + span`.
+    fn or_offsets(v: &[Self], lo: Self) -> u64;
 }
 
 impl Work for i32 {
+    const MAX_SYM: u8 = 55;
+    fn or_offsets(v: &[i32], lo: i32) -> u64 {
+        v.iter().fold(0u32, |a, &x| a | x.wrapping_sub(lo) as u32) as u64
+    }
     #[inline(always)]
     fn from_i64(v: i64) -> Self {
         v as i32
@@ -102,6 +115,10 @@ impl Work for i32 {
 }
 
 impl Work for i64 {
+    const MAX_SYM: u8 = NSYM as u8 - 1;
+    fn or_offsets(v: &[i64], lo: i64) -> u64 {
+        v.iter().fold(0u64, |a, &x| a | x.wrapping_sub(lo) as u64)
+    }
     #[inline(always)]
     fn from_i64(v: i64) -> Self {
         v
@@ -485,7 +502,8 @@ fn row_y(p: Pass) -> (usize, usize) {
 struct Ent {
     base: u64,
     mask: u64,
-    /// Number of extra bits; [`INVALID`] for s >= 88 (OR-accumulated, checked per tile).
+    /// Number of extra bits; [`INVALID`] for s >= 88 (rejected through the largest symbol of
+    /// the tile; the huge count only garbles the bits read after it).
     nb: u64,
 }
 
@@ -876,9 +894,10 @@ pub fn decode(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> 
 }
 
 /// Phase 3 for one row: `out[k * ys] = p[k] + unzigzag(u(sym[k])) * w` (clamped for abs),
-/// u from the symbol table and the extra bits. Bit position and accumulators stay in
-/// registers for the row. `acc`: OR of the symbols' `nb` (<= 32, or [`INVALID`] for s >= 88)
-/// and, lossless, of `v - lo` (<= span = 2^bits - 1 >= 255 iff every value is in the domain).
+/// u from the symbol table and the extra bits. The bit position stays in a register for the
+/// row. `smax`: the largest symbol seen (one vector pass over the row's symbols; the caller
+/// rejects s >= 88, and lossless s > [`Work::MAX_SYM`]; the lossless values are checked
+/// against the domain after the tile, see [`Work::MAX_SYM`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn reconstruct_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
@@ -890,28 +909,25 @@ fn reconstruct_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
     ys: usize,
     tab: &[Ent; 256],
     bits: &mut FastBits,
-    acc: &mut u64,
+    smax: &mut u8,
 ) {
+    *smax = sym.iter().fold(*smax, |m, &s| m.max(s));
     // bits.buf = the extra bits + 8 zero bytes: loads clamped to start at <= len - 8 are in
     // bounds (and provably so, no check in the loop).
     let buf = &bits.buf[..];
     let last = buf.len().saturating_sub(8);
     let mut pos = bits.pos;
-    let mut a = *acc;
     let lo = q.lo.to_i64();
     let hi = q.hi.to_i64();
     let mut one = |p: W, s: u8, w: i64| -> W {
         let e = tab[s as usize];
-        a |= e.nb;
         let b = (pos >> 3).min(last);
         let x = u64::from_le_bytes(buf[b..b + 8].try_into().expect("padded")) >> (pos & 7);
         pos = pos.wrapping_add(e.nb as usize);
         let u = e.base | (x & e.mask);
         let d = ((u >> 1) as i64) ^ -((u & 1) as i64);
         if LOSSLESS {
-            let v = p.to_i64().wrapping_add(d);
-            a |= v.wrapping_sub(lo) as u64;
-            W::from_i64(v)
+            W::from_i64(p.to_i64().wrapping_add(d))
         } else {
             let v = p.to_i64().wrapping_add(d.wrapping_mul(w));
             W::from_i64(v.clamp(lo, hi))
@@ -934,7 +950,6 @@ fn reconstruct_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
         }
     }
     bits.pos = pos;
-    *acc = a;
 }
 
 fn decode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
@@ -955,7 +970,7 @@ fn decode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
     let (mut dec, extra) = Rans4Decoder::new(buf, NCTX)?;
     let mut bits = FastBits::new(extra);
     let tab = sym_table();
-    let mut acc = 0u64;
+    let mut smax = 0u8;
     let mut v = scratch::zeroed::<W>(n)?;
     let ny = shape[2];
     let mut pred = vec![W::default(); ny];
@@ -973,7 +988,7 @@ fn decode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
             1,
             &tab,
             &mut bits,
-            &mut acc,
+            &mut smax,
         );
     }
     for (j, &p) in ps.iter().enumerate() {
@@ -997,13 +1012,14 @@ fn decode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
                 ys,
                 &tab,
                 &mut bits,
-                &mut acc,
+                &mut smax,
             );
         });
     }
     let span = q.hi.to_i64().wrapping_sub(q.lo.to_i64()) as u64;
     debug_assert!(span.wrapping_add(1).is_power_of_two());
-    if acc & INVALID != 0 || (LOSSLESS && acc > span) {
+    if smax as usize >= NSYM || (LOSSLESS && (smax > W::MAX_SYM || W::or_offsets(&v, q.lo) > span))
+    {
         return Err(Error::corrupt(
             "method 6 body decodes a symbol or value outside the value domain",
         ));

@@ -218,6 +218,62 @@ fn truncated_and_trailing_bodies_are_rejected() {
     }
 }
 
+#[test]
+fn lossless_values_outside_the_domain_are_rejected() {
+    // A lossless body decoded with a narrower dtype (same shape): values just outside the
+    // domain with small residuals (the check after the tile) and residuals too large for the
+    // working type (the largest-symbol check).
+    let sh = [6, 20, 24];
+    let n: usize = sh.iter().product();
+    let mut s = 5u64;
+    let near: Vec<u8> = (0..n)
+        .flat_map(|i| (250 + (i % 7) as u16 + (lcg(&mut s) % 3) as u16).to_le_bytes())
+        .collect();
+    assert!(vals(DType::U16, &near).iter().any(|&v| v > 255));
+    let wide = field(DType::U32, sh, 1000, 6);
+    let wide16 = field(DType::I32, sh, 1000, 7);
+    for (data, dt, as_dt) in [
+        (&near, DType::U16, DType::U8),
+        (&near, DType::U16, DType::I8),
+        (&wide, DType::U32, DType::U16),
+        (&wide, DType::U32, DType::I32),
+        (&wide16, DType::I32, DType::I16),
+    ] {
+        let body = encode(data, dt, sh, &Config::lossless()).unwrap();
+        let mut back = vec![0u8; data.len()];
+        decode(&body, dt, sh, &mut back).unwrap();
+        assert_eq!(&back, data);
+        let mut out = vec![0u8; n * as_dt.size()];
+        let e = decode(&body, as_dt, sh, &mut out).unwrap_err();
+        assert!(
+            e.to_string().contains("outside the value domain"),
+            "{dt:?} as {as_dt:?}: {e}"
+        );
+    }
+}
+
+#[test]
+fn forged_residual_wrapping_into_the_domain_is_rejected() {
+    // One-element tile (no passes): the origin is v = 0 + d. d = 50 - 2^32 (symbol 87) is
+    // 50 once wrapped to the i32 working type of u16, so only the largest-symbol check can
+    // reject it; d = 50 is a valid tile.
+    let body = |d: i64| {
+        let mut out = Vec::new();
+        put_varint(&mut out, 0);
+        let mut enc = Rans4Encoder::new(NCTX);
+        let mut bits = FastWriter::default();
+        put(&mut enc, &mut bits, NB as u8 - 1, d);
+        enc.finish(&mut out);
+        out.extend_from_slice(&bits.finish());
+        out
+    };
+    let mut out = [0u8; 2];
+    decode(&body(50), DType::U16, [1, 1, 1], &mut out).unwrap();
+    assert_eq!(u16::from_le_bytes(out), 50);
+    let e = decode(&body(50 - (1 << 32)), DType::U16, [1, 1, 1], &mut out).unwrap_err();
+    assert!(e.to_string().contains("outside the value domain"), "{e}");
+}
+
 mod prop {
     use super::*;
     use proptest::prelude::*;
