@@ -51,6 +51,10 @@ trait Work: Copy + Default + PartialOrd + std::fmt::Debug {
     /// `min(9, bit_length(d))` = `count_ge(d, [1, 2, 4, ..])` for `d = dist(a, b)` of values
     /// of the domain (lossless activity; any value in 0..=9 for out-of-domain garbage).
     fn bitlen9(d: Self) -> u8;
+    /// `#{t < 9 : d >> t >= w}` = `count_ge(d, [w << t])` for `d = dist(a, b)` of values of
+    /// the domain and w >= 1 (d >= w 2^t iff floor(d / 2^t) >= w); the step may differ per
+    /// vector lane (method 7). Any value in 0..=9 for garbage.
+    fn count_ge_w(d: Self, w: Self) -> u8;
     /// Largest lossless symbol of a valid stream of the domains using this type: |residual|
     /// <= span, so zigzag < 2^17 (i32: <= 16-bit domains, symbol <= 55) or < 2^33 (i64).
     /// Decoding checks it first; a larger symbol puts its value outside the domain anyway,
@@ -105,6 +109,15 @@ impl Work for i32 {
         j as u8
     }
     #[inline(always)]
+    fn count_ge_w(d: i32, w: i32) -> u8 {
+        // (w - 1 - (d >> t)) >> 31 is -1 iff d >> t >= w.
+        let mut j: i32 = 0;
+        for t in 0..NB as u32 - 1 {
+            j = j.wrapping_sub(w.wrapping_sub(1).wrapping_sub(d >> t) >> 31);
+        }
+        j as u8
+    }
+    #[inline(always)]
     fn bitlen9(d: i32) -> u8 {
         // d < 2^17: 2d + 1 is exact in f32 and its exponent is 127 + bit_length(d) (also for
         // d = 0). Converts, shifts and packs in vector lanes (SSE2 has no lzcnt). Garbage d
@@ -153,6 +166,14 @@ impl Work for i64 {
         let mut j: i64 = (NB - 1) as i64;
         for &t in th {
             j = j.wrapping_add(d.wrapping_sub(t) >> 63);
+        }
+        j as u8
+    }
+    #[inline(always)]
+    fn count_ge_w(d: i64, w: i64) -> u8 {
+        let mut j: i64 = 0;
+        for t in 0..NB as u32 - 1 {
+            j = j.wrapping_sub(w.wrapping_sub(1).wrapping_sub(d >> t) >> 63);
         }
         j as u8
     }
@@ -212,10 +233,16 @@ impl<W: Work> Q<W> {
 /// Quantiser step of the points of one row: method 6 has one for the tile ([`One`]), method 7
 /// one per block ([`Blocks`]). Monomorphised, so method 6 compiles as with a constant step.
 trait Steps<W: Work>: Copy {
-    /// Activity thresholds of point `k` of the row.
-    fn th(&self, k: usize) -> &[W; NB - 1];
+    /// Activity `#{t < 9 : d >= w_k << t}` of point `k` of the row for `d = |a - b|`.
+    fn act_d(&self, k: usize, d: W) -> u8;
     /// (half-width, bin width) of point `k` of the row.
     fn hw(&self, k: usize) -> (i64, i64);
+    /// The steps of a row of `m` points (lets a per-point table be sliced to `m` once, so the
+    /// row loops index it without bounds checks).
+    #[inline(always)]
+    fn fit(self, _m: usize) -> Self {
+        self
+    }
 }
 
 /// The tile's one quantiser (method 6), held by value: a row kernel's copy cannot alias the
@@ -226,8 +253,8 @@ struct One<W>(Q<W>);
 
 impl<W: Work> Steps<W> for One<W> {
     #[inline(always)]
-    fn th(&self, _: usize) -> &[W; NB - 1] {
-        &self.0.th
+    fn act_d(&self, _: usize, d: W) -> u8 {
+        W::count_ge(d, &self.0.th)
     }
     #[inline(always)]
     fn hw(&self, _: usize) -> (i64, i64) {
@@ -249,13 +276,85 @@ struct Blocks<'a, W> {
 
 impl<W: Work> Steps<W> for Blocks<'_, W> {
     #[inline(always)]
-    fn th(&self, k: usize) -> &[W; NB - 1] {
-        &self.qs[(self.y0 + k * self.ys) / BLOCK[2]].th
+    fn act_d(&self, k: usize, d: W) -> u8 {
+        W::count_ge(d, &self.qs[(self.y0 + k * self.ys) / BLOCK[2]].th)
     }
     #[inline(always)]
     fn hw(&self, k: usize) -> (i64, i64) {
         let q = &self.qs[(self.y0 + k * self.ys) / BLOCK[2]];
         (q.k, q.w as i64)
+    }
+}
+
+/// Method-7 decode steps of one row: the bin width of each of its points, from [`RowWidths`]
+/// (same activities and widths as [`Blocks`], which the encoder uses), so the row kernels
+/// read the widths like a row of values: no block lookup per point, and vector lanes with
+/// different steps.
+#[derive(Clone, Copy)]
+struct RowSteps<'a, W> {
+    w: &'a [W],
+}
+
+impl<W: Work> Steps<W> for RowSteps<'_, W> {
+    #[inline(always)]
+    fn act_d(&self, k: usize, d: W) -> u8 {
+        W::count_ge_w(d, self.w[k])
+    }
+    #[inline(always)]
+    fn hw(&self, k: usize) -> (i64, i64) {
+        let w = self.w[k].to_i64();
+        ((w - 1) / 2, w)
+    }
+    #[inline(always)]
+    fn fit(self, m: usize) -> Self {
+        RowSteps { w: &self.w[..m] }
+    }
+}
+
+/// Per row pattern (first y, y step) of the passes and per block row (z / 4, x / 16) of a
+/// method-7 tile, the bin width of every point of such a row (n / 32 values at most).
+struct RowWidths<W> {
+    /// (y0, ys, offset of block row 0, points per row).
+    pats: Vec<(usize, usize, usize, usize)>,
+    w: Vec<W>,
+    shape: [usize; 3],
+    g: [usize; 3],
+}
+
+impl<W: Work> RowWidths<W> {
+    fn new(qs: &[Q<W>], shape: [usize; 3], g: [usize; 3]) -> Self {
+        let ny = shape[2];
+        let nbr = g[0] * g[1];
+        let mut pats: Vec<(usize, usize, usize, usize)> = Vec::new();
+        let mut w = Vec::new();
+        // (0, 1): the origin's "row".
+        for (y0, ys) in std::iter::once((0, 1)).chain(passes(shape).into_iter().map(row_y)) {
+            if pats.iter().any(|&(a, b, _, _)| (a, b) == (y0, ys)) {
+                continue;
+            }
+            let mp = (ny - y0).div_ceil(ys);
+            pats.push((y0, ys, w.len(), mp));
+            for br in 0..nbr {
+                let row = &qs[br * g[2]..(br + 1) * g[2]];
+                w.extend((0..mp).map(|k| W::from_i64(row[(y0 + k * ys) / BLOCK[2]].w as i64)));
+            }
+        }
+        RowWidths { pats, w, shape, g }
+    }
+    /// The steps of the row starting at element `base` whose points are y = y0 + k * ys.
+    #[inline(always)]
+    fn row(&self, base: usize, y0: usize, ys: usize) -> RowSteps<'_, W> {
+        let r = base / self.shape[2];
+        let (z, x) = (r / self.shape[1], r % self.shape[1]);
+        let br = (z / BLOCK[0]) * self.g[1] + x / BLOCK[1];
+        let &(_, _, off, mp) = self
+            .pats
+            .iter()
+            .find(|&&(a, b, _, _)| (a, b) == (y0, ys))
+            .expect("row pattern of a pass");
+        RowSteps {
+            w: &self.w[off + br * mp..off + (br + 1) * mp],
+        }
     }
 }
 
@@ -266,7 +365,7 @@ fn act<W: Work, S: Steps<W>, const LOSSLESS: bool>(st: &S, k: usize, a: W, b: W)
     if LOSSLESS {
         W::bitlen9(W::dist(a, b))
     } else {
-        W::count_ge(W::dist(a, b), st.th(k))
+        st.act_d(k, W::dist(a, b))
     }
 }
 
@@ -334,6 +433,7 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
         // has A1 = E[k-1], A0 = E[k], B0 = E[k+1], B1 = E[k+2] where they exist.
         let r = &v[base..base + ny];
         let m = (ny - h).div_ceil(2 * h);
+        let st = st.fit(m);
         let ne = ny.div_ceil(2 * h);
         let e = &mut tmp[..ne];
         // (chunks, not step_by: the first element of each chunk is the same sequence, and a
@@ -401,6 +501,7 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
         let n = shape[p.axis];
         let sd = if p.axis == 0 { shape[1] * ny } else { ny } * h;
         let m = ny.div_ceil(2 * h);
+        let st = st.fit(m);
         let (pred, ctx) = (&mut pred[..m], &mut ctx[..m]);
         let s = 2 * h;
         let ra0 = &v[base - sd..base - sd + ny];
@@ -934,6 +1035,7 @@ fn reconstruct_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
         }
     };
     let m = pred.len().min(sym.len());
+    let st = st.fit(m);
     if m > 0 {
         // Slices sized up front: point k is out[k * ys], k < m, so no bounds checks.
         let (pred, sym) = (&pred[..m], &sym[..m]);
@@ -1223,7 +1325,8 @@ pub fn decode7(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) ->
         ($w:ty) => {{
             let qs: Vec<Q<$w>> = ks.iter().map(|&kb| Q::new(kb, lo, hi)).collect();
             let q = Q::<$w>::new(0, lo, hi);
-            let steps = |base: usize, y0: usize, ys: usize| block_row(&qs, shape3, g, base, y0, ys);
+            let rw = RowWidths::new(&qs, shape3, g);
+            let steps = |base: usize, y0: usize, ys: usize| rw.row(base, y0, ys);
             let v = decode_impl::<$w, _, false>(rest, q, shape3, steps)?;
             from_work(dtype, &v, out);
         }};

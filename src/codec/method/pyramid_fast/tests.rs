@@ -373,3 +373,37 @@ fn activity_matches_its_definition() {
         }
     }
 }
+
+#[test]
+fn row_widths_match_the_block_steps() {
+    // Method-7 decoding reads per-point widths (RowSteps) where the encoder looks up blocks
+    // (Blocks): same activity and widths at every point of every row of every pass.
+    let mut s = 17u64;
+    for shape in [[1, 1, 1], [5, 9, 7], [9, 40, 37], [16, 33, 64]] {
+        let g = block_grid(shape);
+        let nb: usize = g.iter().product();
+        let qs: Vec<Q<i32>> = (0..nb)
+            .map(|_| Q::new((lcg(&mut s) % 300) as i64, 0, 65535))
+            .collect();
+        let rw = RowWidths::new(&qs, shape, g);
+        let mut rows = vec![(0, 0, 1)];
+        for p in passes(shape) {
+            let (y0, ys) = row_y(p);
+            for_each_row(shape, p, |base, _| rows.push((base, y0, ys)));
+        }
+        for (base, y0, ys) in rows {
+            let m = (shape[2] - y0).div_ceil(ys);
+            let (a, b) = (
+                rw.row(base, y0, ys).fit(m),
+                block_row(&qs, shape, g, base, y0, ys),
+            );
+            for k in 0..m {
+                assert_eq!(a.hw(k), b.hw(k), "{shape:?} row {base} point {k}");
+                for _ in 0..8 {
+                    let d = (lcg(&mut s) % (1 << (lcg(&mut s) % 18))) as i32;
+                    assert_eq!(a.act_d(k, d), b.act_d(k, d), "{shape:?} {base} {k} d={d}");
+                }
+            }
+        }
+    }
+}
