@@ -608,6 +608,25 @@ struct Ent {
     nb: u64,
 }
 
+/// The [`Ent`]s of the 256 symbols as three arrays (8-byte stride: a symbol indexes them
+/// directly, no multiply by the entry size).
+struct SymTab {
+    base: [u64; 256],
+    mask: [u64; 256],
+    nb: [u64; 256],
+}
+
+impl SymTab {
+    fn new() -> Self {
+        let t = sym_table();
+        SymTab {
+            base: t.map(|e| e.base),
+            mask: t.map(|e| e.mask),
+            nb: t.map(|e| e.nb),
+        }
+    }
+}
+
 /// Per symbol: base value of u, mask and number of its extra bits.
 fn sym_table() -> [Ent; 256] {
     let mut t = [Ent {
@@ -1008,7 +1027,7 @@ fn reconstruct_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
     sym: &[u8],
     out: &mut [W],
     ys: usize,
-    tab: &[Ent; 256],
+    tab: &SymTab,
     bits: &mut FastBits,
     smax: &mut u8,
 ) {
@@ -1021,7 +1040,12 @@ fn reconstruct_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
     let lo = q.lo.to_i64();
     let hi = q.hi.to_i64();
     let mut one = |p: W, s: u8, w: i64| -> W {
-        let e = tab[s as usize];
+        let s = s as usize;
+        let e = Ent {
+            base: tab.base[s],
+            mask: tab.mask[s],
+            nb: tab.nb[s],
+        };
         let b = (pos >> 3).min(last);
         let x = u64::from_le_bytes(buf[b..b + 8].try_into().expect("padded")) >> (pos & 7);
         pos = pos.wrapping_add(e.nb as usize);
@@ -1071,7 +1095,7 @@ fn decode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
     let (choice, buf) = buf.split_at(nc);
     let (mut dec, extra) = Rans4Decoder::new(buf, NCTX)?;
     let mut bits = FastBits::new(extra);
-    let tab = sym_table();
+    let tab = SymTab::new();
     let mut smax = 0u8;
     let mut v = scratch::zeroed::<W>(n)?;
     let ny = shape[2];
