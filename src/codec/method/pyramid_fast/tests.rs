@@ -407,3 +407,26 @@ fn row_widths_match_the_block_steps() {
         }
     }
 }
+
+#[test]
+fn activity_forms_agree_on_the_domain() {
+    // act_w (float exponents for i32), count_ge_w (per-lane step) and count_ge (thresholds
+    // w << t, what the encoder's Blocks use) for every d of a 16-bit domain and odd widths
+    // up to the largest (2 * 65535 + 1).
+    let mut ws: Vec<i64> = (0..40).map(|k| 2 * k + 1).collect();
+    ws.extend([
+        127, 255, 257, 1023, 4095, 4097, 32767, 32769, 65535, 65537, 131071,
+    ]);
+    for &w in &ws {
+        let q32 = Q::<i32>::new((w - 1) / 2, 0, 65535);
+        let q64 = Q::<i64>::new((w - 1) / 2, 0, 1 << 32);
+        for d in 0..=65535i32 {
+            let want = i32::count_ge(d, &q32.th);
+            assert_eq!(i32::act_w(d, w as i32), want, "w={w} d={d}");
+            assert_eq!(i32::count_ge_w(d, w as i32), want, "w={w} d={d}");
+            let d64 = d as i64 * 65537;
+            let want = i64::count_ge(d64, &q64.th);
+            assert_eq!(i64::act_w(d64, w), want, "w={w} d={d64}");
+        }
+    }
+}
