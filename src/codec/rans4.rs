@@ -6,9 +6,10 @@
 //!   has already decoded: decoding is `dec.decode(ctx)` in strict symbol order.
 //! - States live in `[2^16, 2^32)`; renormalisation moves one 16-bit word (at most one per
 //!   symbol); [`Decoder::decode_many`] does it branch-free.
-//! - Per-context frequency tables are normalised to `2^PB` (PB <= 12). The decoder uses one
-//!   packed `u32` per slot: `(freq - 1) | (slot - start) << 12 | sym << 24`, so a decode step is
-//!   one load, one multiply and a few adds.
+//! - Per-context frequency tables are normalised to `2^PB` (PB <= 12). The decoder uses per
+//!   slot a packed `u32` `freq | (slot - start) << 16` and the slot's symbol in a parallel `u8`
+//!   table, so a decode step is two loads at one index, a 16-bit extract, one shift, one
+//!   multiply and one add.
 //! - The encoder collects (context, symbol) pairs, then codes them in reverse; the decoder reads
 //!   forward. Encoding is division-free (64-bit reciprocal, exact for every 32-bit state).
 //!
@@ -35,10 +36,12 @@ use crate::codec::error::{Error, Result};
 pub const ALPHABET: usize = 256;
 /// Lower bound of the state interval.
 const L: u32 = 1 << 16;
-/// Decoder slot value for contexts without a table: `f - 1 = 0` with `slot - start = 4095`,
-/// impossible for a real entry (`slot - start < f`). (Not `u32::MAX`: that is the real entry
-/// of symbol 255 at slot 4095 of a single-symbol context.)
-const EMPTY: u32 = 0xfff << 12 | 0xff << 24;
+/// Decoder slot value for contexts without a table: `f = 1` with `slot - start = 4095`,
+/// impossible for a real entry (`slot - start < f`). Its symbol-table byte is
+/// [`EMPTY_SYM`].
+const EMPTY: u32 = 1 | 0xfff << 16;
+/// Symbol of an [`EMPTY`] slot: what [`Decoder::decode_many_no255`] relies on.
+const EMPTY_SYM: u8 = 255;
 
 /// Default configuration (chosen from the measurements in `rans4::tests::bench_compare` and
 /// `benches/entropy.rs`): 4 lanes, 12-bit probabilities.
@@ -249,8 +252,11 @@ fn normalize(cnt: &[u32], m: u32) -> Vec<u32> {
 
 /// Decoding side: tables read from the stream, then symbols pulled one by one.
 pub struct Decoder<'a, const LANES: usize, const PB: u32> {
-    /// Per context `2^PB` packed slots (see the module docs), [`EMPTY`] for unused contexts.
+    /// Per context `2^PB` packed slots `freq | (slot - start) << 16` (see the module docs),
+    /// [`EMPTY`] for unused contexts.
     tab: Vec<u32>,
+    /// Symbol of each slot of `tab` (same length), [`EMPTY_SYM`] for unused contexts.
+    sym: Vec<u8>,
     /// Renormalisation words not read yet (u16 LE).
     words: &'a [u8],
     x: [u32; LANES],
@@ -280,8 +286,12 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         }
         let nctx = expect_nctx;
         let mut tab = vec![EMPTY; nctx << PB];
+        let mut syms = vec![EMPTY_SYM; nctx << PB];
         let mut f = [0u32; ALPHABET];
-        for slots in tab.chunks_exact_mut(m as usize) {
+        for (slots, ss) in tab
+            .chunks_exact_mut(m as usize)
+            .zip(syms.chunks_exact_mut(m as usize))
+        {
             let n = r.varint()?;
             if n > ALPHABET as u64 {
                 return Err(Error::corrupt("entropy table alphabet larger than 256"));
@@ -315,13 +325,11 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
             let mut start = 0u32;
             for (sym, &fs) in f.iter().enumerate().take(n) {
                 if fs > 0 {
-                    let e = (fs - 1) | (sym as u32) << 24;
-                    for (off, slot) in slots[start as usize..(start + fs) as usize]
-                        .iter_mut()
-                        .enumerate()
-                    {
-                        *slot = e | (off as u32) << 12;
+                    let r = start as usize..(start + fs) as usize;
+                    for (off, slot) in slots[r.clone()].iter_mut().enumerate() {
+                        *slot = fs | (off as u32) << 16;
                     }
+                    ss[r].fill(sym as u8);
                 }
                 start += fs;
             }
@@ -345,6 +353,7 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         Ok((
             Decoder {
                 tab,
+                sym: syms,
                 words,
                 x,
                 i: 0,
@@ -361,16 +370,18 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         let lane = self.i & (LANES - 1);
         self.i += 1;
         let x = self.x[lane];
-        let e = self.tab[(ctx << PB) | (x & Self::MASK) as usize];
+        let i = (ctx << PB) | (x & Self::MASK) as usize;
+        let e = self.tab[i];
+        let s = self.sym[i];
         self.bad |= e == EMPTY;
-        // x' = f * (x >> PB) + (slot - start), with f - 1 and slot - start from the entry.
-        let q = x >> PB;
-        let x = (e & 0xfff)
-            .wrapping_mul(q)
-            .wrapping_add(q)
-            .wrapping_add((e >> 12) & 0xfff);
-        self.x[lane] = self.renorm(x);
-        (e >> 24) as u8
+        self.x[lane] = self.renorm(Self::step(e, x));
+        s
+    }
+
+    /// x' = f * (x >> PB) + (slot - start), with f and slot - start from the entry.
+    #[inline(always)]
+    fn step(e: u32, x: u32) -> u32 {
+        (e & 0xffff).wrapping_mul(x >> PB).wrapping_add(e >> 16)
     }
 
     /// Decodes the next `LANES` symbols with the given contexts, one per lane (same result as
@@ -391,14 +402,11 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         let mut x = self.x;
         let mut bad = false;
         for k in 0..LANES {
-            let e = self.tab[(ctx[k] << PB) | (x[k] & Self::MASK) as usize];
+            let i = (ctx[k] << PB) | (x[k] & Self::MASK) as usize;
+            let e = self.tab[i];
             bad |= e == EMPTY;
-            let q = x[k] >> PB;
-            x[k] = (e & 0xfff)
-                .wrapping_mul(q)
-                .wrapping_add(q)
-                .wrapping_add((e >> 12) & 0xfff);
-            out[k] = (e >> 24) as u8;
+            x[k] = Self::step(e, x[k]);
+            out[k] = self.sym[i];
         }
         for xk in x.iter_mut() {
             *xk = self.renorm(*xk);
@@ -414,6 +422,19 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
     /// values). Lane states stay in registers. Panics if `ctx.len() != out.len()` or a
     /// context is >= nctx (caller bugs).
     pub fn decode_many(&mut self, ctx: &[u8], out: &mut [u8]) {
+        self.many::<true>(ctx, out)
+    }
+
+    /// [`Decoder::decode_many`] for callers to whom symbol 255 is invalid (e.g. method 6,
+    /// whose symbols are < 88): a symbol of an unused context decodes as 255 without being
+    /// recorded as damage, saving the per-symbol check. The caller must reject any 255 it
+    /// gets; with that, a stream is accepted iff [`Decoder::decode_many`] would accept it.
+    pub fn decode_many_no255(&mut self, ctx: &[u8], out: &mut [u8]) {
+        self.many::<false>(ctx, out)
+    }
+
+    #[inline(always)]
+    fn many<const CHECK_EMPTY: bool>(&mut self, ctx: &[u8], out: &mut [u8]) {
         assert_eq!(ctx.len(), out.len());
         let mut k = 0;
         // Align to a lane group.
@@ -423,6 +444,8 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         }
         let (ctx, out) = (&ctx[k..], &mut out[k..]);
         let tab = &self.tab[..];
+        // Same length as `tab`: one bounds check covers both.
+        let syms = &self.sym[..tab.len()];
         let mut words = self.words;
         let mut x = self.x;
         let mut bad = false;
@@ -431,28 +454,27 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         let mut cc = ctx.chunks_exact(LANES);
         for (o, c) in (&mut oc).zip(&mut cc) {
             for l in 0..LANES {
-                let e = tab[((c[l] as usize) << PB) | (x[l] & Self::MASK) as usize];
-                bad |= e == EMPTY;
-                let q = x[l] >> PB;
-                x[l] = (e & 0xfff)
-                    .wrapping_mul(q)
-                    .wrapping_add(q)
-                    .wrapping_add((e >> 12) & 0xfff);
-                o[l] = (e >> 24) as u8;
-            }
-            if words.len() >= 2 * LANES {
-                // Fast path: this group's words (at most LANES) are all present, so the reads
-                // are branch-free (masked indices keep them provably in bounds).
-                let w = &words[..2 * LANES];
-                let m = 2 * LANES - 1;
-                let mut j = 0;
-                for xl in x.iter_mut() {
-                    let need = *xl < L;
-                    let v = u16::from_le_bytes([w[j & m], w[(j + 1) & m]]) as u32;
-                    *xl = if need { (*xl << 16) | v } else { *xl };
-                    j += 2 * need as usize;
+                let i = ((c[l] as usize) << PB) | (x[l] & Self::MASK) as usize;
+                let e = tab[i];
+                if CHECK_EMPTY {
+                    bad |= e == EMPTY;
                 }
-                words = &words[j..];
+                x[l] = Self::step(e, x[l]);
+                o[l] = syms[i];
+            }
+            if let Some(w) = words.get(..2 * LANES) {
+                // Fast path: this group's words (at most LANES) are all present. Word j of the
+                // group goes to the j-th lane that needs one; j <= lane, so the reads are in
+                // bounds without checks, and the state update is a select (no branch).
+                let mut j = 0;
+                for (l, xl) in x.iter_mut().enumerate() {
+                    let need = *xl < L;
+                    let jj = j.min(l);
+                    let v = u16::from_le_bytes([w[2 * jj], w[2 * jj + 1]]) as u32;
+                    *xl = if need { (*xl << 16) | v } else { *xl };
+                    j += need as usize;
+                }
+                words = &words[2 * j..];
             } else {
                 for xl in x.iter_mut() {
                     if *xl < L {
@@ -827,6 +849,56 @@ mod tests {
         // Zero run past the alphabet.
         let b = [1u8, 3, 0, 2];
         assert!(Rans4Decoder::new(&b, 1).is_err());
+    }
+
+    #[test]
+    fn decode_many_no255_equals_decode_many() {
+        // Same symbols, same end state (finish) over uneven pieces, incl. the slow tail path
+        // (pieces ending within the last group's words).
+        for (seed, n) in [(21u64, 20_011usize), (22, 3), (23, 9)] {
+            let seq = random_seq(seed, n, 12);
+            let mut e = Rans4Encoder::new(12);
+            for &(c, s) in &seq {
+                e.push(c, s);
+            }
+            let mut out = Vec::new();
+            e.finish(&mut out);
+            let ctx: Vec<u8> = seq.iter().map(|p| p.0 as u8).collect();
+            let (mut d, _) = Rans4Decoder::new(&out, 12).unwrap();
+            let mut got = vec![0u8; seq.len()];
+            let mut k = 0;
+            for len in [5usize, 0, 1, 300, 2, 8].iter().cycle() {
+                let e = (k + len).min(seq.len());
+                d.decode_many_no255(&ctx[k..e], &mut got[k..e]);
+                k = e;
+                if k == seq.len() {
+                    break;
+                }
+            }
+            d.finish().unwrap();
+            assert!(
+                got.iter().zip(&seq).all(|(&g, &(_, s))| g == s),
+                "seed {seed}"
+            );
+        }
+    }
+
+    #[test]
+    fn decode_many_no255_gives_255_for_an_unused_context() {
+        let mut e = Rans4Encoder::new(3);
+        for i in 0..64u8 {
+            e.push(0, i % 5);
+        }
+        let mut out = Vec::new();
+        e.finish(&mut out);
+        let (mut d, _) = Rans4Decoder::new(&out, 3).unwrap();
+        let ctx = [0u8, 0, 2, 0, 1, 0, 0, 0];
+        let mut sym = [0u8; 8];
+        d.decode_many_no255(&ctx, &mut sym);
+        assert_eq!((sym[2], sym[4]), (255, 255));
+        let (mut d, _) = Rans4Decoder::new(&out, 3).unwrap();
+        d.decode_many(&ctx, &mut sym);
+        assert!(d.finish().is_err());
     }
 
     #[test]

@@ -48,9 +48,31 @@ trait Work: Copy + Default + PartialOrd + std::fmt::Debug {
     fn shl_sat(w: u64, t: u32) -> Self;
     /// `#{t : d >= th[t]}`, summed in the working type (vector lanes stay 32/64-bit).
     fn count_ge(d: Self, th: &[Self; NB - 1]) -> u8;
+    /// `min(9, bit_length(d))` = `count_ge(d, [1, 2, 4, ..])` for `d = dist(a, b)` of values
+    /// of the domain (lossless activity; any value in 0..=9 for out-of-domain garbage).
+    fn bitlen9(d: Self) -> u8;
+    /// `#{t < 9 : d >> t >= w}` = `count_ge(d, [w << t])` for `d = dist(a, b)` of values of
+    /// the domain and w >= 1 (d >= w 2^t iff floor(d / 2^t) >= w); the step may differ per
+    /// vector lane (method 7). Any value in 0..=9 for garbage.
+    fn count_ge_w(d: Self, w: Self) -> u8;
+    /// The same count, computed as fast as the type allows (i32: from float exponents).
+    fn act_w(d: Self, w: Self) -> u8;
+    /// Largest lossless symbol of a valid stream of the domains using this type: |residual|
+    /// <= span, so zigzag < 2^17 (i32: <= 16-bit domains, symbol <= 55) or < 2^33 (i64).
+    /// Decoding checks it first; a larger symbol puts its value outside the domain anyway,
+    /// and below it the decoded value is exact in the working type (no i32 wrap), so the
+    /// domain check can run over the decoded tile afterwards with the same verdict.
+    const MAX_SYM: u8;
+    /// OR over `v` of `v - lo` (wrapping, as unsigned): <= span (2^bits - 1) iff every value
+    /// is in the domain `lo ..= lo + span`.
+    fn or_offsets(v: &[Self], lo: Self) -> u64;
 }
 
 impl Work for i32 {
+    const MAX_SYM: u8 = 55;
+    fn or_offsets(v: &[i32], lo: i32) -> u64 {
+        v.iter().fold(0u32, |a, &x| a | x.wrapping_sub(lo) as u32) as u64
+    }
     #[inline(always)]
     fn from_i64(v: i64) -> Self {
         v as i32
@@ -88,9 +110,41 @@ impl Work for i32 {
         }
         j as u8
     }
+    #[inline(always)]
+    fn act_w(d: i32, w: i32) -> u8 {
+        // d < 2^17, 1 <= w < 2^17: every float below is exact. With m = bit_length(d) -
+        // bit_length(w) (exponents of 2d + 1 and w), w 2^m is in d's octave, so the count is
+        // m + [d >= w 2^m] (<= 0 when d < w); w 2^m by adding m to w's exponent field. About
+        // 12 vector ops for 4 points instead of 27. Garbage d: some value in 0..=9.
+        let wb = (w as f32).to_bits();
+        let m = (((d.wrapping_mul(2) | 1) as f32).to_bits() >> 23) as i32 - (wb >> 23) as i32 - 1;
+        let thr = f32::from_bits(wb.wrapping_add((m as u32) << 23));
+        (m + (d as f32 >= thr) as i32).clamp(0, 9) as u8
+    }
+    #[inline(always)]
+    fn count_ge_w(d: i32, w: i32) -> u8 {
+        // (w - 1 - (d >> t)) >> 31 is -1 iff d >> t >= w.
+        let mut j: i32 = 0;
+        for t in 0..NB as u32 - 1 {
+            j = j.wrapping_sub(w.wrapping_sub(1).wrapping_sub(d >> t) >> 31);
+        }
+        j as u8
+    }
+    #[inline(always)]
+    fn bitlen9(d: i32) -> u8 {
+        // d < 2^17: 2d + 1 is exact in f32 and its exponent is 127 + bit_length(d) (also for
+        // d = 0). Converts, shifts and packs in vector lanes (SSE2 has no lzcnt). Garbage d
+        // (corrupt streams): the sign bit makes the exponent field >= 256, min(9) keeps 0..=9.
+        let e = ((d.wrapping_mul(2) | 1) as f32).to_bits() >> 23;
+        e.wrapping_sub(127).min(9) as u8
+    }
 }
 
 impl Work for i64 {
+    const MAX_SYM: u8 = NSYM as u8 - 1;
+    fn or_offsets(v: &[i64], lo: i64) -> u64 {
+        v.iter().fold(0u64, |a, &x| a | x.wrapping_sub(lo) as u64)
+    }
     #[inline(always)]
     fn from_i64(v: i64) -> Self {
         v
@@ -127,6 +181,22 @@ impl Work for i64 {
             j = j.wrapping_add(d.wrapping_sub(t) >> 63);
         }
         j as u8
+    }
+    #[inline(always)]
+    fn act_w(d: i64, w: i64) -> u8 {
+        Self::count_ge_w(d, w)
+    }
+    #[inline(always)]
+    fn count_ge_w(d: i64, w: i64) -> u8 {
+        let mut j: i64 = 0;
+        for t in 0..NB as u32 - 1 {
+            j = j.wrapping_sub(w.wrapping_sub(1).wrapping_sub(d >> t) >> 63);
+        }
+        j as u8
+    }
+    #[inline(always)]
+    fn bitlen9(d: i64) -> u8 {
+        ((64 - (d as u64).leading_zeros()) as u8).min(9)
     }
 }
 
@@ -169,27 +239,39 @@ impl<W: Work> Q<W> {
     #[inline(always)]
     #[allow(dead_code)]
     fn act<const LOSSLESS: bool>(&self, a: W, b: W) -> u8 {
-        W::count_ge(W::dist(a, b), &self.th)
+        if LOSSLESS {
+            W::bitlen9(W::dist(a, b))
+        } else {
+            W::act_w(W::dist(a, b), W::from_i64(self.w as i64))
+        }
     }
 }
 
 /// Quantiser step of the points of one row: method 6 has one for the tile ([`One`]), method 7
 /// one per block ([`Blocks`]). Monomorphised, so method 6 compiles as with a constant step.
 trait Steps<W: Work>: Copy {
-    /// Activity thresholds of point `k` of the row.
-    fn th(&self, k: usize) -> &[W; NB - 1];
+    /// Activity `#{t < 9 : d >= w_k << t}` of point `k` of the row for `d = |a - b|`.
+    fn act_d(&self, k: usize, d: W) -> u8;
     /// (half-width, bin width) of point `k` of the row.
     fn hw(&self, k: usize) -> (i64, i64);
+    /// The steps of a row of `m` points (lets a per-point table be sliced to `m` once, so the
+    /// row loops index it without bounds checks).
+    #[inline(always)]
+    fn fit(self, _m: usize) -> Self {
+        self
+    }
 }
 
-/// The tile's one quantiser (method 6).
+/// The tile's one quantiser (method 6), held by value: a row kernel's copy cannot alias the
+/// rows it writes, so the thresholds stay in registers (vector loops) instead of being
+/// reloaded per point.
 #[derive(Clone, Copy)]
-struct One<'a, W>(&'a Q<W>);
+struct One<W>(Q<W>);
 
-impl<W: Work> Steps<W> for One<'_, W> {
+impl<W: Work> Steps<W> for One<W> {
     #[inline(always)]
-    fn th(&self, _: usize) -> &[W; NB - 1] {
-        &self.0.th
+    fn act_d(&self, _: usize, d: W) -> u8 {
+        W::act_w(d, W::from_i64(self.0.w as i64))
     }
     #[inline(always)]
     fn hw(&self, _: usize) -> (i64, i64) {
@@ -211,8 +293,8 @@ struct Blocks<'a, W> {
 
 impl<W: Work> Steps<W> for Blocks<'_, W> {
     #[inline(always)]
-    fn th(&self, k: usize) -> &[W; NB - 1] {
-        &self.qs[(self.y0 + k * self.ys) / BLOCK[2]].th
+    fn act_d(&self, k: usize, d: W) -> u8 {
+        W::count_ge(d, &self.qs[(self.y0 + k * self.ys) / BLOCK[2]].th)
     }
     #[inline(always)]
     fn hw(&self, k: usize) -> (i64, i64) {
@@ -221,10 +303,87 @@ impl<W: Work> Steps<W> for Blocks<'_, W> {
     }
 }
 
-/// Activity of point `k`: `#{t < 9 : |a - b| >= w_k << t}` (see [`Q::act`]).
+/// Method-7 decode steps of one row: the bin width of each of its points, from [`RowWidths`]
+/// (same activities and widths as [`Blocks`], which the encoder uses), so the row kernels
+/// read the widths like a row of values: no block lookup per point, and vector lanes with
+/// different steps.
+#[derive(Clone, Copy)]
+struct RowSteps<'a, W> {
+    w: &'a [W],
+}
+
+impl<W: Work> Steps<W> for RowSteps<'_, W> {
+    #[inline(always)]
+    fn act_d(&self, k: usize, d: W) -> u8 {
+        W::act_w(d, self.w[k])
+    }
+    #[inline(always)]
+    fn hw(&self, k: usize) -> (i64, i64) {
+        let w = self.w[k].to_i64();
+        ((w - 1) / 2, w)
+    }
+    #[inline(always)]
+    fn fit(self, m: usize) -> Self {
+        RowSteps { w: &self.w[..m] }
+    }
+}
+
+/// Per row pattern (first y, y step) of the passes and per block row (z / 4, x / 16) of a
+/// method-7 tile, the bin width of every point of such a row (n / 32 values at most).
+struct RowWidths<W> {
+    /// (y0, ys, offset of block row 0, points per row).
+    pats: Vec<(usize, usize, usize, usize)>,
+    w: Vec<W>,
+    shape: [usize; 3],
+    g: [usize; 3],
+}
+
+impl<W: Work> RowWidths<W> {
+    fn new(qs: &[Q<W>], shape: [usize; 3], g: [usize; 3]) -> Self {
+        let ny = shape[2];
+        let nbr = g[0] * g[1];
+        let mut pats: Vec<(usize, usize, usize, usize)> = Vec::new();
+        let mut w = Vec::new();
+        // (0, 1): the origin's "row".
+        for (y0, ys) in std::iter::once((0, 1)).chain(passes(shape).into_iter().map(row_y)) {
+            if pats.iter().any(|&(a, b, _, _)| (a, b) == (y0, ys)) {
+                continue;
+            }
+            let mp = (ny - y0).div_ceil(ys);
+            pats.push((y0, ys, w.len(), mp));
+            for br in 0..nbr {
+                let row = &qs[br * g[2]..(br + 1) * g[2]];
+                w.extend((0..mp).map(|k| W::from_i64(row[(y0 + k * ys) / BLOCK[2]].w as i64)));
+            }
+        }
+        RowWidths { pats, w, shape, g }
+    }
+    /// The steps of the row starting at element `base` whose points are y = y0 + k * ys.
+    #[inline(always)]
+    fn row(&self, base: usize, y0: usize, ys: usize) -> RowSteps<'_, W> {
+        let r = base / self.shape[2];
+        let (z, x) = (r / self.shape[1], r % self.shape[1]);
+        let br = (z / BLOCK[0]) * self.g[1] + x / BLOCK[1];
+        let &(_, _, off, mp) = self
+            .pats
+            .iter()
+            .find(|&&(a, b, _, _)| (a, b) == (y0, ys))
+            .expect("row pattern of a pass");
+        RowSteps {
+            w: &self.w[off + br * mp..off + (br + 1) * mp],
+        }
+    }
+}
+
+/// Activity of point `k`: `#{t < 9 : |a - b| >= w_k << t}` (see [`Q::act`]); lossless (w = 1)
+/// as `min(9, bit_length(|a - b|))`.
 #[inline(always)]
-fn act<W: Work, S: Steps<W>>(st: &S, k: usize, a: W, b: W) -> u8 {
-    W::count_ge(W::dist(a, b), st.th(k))
+fn act<W: Work, S: Steps<W>, const LOSSLESS: bool>(st: &S, k: usize, a: W, b: W) -> u8 {
+    if LOSSLESS {
+        W::bitlen9(W::dist(a, b))
+    } else {
+        st.act_d(k, W::dist(a, b))
+    }
 }
 
 /// Value range of the integer domain of a dtype, and the working width (true = i32).
@@ -291,10 +450,19 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
         // has A1 = E[k-1], A0 = E[k], B0 = E[k+1], B1 = E[k+2] where they exist.
         let r = &v[base..base + ny];
         let m = (ny - h).div_ceil(2 * h);
+        let st = st.fit(m);
         let ne = ny.div_ceil(2 * h);
         let e = &mut tmp[..ne];
-        for (t, &x) in e.iter_mut().zip(r.iter().step_by(2 * h)) {
-            *t = x;
+        // (chunks, not step_by: the first element of each chunk is the same sequence, and a
+        // constant chunk length vectorises.)
+        if h == 1 {
+            for (t, c) in e.iter_mut().zip(r.chunks(2)) {
+                *t = c[0];
+            }
+        } else {
+            for (t, c) in e.iter_mut().zip(r.chunks(2 * h)) {
+                *t = c[0];
+            }
         }
         let e = &*e;
         let (pred, ctx) = (&mut pred[..m], &mut ctx[..m]);
@@ -307,16 +475,16 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                 } else {
                     W::lin(a0, b0)
                 };
-                (pp, act(&st, k, a0, b0))
+                (pp, act::<W, S, LOSSLESS>(&st, k, a0, b0))
             } else if k >= 1 {
-                (a0, act(&st, k, a0, e[k - 1]))
+                (a0, act::<W, S, LOSSLESS>(&st, k, a0, e[k - 1]))
             } else {
                 (a0, 0)
             }
         };
         // Interior points k in [1, kend): A1 and B1 exist.
         let kend = ne.saturating_sub(2).max(1);
-        for k in (0..m).filter(|&k| k == 0 || k >= kend) {
+        for k in (0..m.min(1)).chain(kend..m) {
             let (pp, a) = general(k);
             pred[k] = pp;
             ctx[k] = a + fine;
@@ -331,7 +499,7 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                     .enumerate()
                 {
                     *pp = q.clamp(W::cubic(w[0], w[1], w[2], w[3]));
-                    *cc = act(&st, j + 1, w[1], w[2]) + fine;
+                    *cc = act::<W, S, LOSSLESS>(&st, j + 1, w[1], w[2]) + fine;
                 }
             } else {
                 for (j, ((pp, cc), w)) in pi
@@ -341,7 +509,7 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                     .enumerate()
                 {
                     *pp = W::lin(w[0], w[1]);
-                    *cc = act(&st, j + 1, w[0], w[1]) + fine;
+                    *cc = act::<W, S, LOSSLESS>(&st, j + 1, w[0], w[1]) + fine;
                 }
             }
         }
@@ -350,6 +518,7 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
         let n = shape[p.axis];
         let sd = if p.axis == 0 { shape[1] * ny } else { ny } * h;
         let m = ny.div_ceil(2 * h);
+        let st = st.fit(m);
         let (pred, ctx) = (&mut pred[..m], &mut ctx[..m]);
         let s = 2 * h;
         let ra0 = &v[base - sd..base - sd + ny];
@@ -368,22 +537,22 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                 {
                     let (a1, a0, b0, b1) = (a1[0], a0[0], b0[0], b1[0]);
                     *pp = q.clamp(W::cubic(a1, a0, b0, b1));
-                    *cc = act(&st, j, a0, b0) + fine;
+                    *cc = act::<W, S, LOSSLESS>(&st, j, a0, b0) + fine;
                 }
             } else if cubic && c >= 3 * h && c + 3 * h < n {
                 let ra1 = &v[base - 3 * sd..base - 3 * sd + ny];
                 let rb1 = &v[base + 3 * sd..base + 3 * sd + ny];
                 let it = ra1
-                    .iter()
-                    .step_by(s)
-                    .zip(ra0.iter().step_by(s))
-                    .zip(rb0.iter().step_by(s))
-                    .zip(rb1.iter().step_by(s));
-                for (j, ((pp, cc), (((&a1, &a0), &b0), &b1))) in
+                    .chunks(s)
+                    .zip(ra0.chunks(s))
+                    .zip(rb0.chunks(s))
+                    .zip(rb1.chunks(s));
+                for (j, ((pp, cc), (((a1, a0), b0), b1))) in
                     pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
                 {
+                    let (a1, a0, b0, b1) = (a1[0], a0[0], b0[0], b1[0]);
                     *pp = q.clamp(W::cubic(a1, a0, b0, b1));
-                    *cc = act(&st, j, a0, b0) + fine;
+                    *cc = act::<W, S, LOSSLESS>(&st, j, a0, b0) + fine;
                 }
             } else if s == 2 {
                 let it = ra0.chunks(2).zip(rb0.chunks(2));
@@ -392,25 +561,33 @@ fn predict_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                 {
                     let (a0, b0) = (a[0], b[0]);
                     *pp = W::lin(a0, b0);
-                    *cc = act(&st, j, a0, b0) + fine;
+                    *cc = act::<W, S, LOSSLESS>(&st, j, a0, b0) + fine;
                 }
             } else {
-                let it = ra0.iter().step_by(s).zip(rb0.iter().step_by(s));
-                for (j, ((pp, cc), (&a0, &b0))) in
+                let it = ra0.chunks(s).zip(rb0.chunks(s));
+                for (j, ((pp, cc), (a, b))) in
                     pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
                 {
+                    let (a0, b0) = (a[0], b[0]);
                     *pp = W::lin(a0, b0);
-                    *cc = act(&st, j, a0, b0) + fine;
+                    *cc = act::<W, S, LOSSLESS>(&st, j, a0, b0) + fine;
                 }
             }
         } else if c >= 3 * h {
             let ra1 = &v[base - 3 * sd..base - 3 * sd + ny];
-            let it = ra0.iter().step_by(s).zip(ra1.iter().step_by(s));
-            for (j, ((pp, cc), (&a0, &a1))) in
-                pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
-            {
-                *pp = a0;
-                *cc = act(&st, j, a0, a1) + fine;
+            let one_sided = |s: usize, pred: &mut [W], ctx: &mut [u8]| {
+                let it = ra0.chunks(s).zip(ra1.chunks(s));
+                for (j, ((pp, cc), (a0, a1))) in
+                    pred.iter_mut().zip(ctx.iter_mut()).zip(it).enumerate()
+                {
+                    *pp = a0[0];
+                    *cc = act::<W, S, LOSSLESS>(&st, j, a0[0], a1[0]) + fine;
+                }
+            };
+            if s == 2 {
+                one_sided(2, pred, ctx);
+            } else {
+                one_sided(s, pred, ctx);
             }
         } else {
             for ((pp, cc), &a0) in pred
@@ -443,8 +620,28 @@ fn row_y(p: Pass) -> (usize, usize) {
 struct Ent {
     base: u64,
     mask: u64,
-    /// Number of extra bits; [`INVALID`] for s >= 88 (OR-accumulated, checked per tile).
+    /// Number of extra bits; [`INVALID`] for s >= 88 (rejected through the largest symbol of
+    /// the tile; the huge count only garbles the bits read after it).
     nb: u64,
+}
+
+/// The [`Ent`]s of the 256 symbols as three arrays (8-byte stride: a symbol indexes them
+/// directly, no multiply by the entry size).
+struct SymTab {
+    base: [u64; 256],
+    mask: [u64; 256],
+    nb: [u64; 256],
+}
+
+impl SymTab {
+    fn new() -> Self {
+        let t = sym_table();
+        SymTab {
+            base: t.map(|e| e.base),
+            mask: t.map(|e| e.mask),
+            nb: t.map(|e| e.nb),
+        }
+    }
 }
 
 /// Per symbol: base value of u, mask and number of its extra bits.
@@ -692,7 +889,7 @@ fn choose_cubic<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> bool 
 /// Codes `x` (overwritten with the reconstructed values).
 fn encode_body<W: Work>(x: &mut [W], q: Q<W>, shape: [usize; 3], out: &mut Vec<u8>) {
     put_varint(out, q.k as u64);
-    let one = |_: usize, _: usize, _: usize| One(&q);
+    let one = |_: usize, _: usize, _: usize| One(q);
     if q.k == 0 {
         encode_impl::<W, _, true>(x, q, shape, one, out)
     } else {
@@ -813,7 +1010,7 @@ pub fn decode(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> 
     let rest = &body[r.pos..];
     if narrow {
         let q = Q::<i32>::new(k, lo, hi);
-        let one = |_: usize, _: usize, _: usize| One(&q);
+        let one = |_: usize, _: usize, _: usize| One(q);
         let v = if k == 0 {
             decode_impl::<i32, _, true>(rest, q, shape3, one)?
         } else {
@@ -822,7 +1019,7 @@ pub fn decode(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> 
         from_work(dtype, &v, out);
     } else {
         let q = Q::<i64>::new(k, lo, hi);
-        let one = |_: usize, _: usize, _: usize| One(&q);
+        let one = |_: usize, _: usize, _: usize| One(q);
         let v = if k == 0 {
             decode_impl::<i64, _, true>(rest, q, shape3, one)?
         } else {
@@ -834,9 +1031,10 @@ pub fn decode(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> 
 }
 
 /// Phase 3 for one row: `out[k * ys] = p[k] + unzigzag(u(sym[k])) * w` (clamped for abs),
-/// u from the symbol table and the extra bits. Bit position and accumulators stay in
-/// registers for the row. `acc`: OR of the symbols' `nb` (<= 32, or [`INVALID`] for s >= 88)
-/// and, lossless, of `v - lo` (<= span = 2^bits - 1 >= 255 iff every value is in the domain).
+/// u from the symbol table and the extra bits. The bit position stays in a register for the
+/// row. `smax`: the largest symbol seen (one vector pass over the row's symbols; the caller
+/// rejects s >= 88, and lossless s > [`Work::MAX_SYM`]; the lossless values are checked
+/// against the domain after the tile, see [`Work::MAX_SYM`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn reconstruct_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
@@ -846,36 +1044,39 @@ fn reconstruct_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
     sym: &[u8],
     out: &mut [W],
     ys: usize,
-    tab: &[Ent; 256],
+    tab: &SymTab,
     bits: &mut FastBits,
-    acc: &mut u64,
+    smax: &mut u8,
 ) {
+    *smax = sym.iter().fold(*smax, |m, &s| m.max(s));
     // bits.buf = the extra bits + 8 zero bytes: loads clamped to start at <= len - 8 are in
     // bounds (and provably so, no check in the loop).
     let buf = &bits.buf[..];
     let last = buf.len().saturating_sub(8);
     let mut pos = bits.pos;
-    let mut a = *acc;
     let lo = q.lo.to_i64();
     let hi = q.hi.to_i64();
     let mut one = |p: W, s: u8, w: i64| -> W {
-        let e = tab[s as usize];
-        a |= e.nb;
+        let s = s as usize;
+        let e = Ent {
+            base: tab.base[s],
+            mask: tab.mask[s],
+            nb: tab.nb[s],
+        };
         let b = (pos >> 3).min(last);
         let x = u64::from_le_bytes(buf[b..b + 8].try_into().expect("padded")) >> (pos & 7);
         pos = pos.wrapping_add(e.nb as usize);
         let u = e.base | (x & e.mask);
         let d = ((u >> 1) as i64) ^ -((u & 1) as i64);
         if LOSSLESS {
-            let v = p.to_i64().wrapping_add(d);
-            a |= v.wrapping_sub(lo) as u64;
-            W::from_i64(v)
+            W::from_i64(p.to_i64().wrapping_add(d))
         } else {
             let v = p.to_i64().wrapping_add(d.wrapping_mul(w));
             W::from_i64(v.clamp(lo, hi))
         }
     };
     let m = pred.len().min(sym.len());
+    let st = st.fit(m);
     if m > 0 {
         // Slices sized up front: point k is out[k * ys], k < m, so no bounds checks.
         let (pred, sym) = (&pred[..m], &sym[..m]);
@@ -885,13 +1086,13 @@ fn reconstruct_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
                 out[2 * k] = one(pred[k], sym[k], st.hw(k).1);
             }
         } else {
-            for (k, ((o, &pp), &s)) in out.iter_mut().step_by(ys).zip(pred).zip(sym).enumerate() {
-                *o = one(pp, s, st.hw(k).1);
+            let out = &mut out[..(m - 1) * ys + 1];
+            for k in 0..m {
+                out[k * ys] = one(pred[k], sym[k], st.hw(k).1);
             }
         }
     }
     bits.pos = pos;
-    *acc = a;
 }
 
 fn decode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
@@ -911,8 +1112,8 @@ fn decode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
     let (choice, buf) = buf.split_at(nc);
     let (mut dec, extra) = Rans4Decoder::new(buf, NCTX)?;
     let mut bits = FastBits::new(extra);
-    let tab = sym_table();
-    let mut acc = 0u64;
+    let tab = SymTab::new();
+    let mut smax = 0u8;
     let mut v = scratch::zeroed::<W>(n)?;
     let ny = shape[2];
     let mut pred = vec![W::default(); ny];
@@ -930,7 +1131,7 @@ fn decode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
             1,
             &tab,
             &mut bits,
-            &mut acc,
+            &mut smax,
         );
     }
     for (j, &p) in ps.iter().enumerate() {
@@ -943,7 +1144,7 @@ fn decode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
                 &q, st, &v, shape, p, cubic, base, c, fine, &mut pred, &mut ctx, &mut tmp,
             );
             let (ctx, sym) = (&ctx[..m], &mut sym[..m]);
-            dec.decode_many(ctx, sym);
+            dec.decode_many_no255(ctx, sym);
             let row = &mut v[base + y0..base + ny];
             reconstruct_row::<W, S, LOSSLESS>(
                 &q,
@@ -954,13 +1155,14 @@ fn decode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
                 ys,
                 &tab,
                 &mut bits,
-                &mut acc,
+                &mut smax,
             );
         });
     }
     let span = q.hi.to_i64().wrapping_sub(q.lo.to_i64()) as u64;
     debug_assert!(span.wrapping_add(1).is_power_of_two());
-    if acc & INVALID != 0 || (LOSSLESS && acc > span) {
+    if smax as usize >= NSYM || (LOSSLESS && (smax > W::MAX_SYM || W::or_offsets(&v, q.lo) > span))
+    {
         return Err(Error::corrupt(
             "method 6 body decodes a symbol or value outside the value domain",
         ));
@@ -1164,7 +1366,8 @@ pub fn decode7(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) ->
         ($w:ty) => {{
             let qs: Vec<Q<$w>> = ks.iter().map(|&kb| Q::new(kb, lo, hi)).collect();
             let q = Q::<$w>::new(0, lo, hi);
-            let steps = |base: usize, y0: usize, ys: usize| block_row(&qs, shape3, g, base, y0, ys);
+            let rw = RowWidths::new(&qs, shape3, g);
+            let steps = |base: usize, y0: usize, ys: usize| rw.row(base, y0, ys);
             let v = decode_impl::<$w, _, false>(rest, q, shape3, steps)?;
             from_work(dtype, &v, out);
         }};

@@ -218,6 +218,62 @@ fn truncated_and_trailing_bodies_are_rejected() {
     }
 }
 
+#[test]
+fn lossless_values_outside_the_domain_are_rejected() {
+    // A lossless body decoded with a narrower dtype (same shape): values just outside the
+    // domain with small residuals (the check after the tile) and residuals too large for the
+    // working type (the largest-symbol check).
+    let sh = [6, 20, 24];
+    let n: usize = sh.iter().product();
+    let mut s = 5u64;
+    let near: Vec<u8> = (0..n)
+        .flat_map(|i| (250 + (i % 7) as u16 + (lcg(&mut s) % 3) as u16).to_le_bytes())
+        .collect();
+    assert!(vals(DType::U16, &near).iter().any(|&v| v > 255));
+    let wide = field(DType::U32, sh, 1000, 6);
+    let wide16 = field(DType::I32, sh, 1000, 7);
+    for (data, dt, as_dt) in [
+        (&near, DType::U16, DType::U8),
+        (&near, DType::U16, DType::I8),
+        (&wide, DType::U32, DType::U16),
+        (&wide, DType::U32, DType::I32),
+        (&wide16, DType::I32, DType::I16),
+    ] {
+        let body = encode(data, dt, sh, &Config::lossless()).unwrap();
+        let mut back = vec![0u8; data.len()];
+        decode(&body, dt, sh, &mut back).unwrap();
+        assert_eq!(&back, data);
+        let mut out = vec![0u8; n * as_dt.size()];
+        let e = decode(&body, as_dt, sh, &mut out).unwrap_err();
+        assert!(
+            e.to_string().contains("outside the value domain"),
+            "{dt:?} as {as_dt:?}: {e}"
+        );
+    }
+}
+
+#[test]
+fn forged_residual_wrapping_into_the_domain_is_rejected() {
+    // One-element tile (no passes): the origin is v = 0 + d. d = 50 - 2^32 (symbol 87) is
+    // 50 once wrapped to the i32 working type of u16, so only the largest-symbol check can
+    // reject it; d = 50 is a valid tile.
+    let body = |d: i64| {
+        let mut out = Vec::new();
+        put_varint(&mut out, 0);
+        let mut enc = Rans4Encoder::new(NCTX);
+        let mut bits = FastWriter::default();
+        put(&mut enc, &mut bits, NB as u8 - 1, d);
+        enc.finish(&mut out);
+        out.extend_from_slice(&bits.finish());
+        out
+    };
+    let mut out = [0u8; 2];
+    decode(&body(50), DType::U16, [1, 1, 1], &mut out).unwrap();
+    assert_eq!(u16::from_le_bytes(out), 50);
+    let e = decode(&body(50 - (1 << 32)), DType::U16, [1, 1, 1], &mut out).unwrap_err();
+    assert!(e.to_string().contains("outside the value domain"), "{e}");
+}
+
 mod prop {
     use super::*;
     use proptest::prelude::*;
@@ -314,6 +370,63 @@ fn activity_matches_its_definition() {
                 q64.act::<false>(a, b)
             };
             assert_eq!(got, want, "k={k} a={a} b={b}");
+        }
+    }
+}
+
+#[test]
+fn row_widths_match_the_block_steps() {
+    // Method-7 decoding reads per-point widths (RowSteps) where the encoder looks up blocks
+    // (Blocks): same activity and widths at every point of every row of every pass.
+    let mut s = 17u64;
+    for shape in [[1, 1, 1], [5, 9, 7], [9, 40, 37], [16, 33, 64]] {
+        let g = block_grid(shape);
+        let nb: usize = g.iter().product();
+        let qs: Vec<Q<i32>> = (0..nb)
+            .map(|_| Q::new((lcg(&mut s) % 300) as i64, 0, 65535))
+            .collect();
+        let rw = RowWidths::new(&qs, shape, g);
+        let mut rows = vec![(0, 0, 1)];
+        for p in passes(shape) {
+            let (y0, ys) = row_y(p);
+            for_each_row(shape, p, |base, _| rows.push((base, y0, ys)));
+        }
+        for (base, y0, ys) in rows {
+            let m = (shape[2] - y0).div_ceil(ys);
+            let (a, b) = (
+                rw.row(base, y0, ys).fit(m),
+                block_row(&qs, shape, g, base, y0, ys),
+            );
+            for k in 0..m {
+                assert_eq!(a.hw(k), b.hw(k), "{shape:?} row {base} point {k}");
+                for _ in 0..8 {
+                    let d = (lcg(&mut s) % (1 << (lcg(&mut s) % 18))) as i32;
+                    assert_eq!(a.act_d(k, d), b.act_d(k, d), "{shape:?} {base} {k} d={d}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn activity_forms_agree_on_the_domain() {
+    // act_w (float exponents for i32), count_ge_w (per-lane step) and count_ge (thresholds
+    // w << t, what the encoder's Blocks use) for every d of a 16-bit domain and odd widths
+    // up to the largest (2 * 65535 + 1).
+    let mut ws: Vec<i64> = (0..40).map(|k| 2 * k + 1).collect();
+    ws.extend([
+        127, 255, 257, 1023, 4095, 4097, 32767, 32769, 65535, 65537, 131071,
+    ]);
+    for &w in &ws {
+        let q32 = Q::<i32>::new((w - 1) / 2, 0, 65535);
+        let q64 = Q::<i64>::new((w - 1) / 2, 0, 1 << 32);
+        for d in 0..=65535i32 {
+            let want = i32::count_ge(d, &q32.th);
+            assert_eq!(i32::act_w(d, w as i32), want, "w={w} d={d}");
+            assert_eq!(i32::count_ge_w(d, w as i32), want, "w={w} d={d}");
+            let d64 = d as i64 * 65537;
+            let want = i64::count_ge(d64, &q64.th);
+            assert_eq!(i64::act_w(d64, w), want, "w={w} d={d64}");
         }
     }
 }
