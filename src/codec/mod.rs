@@ -35,7 +35,7 @@ mod stream;
 mod symbols;
 pub mod threads;
 
-pub use config::{Config, Mode};
+pub use config::{AprCoding, Config, Mode};
 pub use container::{
     choose_tile, local_scale_for, noise_bound_for, noise_bound_with_tile_target, tile_target,
     view3, TILE_MIN,

@@ -331,9 +331,28 @@ pub fn block_half_widths(
     block: [usize; 3],
     kmax: i64,
 ) -> Vec<i64> {
-    assert!(block.iter().all(|&b| b > 0), "block side 0");
     let (nz, nx, ny) = img.dim();
     let sig = local_intensity_scale(img, p);
+    block_half_widths_from_scale(sig.view(), [nz, nx, ny], rel_error, block, kmax)
+}
+
+/// [`block_half_widths`] from a scale already computed by [`local_intensity_scale`] for a block
+/// of `shape` (so the encoder computes it once for the bound map and the check of the
+/// particle body). Panics if a block side is 0 or `sig` is not the ds grid of `shape`.
+pub fn block_half_widths_from_scale(
+    sig: ArrayView3<f32>,
+    shape: [usize; 3],
+    rel_error: f64,
+    block: [usize; 3],
+    kmax: i64,
+) -> Vec<i64> {
+    assert!(block.iter().all(|&b| b > 0), "block side 0");
+    let [nz, nx, ny] = shape;
+    assert_eq!(
+        sig.dim(),
+        (nz.div_ceil(2), nx.div_ceil(2), ny.div_ceil(2)),
+        "scale is not the ds grid of the block"
+    );
     let g = [nz, nx, ny]
         .iter()
         .zip(block)
