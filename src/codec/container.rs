@@ -476,11 +476,23 @@ pub(crate) fn stats(h: &Header, body: &[u8]) -> Result<(u8, Option<u64>, usize)>
 /// tile takes ds cell (z/2, x/2, y/2)). Elements outside the coded box (stored exactly as the
 /// fill value) and constant tiles (stored exactly) get `+inf`. C order over the chunk.
 pub fn local_scale_for(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Vec<f32> {
+    local_scale_with_tile_target(data, dtype, shape, cfg, None)
+}
+
+/// [`local_scale_for`] for streams written with a tile size target (`compress_with_tile_target`).
+#[doc(hidden)]
+pub fn local_scale_with_tile_target(
+    data: &[u8],
+    dtype: DType,
+    shape: &[usize],
+    cfg: &Config,
+    target: Option<usize>,
+) -> Vec<f32> {
     let es = dtype.size();
     if data.is_empty() {
         return Vec::new();
     }
-    let t = Tiling::plan(data, es, shape, None);
+    let t = Tiling::plan(data, es, shape, target);
     let view = t.view;
     let mut out = vec![f32::INFINITY; view.iter().product()];
     for i in 0..t.ntiles() {

@@ -129,3 +129,127 @@ pub fn decode8(cur: &mut Cursor, dtype: DType, bs: [usize; 3], out: &mut [u8]) -
     }
     pyramid::decode_chunk(cur, dtype, Mode::Abs(b), bs, 1, out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{compress, crc32, decompress};
+
+    fn blob_u16(shape: [usize; 3], noise: u64) -> Vec<u8> {
+        let mut s = 99u64;
+        let mut out = Vec::new();
+        for z in 0..shape[0] {
+            for x in 0..shape[1] {
+                for y in 0..shape[2] {
+                    s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    let r2 = ((x as f64 - 20.0).powi(2) + (y as f64 - 25.0).powi(2)) / 40.0;
+                    let v = 200.0 + 3000.0 * (-r2).exp() + (z * 3) as f64;
+                    let n = if noise > 0 {
+                        ((s >> 33) % noise) as f64
+                    } else {
+                        0.0
+                    };
+                    out.extend_from_slice(&((v + n) as u16).to_le_bytes());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn holds_sees_a_single_pixel_beyond_the_bound() {
+        let shape = [2, 3, 4];
+        let orig: Vec<u8> = (0..24u16).flat_map(|v| (100 + v).to_le_bytes()).collect();
+        let sig = Array3::from_elem((1, 2, 2), 10.0f32);
+        assert!(holds(DType::U16, &orig, &orig, shape, sig.view(), 0.1));
+        let mut dec = orig.clone();
+        dec[2 * 13] += 1; // error 1 = E * sigma: allowed
+        assert!(holds(DType::U16, &orig, &dec, shape, sig.view(), 0.1));
+        dec[2 * 13] += 1; // error 2 > 1
+        assert!(!holds(DType::U16, &orig, &dec, shape, sig.view(), 0.1));
+    }
+
+    /// Integer tiles: method 7 (or 3 where it verifies); float tiles: method 8; every pixel
+    /// within E * sigma_local.
+    #[test]
+    fn tiles_hold_the_condition() {
+        let shape = [6, 40, 50];
+        let cfg = Config::apr(0.2);
+        for (dtype, data) in [
+            (DType::U16, blob_u16(shape, 40)),
+            (
+                DType::F32,
+                crate::codec::elements::to_f64s(DType::U16, &blob_u16(shape, 40))
+                    .iter()
+                    .flat_map(|&v| ((v / 100.0) as f32).to_le_bytes())
+                    .collect(),
+            ),
+        ] {
+            let mut out = Vec::new();
+            encode(&data, dtype, shape, 0.2, &cfg, &mut out).unwrap();
+            let want = if dtype.is_float() { 8 } else { 7 };
+            assert!(
+                out[0] == want || out[0] == 3,
+                "{dtype:?}: method {}",
+                out[0]
+            );
+            let s = compress(&data, dtype, &shape, &cfg).unwrap();
+            let (_, back) = decompress(&s).unwrap();
+            let img = to_f32s(dtype, &data);
+            let sig = pipeline::local_intensity_scale(
+                ArrayView3::from_shape(shape, &img).unwrap(),
+                &cfg.apr,
+            );
+            assert!(
+                holds(dtype, &data, &back, shape, sig.view(), 0.2),
+                "{dtype:?}"
+            );
+        }
+    }
+
+    fn with_version(s: &[u8], v: u8) -> Vec<u8> {
+        let mut t = s[..s.len() - 4].to_vec();
+        t[4] = v;
+        let c = crc32(&t);
+        t.extend_from_slice(&c.to_le_bytes());
+        t
+    }
+
+    /// Methods 7 and 8 in apr tiles exist from format version 4 on (FORMAT.md §7.3); method 8
+    /// needs a finite bound > 0.
+    #[test]
+    fn version_and_bound_rejections() {
+        let shape = [4, 20, 24];
+        let u = compress(&blob_u16(shape, 40), DType::U16, &shape, &Config::apr(0.1)).unwrap();
+        let f: Vec<u8> = crate::codec::elements::to_f64s(DType::U16, &blob_u16(shape, 40))
+            .iter()
+            .flat_map(|&v| (v as f32).to_le_bytes())
+            .collect();
+        let f = compress(&f, DType::F32, &shape, &Config::apr(0.1)).unwrap();
+        for s in [&u, &f] {
+            assert_eq!(s[4], 4);
+            decompress(s).unwrap();
+            for v in [2, 3] {
+                let e = decompress(&with_version(s, v)).unwrap_err();
+                assert!(e.message().contains("needs 4"), "{e}");
+            }
+        }
+        // the method-8 bound: the f64 after the tile's method byte (one tile, last bytes)
+        let hl = 16 + 12;
+        let pos = (hl..f.len()).find(|&i| f[i] == 8).unwrap();
+        for bad in [f64::NAN, 0.0, -1.0, f64::INFINITY] {
+            let mut t = f[..f.len() - 4].to_vec();
+            t[pos + 1..pos + 9].copy_from_slice(&bad.to_le_bytes());
+            let c = crc32(&t);
+            t.extend_from_slice(&c.to_le_bytes());
+            let e = decompress(&t).unwrap_err();
+            assert!(e.message().contains("method 8 bound"), "{bad}: {e}");
+        }
+        // method 8 for an integer dtype (f32 -> u32, same size)
+        let mut t = f[..f.len() - 4].to_vec();
+        t[5] = DType::U32.code();
+        let c = crc32(&t);
+        t.extend_from_slice(&c.to_le_bytes());
+        assert!(decompress(&t).is_err());
+    }
+}
