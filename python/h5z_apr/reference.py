@@ -1135,7 +1135,7 @@ def decode_method6(body: bytes, dt: int, shape3) -> np.ndarray:
     return store_ints(v, npdt)
 
 
-# ---- method 7, pyramid-noise (§6), format version 3 noise-mode tiles ------------------------
+# ---- method 7, pyramid-noise (§6), format version 3 noise-mode tiles and (§7) version 4 apr tiles --
 
 M7_BLOCK = (4, 16, 16)
 
