@@ -46,19 +46,20 @@ pub fn encode(
     cfg: &Config,
     out: &mut Vec<u8>,
 ) -> Result<()> {
-    let img = to_f32s(dtype, data);
-    let sig: Array3<f32> = pipeline::local_intensity_scale(
-        ArrayView3::from_shape(bs, &img).expect("tile shape"),
-        &cfg.apr,
-    );
-    drop(img);
-    let bound_map = bound_map(data, dtype, bs, e, sig.view(), cfg)?;
     if cfg.apr_coding == AprCoding::BoundMap {
-        out.extend_from_slice(&bound_map);
+        let img = to_f32s(dtype, data);
+        let sig: Array3<f32> = pipeline::local_intensity_scale(
+            ArrayView3::from_shape(bs, &img).expect("tile shape"),
+            &cfg.apr,
+        );
+        drop(img);
+        out.extend_from_slice(&bound_map(data, dtype, bs, e, sig.view(), cfg)?);
         return Ok(());
     }
+    // The particle body; the pipeline hands back the tile's sigma_local (computed once).
     let mut m3 = vec![Method::Apr as u8];
-    apr::encode(data, dtype, bs, 1, e, cfg, &mut m3)?;
+    let sig = apr::encode_with_scale(data, dtype, bs, e, cfg, &mut m3)?;
+    let bound_map = bound_map(data, dtype, bs, e, sig.view(), cfg)?;
     if m3.len() < bound_map.len() {
         let mut dec = vec![0u8; data.len()];
         let ok = apr::decode(&mut Cursor::new(&m3[1..]), dtype, bs, 1, &mut dec).is_ok()
