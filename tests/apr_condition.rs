@@ -3,7 +3,9 @@
 //! I > 1000, sigma of ds cell (z/2, x/2, y/2)) on synthetic blobs in 1-D, 2-D, 3-D and a
 //! non-power-of-two shape with LibAPR's test parameters; partitions for random shapes; few
 //! particles and exact reconstruction for constant images; no collapse on noise with automatic
-//! parameters; real data (skipped loudly without ../shared/data).
+//! parameters; real data (skipped loudly without ../shared/data). Through the codec (format
+//! version 4, FORMAT.md §7): `|I - I'| <= E * sigma_local` at every pixel of every 3-D integer
+//! shared volume and of synthetic volumes of every dtype.
 
 #[path = "../src/bin/h5z-apr/npy.rs"]
 #[allow(dead_code, unused_imports)]
