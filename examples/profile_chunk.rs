@@ -1,7 +1,9 @@
 //! Profiling aid: compresses and decompresses one (16,256,256) chunk of a shared-data volume,
 //! for `valgrind --tool=callgrind` instruction counts (repeatable on a shared machine).
-//! Usage: profile_chunk <npy> <lossless|absB|apr|noise|noiseK> [enc|dec] [m2|m6]
-//! (absB: abs bound B, e.g. abs4; noiseK: noise mode k = K, e.g. noise0.5; `noise` = k 0.5)
+//! Usage: profile_chunk <npy> <lossless|absB|apr|apr_v2|apr_map|noise|noiseK> [enc|dec] [m2|m6]
+//! (absB: abs bound B, e.g. abs4; noiseK: noise mode k = K, e.g. noise0.5; `noise` = k 0.5;
+//! apr = E 0.1 as the encoder writes it, format version 4; apr_v2 = particle bodies only, the
+//! encoder before version 4; apr_map = bound map only)
 //! With m2 / m6 the method-2 / method-6 body is coded directly (no stream, no method choice):
 //! toggle-collect `h5z_apr::codec::method::pyramid_fast::{encode,decode}` (m6) or
 //! `...::pyramid_fast::{encode_m2,decode_m2}` (m2).
@@ -9,7 +11,7 @@
 #[path = "../src/bin/h5z-apr/npy.rs"]
 #[allow(dead_code, unused_imports)]
 mod npy;
-use h5z_apr::codec::{compress, decompress, m6, Config, Mode};
+use h5z_apr::codec::{compress, decompress, m6, AprCoding, Config, Mode};
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
@@ -31,6 +33,8 @@ fn main() {
     let cfg = match m {
         "lossless" => Config::lossless(),
         "noise" => Config::noise(0.5),
+        "apr_v2" => Config::apr(0.1).with_apr_coding(AprCoding::Particles),
+        "apr_map" => Config::apr(0.1).with_apr_coding(AprCoding::BoundMap),
         _ if m.starts_with("abs") => Config::abs(num("abs").unwrap()),
         _ if m.starts_with("noise") => Config::noise(num("noise").unwrap()),
         _ => Config::apr(0.1),

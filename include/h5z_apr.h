@@ -27,7 +27,9 @@
 #define H5Z_APR_MODE_ABS 1
 
 /**
- * Mode code: Adaptive Particle Representation with relative error `E = value`.
+ * Mode code: Adaptive Particle Representation with relative error `E = value`; writes stream
+ * format version 4, which holds LibAPR's condition `|x - x'| <= E * sigma_local(x)` at every
+ * element (FORMAT.md §7).
  */
 #define H5Z_APR_MODE_APR 2
 

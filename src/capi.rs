@@ -26,7 +26,9 @@ pub const H5Z_FILTER_APR: c_uint = 47815;
 pub const H5Z_APR_MODE_LOSSLESS: c_int = 0;
 /// Mode code: pointwise absolute error bound `|x - x'| <= value`.
 pub const H5Z_APR_MODE_ABS: c_int = 1;
-/// Mode code: Adaptive Particle Representation with relative error `E = value`.
+/// Mode code: Adaptive Particle Representation with relative error `E = value`; writes stream
+/// format version 4, which holds LibAPR's condition `|x - x'| <= E * sigma_local(x)` at every
+/// element (FORMAT.md §7).
 pub const H5Z_APR_MODE_APR: c_int = 2;
 /// Mode code: noise mode, `|x - x'| <= k * sigma(x)` with `k = value` (default 0.5) and the
 /// Poisson-Gaussian noise model sigma the encoder fits per tile; integer dtypes only; writes

@@ -3,7 +3,9 @@
 //! I > 1000, sigma of ds cell (z/2, x/2, y/2)) on synthetic blobs in 1-D, 2-D, 3-D and a
 //! non-power-of-two shape with LibAPR's test parameters; partitions for random shapes; few
 //! particles and exact reconstruction for constant images; no collapse on noise with automatic
-//! parameters; real data (skipped loudly without ../shared/data).
+//! parameters; real data (skipped loudly without ../shared/data). Through the codec (format
+//! version 4, FORMAT.md §7): `|I - I'| <= E * sigma_local` at every pixel of every 3-D integer
+//! shared volume and of synthetic volumes of every dtype.
 
 #[path = "../src/bin/h5z-apr/npy.rs"]
 #[allow(dead_code, unused_imports)]
@@ -394,5 +396,141 @@ fn real_data_does_not_collapse() {
             "{name}: RMSE {rmse} vs noise {}",
             info.noise_sigma
         );
+    }
+}
+
+// ---- through the codec: format version 4 holds the condition at every pixel (FORMAT.md §7) ----
+
+mod data_support;
+use h5z_apr::codec::{
+    compress, decompress, local_scale_for, read_header, values_f64, AprCoding, Config, DType,
+};
+
+/// max |I - I'| / sigma_local over every pixel of a chunk compressed in apr mode with `e`
+/// (sigma_local = `codec::local_scale_for`, the scale of each tile's pipeline); also the
+/// stream. Pixels stored exactly (sigma = inf) give 0.
+fn codec_condition(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> (f64, Vec<u8>) {
+    let s = compress(data, dtype, shape, cfg).unwrap();
+    let (_, back) = decompress(&s).unwrap();
+    let sig = local_scale_for(data, dtype, shape, cfg);
+    let (x, y) = (values_f64(dtype, data), values_f64(dtype, &back));
+    let mut worst = 0f64;
+    for i in 0..x.len() {
+        let err = (x[i] - y[i]).abs();
+        let r = if err == 0.0 { 0.0 } else { err / sig[i] as f64 };
+        assert!(!r.is_nan(), "pixel {i}: err {err}, sigma {}", sig[i]);
+        worst = worst.max(r);
+    }
+    (worst, s)
+}
+
+/// Every 3-D integer volume of the shared data, a few (16, 256, 256) chunks each, E = 0.1 and
+/// 0.4: max |I - I'| / sigma_local <= E at every pixel (integers: no slack), and the particle
+/// bodies alone (format version 2) break it on at least one volume, so the check can fail.
+#[test]
+fn codec_holds_the_condition_at_every_pixel_of_the_shared_data() {
+    let Some(dir) = data_support::data_dir() else {
+        eprintln!("SKIPPED codec_holds_the_condition...: ../shared/data not found");
+        return;
+    };
+    let mut volumes = 0;
+    let mut particles_broke = false;
+    for f in data_support::npy_files(&dir) {
+        let a = npy::read(&f).unwrap();
+        if a.shape.len() != 3 || a.dtype.is_float() {
+            continue;
+        }
+        volumes += 1;
+        let ch = data_support::chunks(&a.shape, &a.data, a.dtype.size());
+        // first and middle chunk
+        let pick = if ch.len() > 1 {
+            vec![0, ch.len() / 2]
+        } else {
+            vec![0]
+        };
+        for &c in &pick {
+            let (shape, buf) = &ch[c];
+            for e in [0.1, 0.4] {
+                let cfg = Config::apr(e);
+                let (worst, s) = codec_condition(buf, a.dtype, shape, &cfg);
+                eprintln!("{} chunk {c} E={e}: max err/sigma {worst:.4}", f.display());
+                assert_eq!(read_header(&s).unwrap().version, 4);
+                assert!(
+                    worst <= e,
+                    "{} chunk {c} E={e}: max err/sigma {worst}",
+                    f.display()
+                );
+                if e == 0.1 && !particles_broke {
+                    let old = cfg.clone().with_apr_coding(AprCoding::Particles);
+                    particles_broke = codec_condition(buf, a.dtype, shape, &old).0 > e;
+                }
+            }
+        }
+    }
+    assert!(volumes >= 5, "only {volumes} 3-D integer volumes found");
+    assert!(
+        particles_broke,
+        "the particle bodies alone hold the condition everywhere: the check proves nothing"
+    );
+}
+
+/// Synthetic volumes of every integer dtype and both float dtypes (multi-tile, a padded edge,
+/// smooth and noisy): the condition at every pixel (floats: f64 slack of 1e-9 relative).
+#[test]
+fn codec_holds_the_condition_for_every_dtype() {
+    let img = spheres([12, 70, 90], 3);
+    let mut rng = Rng(17);
+    let noisy = img.mapv(|v| v + 30.0 * rng.gauss());
+    for (name, v) in [("smooth", &img), ("noisy", &noisy)] {
+        for dtype in [
+            DType::U8,
+            DType::I8,
+            DType::U16,
+            DType::I16,
+            DType::U32,
+            DType::I32,
+            DType::F32,
+            DType::F64,
+        ] {
+            let data: Vec<u8> = v
+                .iter()
+                .flat_map(|&f| {
+                    let f = f as f64;
+                    match dtype {
+                        DType::U8 => vec![(f / 40.0).clamp(0.0, 255.0) as u8],
+                        DType::I8 => vec![((f / 80.0) - 100.0).clamp(-128.0, 127.0) as i8 as u8],
+                        DType::U16 => (f.clamp(0.0, 65535.0) as u16).to_le_bytes().to_vec(),
+                        DType::I16 => ((f - 3000.0) as i16).to_le_bytes().to_vec(),
+                        DType::U32 => ((f * 100.0).max(0.0) as u32).to_le_bytes().to_vec(),
+                        DType::I32 => ((f - 5000.0) as i32).to_le_bytes().to_vec(),
+                        DType::F32 => ((f / 1000.0) as f32).to_le_bytes().to_vec(),
+                        DType::F64 => (f / 1000.0).to_le_bytes().to_vec(),
+                    }
+                })
+                .collect();
+            for e in [0.1, 0.4] {
+                let cfg = Config::apr(e);
+                let shape = [12, 70, 90];
+                let (worst, _) = codec_condition(&data, dtype, &shape, &cfg);
+                let slack = if dtype.is_float() { 1e-9 } else { 0.0 };
+                assert!(
+                    worst <= e * (1.0 + slack),
+                    "{name} {dtype:?} E={e}: max err/sigma {worst}"
+                );
+                // small tiles (several per chunk) and a padded edge chunk too
+                let mut edge = data.clone();
+                let es = dtype.size();
+                for (i, el) in edge.chunks_exact_mut(es).enumerate() {
+                    if i % 90 >= 77 || (i / 90) % 70 >= 61 {
+                        el.fill(0);
+                    }
+                }
+                let (worst, _) = codec_condition(&edge, dtype, &shape, &cfg);
+                assert!(
+                    worst <= e * (1.0 + slack),
+                    "edge {name} {dtype:?} E={e}: max err/sigma {worst}"
+                );
+            }
+        }
     }
 }

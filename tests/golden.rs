@@ -8,7 +8,8 @@
 
 use h5z_apr::codec::{
     compress_v1, compress_with_tile_target, crc32, decompress, decompress_into_threads,
-    noise_bound_with_tile_target, values_f64 as values, Config, DType, Mode,
+    local_scale_with_tile_target, noise_bound_with_tile_target, values_f64 as values, Config,
+    DType, Mode,
 };
 use std::path::PathBuf;
 
@@ -42,6 +43,14 @@ fn cases() -> Vec<Case> {
     };
     let c3 = |name, dtype, shape: &[usize], cfg, target| Case {
         version: 3,
+        name,
+        dtype,
+        shape: shape.to_vec(),
+        cfg,
+        target,
+    };
+    let c4 = |name, dtype, shape: &[usize], cfg, target| Case {
+        version: 4,
         name,
         dtype,
         shape: shape.to_vec(),
@@ -264,6 +273,45 @@ fn cases() -> Vec<Case> {
             Config::noise(0.0),
             1 << 20,
         ),
+        // Format version 4 (FORMAT.md §7): apr mode with LibAPR's condition at every pixel
+        // (method 7 bound maps, method 8 for floats, method 3 where it verifies, constant and
+        // partial-box tiles). Cases named "smooth" have no noise.
+        c4(
+            "apr_u16_3d",
+            DType::U16,
+            &[16, 48, 40],
+            Config::apr(0.1),
+            1 << 20,
+        ),
+        c4(
+            "smooth_apr_u16_3d",
+            DType::U16,
+            &[8, 40, 48],
+            Config::apr(0.2),
+            8192,
+        ),
+        c4("apr_u8_1d", DType::U8, &[3000], Config::apr(0.2), 2048),
+        c4(
+            "edge_apr_i16_3d",
+            DType::I16,
+            &[8, 20, 24],
+            Config::apr(0.1),
+            2048,
+        ),
+        c4(
+            "apr_f32_2d",
+            DType::F32,
+            &[64, 50],
+            Config::apr(0.1),
+            1 << 20,
+        ),
+        c4(
+            "smooth_apr_f32_3d",
+            DType::F32,
+            &[8, 40, 48],
+            Config::apr(0.4),
+            16384,
+        ),
     ]
 }
 
@@ -283,6 +331,8 @@ fn input(case: &Case) -> Vec<u8> {
         // v3 cases named "noisy": noise growing with the intensity (Poisson-like, var ~ 2 I).
         let noise = if case.name.contains("noisy") {
             noise * (2.0 * (100.0 + blob)).sqrt() / 3.0
+        } else if case.name.contains("smooth") {
+            0.0
         } else {
             noise
         };
@@ -404,6 +454,28 @@ fn golden_streams_decode_forever() {
                     assert!((x - y).abs() <= b, "{}: {x} -> {y}", case.name);
                 }
             }
+            Mode::Apr(e) if case.version >= 4 => {
+                // LibAPR's condition at every pixel (FORMAT.md §7.1).
+                let sig = local_scale_with_tile_target(
+                    &orig,
+                    case.dtype,
+                    &case.shape,
+                    &case.cfg,
+                    Some(case.target),
+                );
+                for ((x, y), s) in values(case.dtype, &orig)
+                    .iter()
+                    .zip(values(case.dtype, &out))
+                    .zip(sig)
+                {
+                    assert!(
+                        (x - y).abs() <= e * s as f64,
+                        "{}: {x} -> {y}, E*sigma {}",
+                        case.name,
+                        e * s as f64
+                    );
+                }
+            }
             Mode::Apr(_) => assert_eq!(out.len(), orig.len()),
             Mode::Noise(_) => {
                 let (bound, _) = noise_bound_with_tile_target(
@@ -427,6 +499,23 @@ fn golden_streams_decode_forever() {
             // exactly these bytes (lossless/abs; the apr encoder's choices have moved since).
             let again = compress_v1(&orig, case.dtype, &case.shape, &case.cfg).unwrap();
             assert!(again == s, "{}: v1 encoder output changed", case.name);
+        }
+        if case.version >= 3 {
+            // Noise mode is still written exactly as version 3 (format version 4 changed only
+            // what apr mode writes), and apr mode as when the version 4 goldens were written.
+            let again = compress_with_tile_target(
+                &orig,
+                case.dtype,
+                &case.shape,
+                &case.cfg.clone().with_threads(1),
+                case.target,
+            )
+            .unwrap();
+            assert!(
+                again == s,
+                "{}: noise-mode encoder output changed",
+                case.name
+            );
         }
         checked += 1;
     }

@@ -149,7 +149,13 @@ fn other_modes_still_write_v2_and_floats_are_refused() {
     let data = synthetic(shape, 2.0, 0.0, 2.0, 3);
     for cfg in [Config::lossless(), Config::abs(2.0), Config::apr(0.1)] {
         let s = compress(&data, DType::U16, &shape, &cfg).unwrap();
-        assert_eq!(read_header(&s).unwrap().version, 2, "{:?}", cfg.mode);
+        // apr mode writes format version 4 (FORMAT.md §7), lossless and abs version 2.
+        let want = if matches!(cfg.mode, Mode::Apr(_)) {
+            4
+        } else {
+            2
+        };
+        assert_eq!(read_header(&s).unwrap().version, want, "{:?}", cfg.mode);
     }
     let f: Vec<u8> = (0..4 * 32 * 32)
         .flat_map(|i| (i as f32 * 0.5).to_le_bytes())

@@ -47,7 +47,7 @@ except ImportError:  # a Python without zlib
 
 __all__ = ["decode", "read_hdf5", "FORMAT_VERSION", "set_zstd_backend", "zstd_decompress_py"]
 
-FORMAT_VERSION = 3  # newest stream format version this decoder knows (§2.10)
+FORMAT_VERSION = 4  # newest stream format version this decoder knows (§2.10)
 
 MAGIC = b"APRZ"
 MAX_RANK = 32
@@ -1135,7 +1135,7 @@ def decode_method6(body: bytes, dt: int, shape3) -> np.ndarray:
     return store_ints(v, npdt)
 
 
-# ---- method 7, pyramid-noise (§6), format version 3 noise-mode tiles ------------------------
+# ---- method 7, pyramid-noise (§6), format version 3 noise-mode tiles and (§7) version 4 apr tiles --
 
 M7_BLOCK = (4, 16, 16)
 
@@ -1431,7 +1431,7 @@ def decode(stream: bytes) -> np.ndarray:
     if _crc32(s[:-4]) != struct.unpack("<I", s[-4:])[0]:
         _reject("CRC-32 mismatch")
     if s[4] >= 2:
-        return decode_v2(s[hlen:-4], dt, mode, P, dims, size).reshape(dims)
+        return decode_v2(s[hlen:-4], dt, mode, P, dims, size, s[4]).reshape(dims)
     method = s[hlen]
     L = len(s) - 4 - hlen
     claimed = 0 if method == 0 else (n * size if method == 1 else n)
@@ -1441,8 +1441,10 @@ def decode(stream: bytes) -> np.ndarray:
     return decode_body(s[hlen:-4], dt, mode, P, bs, nblocks, n, size, v2=False).reshape(dims)
 
 
-def decode_body(mb: bytes, dt, mode, P, bs, nblocks, n, size, v2):
-    """Method byte + body (§2.3; in v2 tiles also method 5, §4.3) -> flat array of n elements."""
+def decode_body(mb: bytes, dt, mode, P, bs, nblocks, n, size, v2, version=1):
+    """Method byte + body (§2.3; in v2 tiles also method 5, §4.3; methods 6-8 §5-7) -> flat
+    array of n elements. `version`: the stream's format version (methods 7 and 8 in apr tiles
+    need 4, §7)."""
     npdt, is_float, lo, hi = DTYPES[dt]
     method = mb[0]
     cur = Cursor(mb[1:])
@@ -1478,9 +1480,16 @@ def decode_body(mb: bytes, dt, mode, P, bs, nblocks, n, size, v2):
             _reject(f"method 6 tile has half-width {k}, the stream's is {want}")
         arr = decode_method6(mb[1:], dt, bs)
         cur.pos = len(cur.data)
-    elif method == 7 and v2 and nblocks == 1 and mode == 3 and not is_float:
+    elif method == 7 and v2 and nblocks == 1 and (mode == 3 or (mode == 2 and version >= 4)) and not is_float:
         arr = decode_method7(mb[1:], dt, bs)
         cur.pos = len(cur.data)
+    elif method == 8 and v2 and nblocks == 1 and mode == 2 and version >= 4 and is_float:
+        # §7.2: a bound b, then method 2 with the float quantiser of bound b.
+        b = cur.f64()
+        if not (np.isfinite(b) and b > 0.0):
+            _reject(f"method 8 bound {b} is not finite and > 0")
+        v = decode_pyramid(cur, FloatDomain(b, dt == 7), bs, nblocks)
+        arr = narrow_f32_bits(v).view(npdt) if dt == 7 else v.astype(npdt)
     elif method == 5 and v2:
         arr = np.full(n, np.frombuffer(cur.bytes(size), dtype=npdt)[0], dtype=npdt)
     else:
@@ -1502,7 +1511,7 @@ def view3(dims):
     return (z, dims[-2], dims[-1])
 
 
-def decode_v2(body: bytes, dt, mode, P, dims, size) -> np.ndarray:
+def decode_v2(body: bytes, dt, mode, P, dims, size, version=2) -> np.ndarray:
     """Format version 2 (§4): box, fill, tile shape, tile table, tile bodies (`body` = the bytes
     between the header and the CRC)."""
     npdt = DTYPES[dt][0]
@@ -1546,7 +1555,7 @@ def decode_v2(body: bytes, dt, mode, P, dims, size) -> np.ndarray:
         claimed = 0 if mb[0] in (0, 5) else (ne * size if mb[0] == 1 else ne)
         if claimed > L * MAX_EXPANSION:
             _reject(f"tile {i}: body below the expansion limit")
-        a = decode_body(mb, dt, mode, P, sh, 1, ne, size, v2=True)
+        a = decode_body(mb, dt, mode, P, sh, 1, ne, size, v2=True, version=version)
         out[o[0] : o[0] + sh[0], o[1] : o[1] + sh[1], o[2] : o[2] + sh[2]] = a.reshape(sh)
     if pos != len(body):
         _reject("trailing bytes after the last tile")

@@ -36,6 +36,21 @@ impl Mode {
     }
 }
 
+/// How apr mode codes a tile (measurements; the default is what the encoder ships).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AprCoding {
+    /// Format version 4 (FORMAT.md §7): the particle body (method 3) only where the encoder
+    /// verified |I - I'| <= E * sigma_local at every pixel and it is smaller, else the bound
+    /// map (method 7; floats: method 8).
+    #[default]
+    Pointwise,
+    /// Format version 4, always the bound map (method 7; floats: method 8). Measurements.
+    BoundMap,
+    /// Format version 2, particle bodies only (the encoder before version 4). Measurements.
+    Particles,
+}
+
 /// Codec settings. Build with [`Config::default`] (apr, E = 0.1) or the constructors,
 /// then adjust with the `with_*` setters.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +64,9 @@ pub struct Config {
     /// Threads for one compress call; 0 (default) = the process setting
     /// ([`crate::codec::set_threads`], else `H5Z_APR_NTHREADS`, else 1). Never changes the bytes.
     pub threads: usize,
+    /// apr mode: which coding (measurements only; default [`AprCoding::Pointwise`]).
+    #[doc(hidden)]
+    pub apr_coding: AprCoding,
 }
 
 impl Default for Config {
@@ -58,6 +76,7 @@ impl Default for Config {
             effort: 3,
             apr: AprParams::default(),
             threads: 0,
+            apr_coding: AprCoding::Pointwise,
         }
     }
 }
@@ -103,6 +122,11 @@ impl Config {
     /// Threads for compress calls with this config (0 = the process setting).
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads;
+        self
+    }
+    #[doc(hidden)]
+    pub fn with_apr_coding(mut self, c: AprCoding) -> Self {
+        self.apr_coding = c;
         self
     }
     /// Checks the settings; every `compress*` call does this first.

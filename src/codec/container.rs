@@ -327,11 +327,12 @@ pub fn encode(
         encode_tile(&src, dtype, s, cfg)
     })?;
     let header = Header {
-        // Noise mode is format version 3 (method 7 tiles), every other mode version 2.
-        version: if matches!(cfg.mode, super::Mode::Noise(_)) {
-            3
-        } else {
-            2
+        // Noise mode is format version 3 (method 7 tiles), apr mode version 4 (FORMAT.md §7),
+        // every other mode version 2.
+        version: match cfg.mode {
+            super::Mode::Noise(_) => 3,
+            super::Mode::Apr(_) if cfg.apr_coding != super::AprCoding::Particles => 4,
+            _ => 2,
         },
         dtype,
         mode: cfg.mode,
@@ -378,14 +379,26 @@ pub fn encode_tile(tile: &[u8], dtype: DType, shape3: [usize; 3], cfg: &Config) 
     Ok(v)
 }
 
-/// Decodes one tile body (method byte included) of shape `shape3` into `out`.
+/// Decodes one tile body (method byte included) of shape `shape3` of a stream of format
+/// `version` (2..) into `out`.
 pub fn decode_tile(
     body: &[u8],
+    version: u8,
     dtype: DType,
     mode: super::Mode,
     shape3: [usize; 3],
     out: &mut [u8],
 ) -> Result<()> {
+    // Methods 7 and 8 in apr tiles exist from format version 4 on (FORMAT.md §7).
+    if matches!(mode, super::Mode::Apr(_))
+        && version < 4
+        && (body[0] == Method::PyramidNoise as u8 || body[0] == Method::PyramidBounded as u8)
+    {
+        return Err(Error::corrupt(format!(
+            "coding method {} in an apr tile of a format version {version} stream (needs 4)",
+            body[0]
+        )));
+    }
     decode_body(body, dtype, mode, shape3, 1, true, out)
 }
 
@@ -416,11 +429,11 @@ pub(crate) fn decode(h: &Header, body: &[u8], out: &mut [u8], nthreads: usize) -
         let mut g = slots[i].lock().unwrap_or_else(|e| e.into_inner());
         let (s, env) = &mut *g;
         if contiguous {
-            return decode_tile(l.bodies[i], h.dtype, h.mode, *s, env)
+            return decode_tile(l.bodies[i], h.version, h.dtype, h.mode, *s, env)
                 .map_err(|e| tile_error(i, e));
         }
         let mut scratch = vec![0u8; s.iter().product::<usize>() * es];
-        decode_tile(l.bodies[i], h.dtype, h.mode, *s, &mut scratch)
+        decode_tile(l.bodies[i], h.version, h.dtype, h.mode, *s, &mut scratch)
             .map_err(|e| tile_error(i, e))?;
         let row = s[2] * es;
         for (k, r) in scratch.chunks_exact(row).enumerate() {
@@ -463,11 +476,23 @@ pub(crate) fn stats(h: &Header, body: &[u8]) -> Result<(u8, Option<u64>, usize)>
 /// tile takes ds cell (z/2, x/2, y/2)). Elements outside the coded box (stored exactly as the
 /// fill value) and constant tiles (stored exactly) get `+inf`. C order over the chunk.
 pub fn local_scale_for(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> Vec<f32> {
+    local_scale_with_tile_target(data, dtype, shape, cfg, None)
+}
+
+/// [`local_scale_for`] for streams written with a tile size target (`compress_with_tile_target`).
+#[doc(hidden)]
+pub fn local_scale_with_tile_target(
+    data: &[u8],
+    dtype: DType,
+    shape: &[usize],
+    cfg: &Config,
+    target: Option<usize>,
+) -> Vec<f32> {
     let es = dtype.size();
     if data.is_empty() {
         return Vec::new();
     }
-    let t = Tiling::plan(data, es, shape, None);
+    let t = Tiling::plan(data, es, shape, target);
     let view = t.view;
     let mut out = vec![f32::INFINITY; view.iter().product()];
     for i in 0..t.ntiles() {

@@ -7,7 +7,7 @@ use super::crc32::crc32;
 use super::dtype::{checked_len, DType};
 use super::elements::to_ints;
 use super::header::Header;
-use super::method::{apr, palette, pyramid, pyramid_fast, raw, zstd_shuffle};
+use super::method::{apr, apr_pointwise, palette, pyramid, pyramid_fast, raw, zstd_shuffle};
 use super::{Config, Mode};
 use crate::codec::error::{Error, ErrorKind, Result};
 
@@ -36,6 +36,9 @@ pub enum Method {
     /// Format version 3 noise-mode tiles only: method 6 with a half-width per 4x16x16 block
     /// (FORMAT.md §6).
     PyramidNoise = 7,
+    /// Format version 4 apr-mode tiles of float dtypes only: a bound b, then method 2 with the
+    /// float quantiser of bound b (FORMAT.md §7).
+    PyramidBounded = 8,
 }
 
 impl Method {
@@ -50,6 +53,7 @@ impl Method {
             Method::Constant,
             Method::PyramidFast,
             Method::PyramidNoise,
+            Method::PyramidBounded,
         ]
         .into_iter()
         .find(|m| *m as u8 == b)
@@ -65,7 +69,8 @@ impl Method {
             | Method::Apr
             | Method::PalettePyramid
             | Method::PyramidFast
-            | Method::PyramidNoise => (nbytes / dtype.size()) as u64,
+            | Method::PyramidNoise
+            | Method::PyramidBounded => (nbytes / dtype.size()) as u64,
         }
     }
 }
@@ -184,6 +189,12 @@ pub(crate) fn encode_body(
             } else {
                 int_pyramid(out, pyramid::int_bound(dtype, bound));
             }
+        }
+        // Format version 4 tiles (FORMAT.md §7): the condition at every pixel.
+        Mode::Apr(rel_error)
+            if v2 && nblocks == 1 && cfg.apr_coding != super::AprCoding::Particles =>
+        {
+            apr_pointwise::encode(data, dtype, bs, rel_error, cfg, out)?;
         }
         Mode::Apr(rel_error) => {
             out.push(Method::Apr as u8);
@@ -351,9 +362,13 @@ pub(crate) fn decode_body(
             pyramid_fast::decode(&mb[1..], dtype, bs, out)?;
             cur.pos = cur.data.len();
         }
-        (Some(Method::PyramidNoise), Mode::Noise(_)) if v2 && nblocks == 1 => {
+        // Method 7 in apr tiles and method 8: format version 4 only (checked by the container).
+        (Some(Method::PyramidNoise), Mode::Noise(_) | Mode::Apr(_)) if v2 && nblocks == 1 => {
             pyramid_fast::decode7(&mb[1..], dtype, bs, out)?;
             cur.pos = cur.data.len();
+        }
+        (Some(Method::PyramidBounded), Mode::Apr(_)) if v2 && nblocks == 1 => {
+            apr_pointwise::decode8(&mut cur, dtype, bs, out)?
         }
         (Some(Method::Constant), _) if v2 => {
             let v = cur.bytes(dtype.size())?;

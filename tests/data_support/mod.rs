@@ -4,8 +4,11 @@
 
 use std::path::PathBuf;
 
+/// `$H5Z_APR_TEST_DATA` if set (as the Python tests), else `../shared/data` next to the repo.
 pub fn data_dir() -> Option<PathBuf> {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    let d = std::env::var_os("H5Z_APR_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
     if d.is_dir() {
         Some(d)
     } else {

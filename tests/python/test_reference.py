@@ -252,8 +252,9 @@ def test_shared_volume_streams_decode_like_rust(lib, label, path):
             s = rust_compress(lib, c, mode, value)
             seen.add(method_of(s))
             assert_same(lib, s, f"{label} chunk {where} {c.shape} {name}")
-    # the crops exercise the entropy-coded methods, not only the raw/zstd fallbacks
-    assert seen & {2, 3, 4}, (label, seen)
+    # the crops exercise the entropy-coded methods, not only the raw/zstd fallbacks (apr is
+    # method 7 or 8 since format version 4 wherever the particles miss the condition, §7)
+    assert seen & ({2, 3, 4, 8} if a.dtype.kind == "f" else {2, 3, 4, 6}), (label, seen)
     if a.dtype.kind != "f":
         assert 7 in seen, (label, seen)
 
@@ -424,8 +425,9 @@ def forged_streams(lib):
     assert method_of(base) in (2, 4)
     hl = 16 + 4 * 3
     body = base[:-4]
-    hann = np.outer(np.hanning(64), np.hanning(64)) * 900 + np.arange(64 * 64).reshape(64, 64) * 1e-3
-    apr = as_v1(rust_compress(lib, hann.astype(np.float32), 2, 0.1))
+    # (a particle body: the apr encoder writes version 4 bound maps where the particles miss
+    # the condition at a pixel, §7, so the base is a version 2 golden stream)
+    apr = (GOLDEN / "v1_apr_f32_2d.apr").read_bytes()
     assert method_of(apr) == 3
     # version 2 containers (§4): u16 (4, 20, 24), one tile (4, 20, 24)
     b2 = base2[:-4]
@@ -444,7 +446,7 @@ def forged_streams(lib):
         "crc mismatch": (base[:-4] + bytes([base[-4] ^ 1]) + base[-3:], "CRC-32 mismatch"),
         "bad magic": (crc_fix(b"APRX" + body[4:]), "bad magic"),
         "version 0": (crc_fix(body[:4] + b"\x00" + body[5:]), "unsupported"),
-        "version 4 (unsupported)": (crc_fix(body[:4] + b"\x04" + body[5:]), "unsupported"),
+        "version 5 (unsupported)": (crc_fix(body[:4] + b"\x05" + body[5:]), "unsupported"),
         "v2 box larger than the chunk": (v2(box=(5, 20, 24)), "coded box exceeds"),
         "v2 box partly empty": (v2(box=(4, 0, 24)), "neither empty nor non-zero"),
         "v2 tile shape not allowed": (v2(tile=(2, 10, 24)), "not allowed"),
@@ -526,6 +528,22 @@ def forged_streams(lib):
         "v3 noise factor NaN": (crc_fix(n3[:8] + struct.pack("<d", float("nan")) + n3[16:-4]), "noise factor"),
         "v3 step map not zstd": (crc_fix(pre3 + t3[:10] + bytes(mlen) + t3[10 + mlen :]), "zstd"),
     })
+    # format version 4 (§7): apr streams with a method-7 tile (integer) and a method-8 tile (float)
+    a4 = rust_compress(lib, smooth.astype(np.uint16), 2, 0.1)
+    assert a4[4] == 4 and a4[6] == 2 and method_of(a4) == 7
+    f4 = rust_compress(lib, (smooth / 7.0).astype(np.float32), 2, 0.1)
+    assert f4[4] == 4 and method_of(f4) == 8
+    t8 = v2_tiles(f4)[2][0]
+    pre8 = f4[: len(f4) - 4 - len(t8)]
+    out.update({
+        "v4 method 7 in an apr tile of a version 2 stream": (crc_fix(a4[:4] + b"\x02" + a4[5:-4]), "not valid for mode"),
+        "v4 method 7 in an apr tile of a version 3 stream": (crc_fix(a4[:4] + b"\x03" + a4[5:-4]), "not valid for mode"),
+        "v4 method 8 in an apr tile of a version 3 stream": (crc_fix(f4[:4] + b"\x03" + f4[5:-4]), "not valid for mode"),
+        "v4 method 8 in an abs stream": (crc_fix(f4[:6] + b"\x01" + f4[7:-4]), "not valid for mode"),
+        "v4 method 8 bound NaN": (crc_fix(pre8 + t8[:1] + struct.pack("<d", float("nan")) + t8[9:]), "method 8 bound"),
+        "v4 method 8 bound 0": (crc_fix(pre8 + t8[:1] + struct.pack("<d", 0.0) + t8[9:]), "method 8 bound"),
+        "v4 method 8 for an integer dtype": (crc_fix(f4[:5] + b"\x05" + f4[6:-4]), "not valid for mode"),
+    })
     return out
 
 
@@ -581,7 +599,12 @@ def mutation_sources(lib):
         out.append((GOLDEN / f"v2_{name}.apr").read_bytes())
     for name in ("noisy_k05_i32_2d", "noisy_k2_u8_1d"):
         out.append((GOLDEN / f"v3_{name}.apr").read_bytes())
-    assert {method_of(s) for s in out} >= {1, 2, 3, 4, 7}
+    # format version 4 (§7), last (the random positions of the streams above stay the same):
+    # apr tiles of method 7 and method 8
+    out.append(rust_compress(lib, (smooth / 7.0).astype(np.float32), 2, 0.2))
+    for name in ("smooth_apr_f32_3d", "apr_u8_1d", "edge_apr_i16_3d"):
+        out.append((GOLDEN / f"v4_{name}.apr").read_bytes())
+    assert {method_of(s) for s in out} >= {1, 2, 3, 4, 7, 8}
     return out
 
 
@@ -693,7 +716,8 @@ def test_pure_python_zstd_decodes_what_libzstd_writes(libzstd):
 
 
 def test_reference_decoder_without_any_zstd_library(lib):
-    """Goldens and Rust streams of methods 1 and 3 decode with the pure-Python zstd decoder."""
+    """Goldens (method 3 among them) and Rust streams of methods 1 and 7 (apr, format version 4:
+    a zstd step map) decode with the pure-Python zstd decoder."""
     reference.set_zstd_backend("python")
     try:
         for path in golden_files():
@@ -706,7 +730,7 @@ def test_reference_decoder_without_any_zstd_library(lib):
             s = rust_compress(lib, a, mode, value)
             methods.add(method_of(s))
             assert_same(lib, s, f"mode {mode} (pure-Python zstd)")
-        assert {1, 3} <= methods, methods
+        assert {1, 7} <= methods, methods
     finally:
         reference.set_zstd_backend("library")
 

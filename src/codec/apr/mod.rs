@@ -219,7 +219,8 @@ pub fn compute_particle_cells(
         Some(s) => std::borrow::Cow::Borrowed(s),
         None => std::borrow::Cow::Owned(img.iter().copied().collect()),
     };
-    pipeline(c, [nz, nx, ny], rel_error, p)
+    let (cells, info, _) = pipeline(c, [nz, nx, ny], rel_error, p);
+    (cells, info)
 }
 
 /// [`compute_particle_cells`] on an owned C-order block of `shape`, which it consumes: the
@@ -232,7 +233,34 @@ pub fn compute_particle_cells_owned(
     p: &AprParams,
 ) -> (ParticleCells, AprInfo) {
     assert_eq!(img.len(), shape.iter().product::<usize>(), "block size");
+    let (cells, info, _) = pipeline(std::borrow::Cow::Owned(img), shape, rel_error, p);
+    (cells, info)
+}
+
+/// [`compute_particle_cells_owned`], also returning the block's [`local_intensity_scale`]
+/// (the same values, computed once: the encoder of format version 4 checks the particles and
+/// builds the bound map against it).
+pub fn compute_particle_cells_and_scale(
+    img: Vec<f32>,
+    shape: [usize; 3],
+    rel_error: f32,
+    p: &AprParams,
+) -> (ParticleCells, AprInfo, Array3<f32>) {
+    assert_eq!(img.len(), shape.iter().product::<usize>(), "block size");
     pipeline(std::borrow::Cow::Owned(img), shape, rel_error, p)
+}
+
+/// [`local_intensity_scale`] of a block too small for levels (max dim <= 4): `max - min`.
+fn tiny_block_scale(img: &[f32], shape: [usize; 3]) -> Array3<f32> {
+    let ds = Dims {
+        nz: shape[0],
+        nx: shape[1],
+        ny: shape[2],
+    }
+    .half();
+    let max = img.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let min = img.iter().copied().fold(f32::INFINITY, f32::min);
+    Array3::from_elem((ds.nz, ds.nx, ds.ny), (max - min).max(0.0))
 }
 
 fn pipeline(
@@ -240,7 +268,7 @@ fn pipeline(
     shape: [usize; 3],
     rel_error: f32,
     p: &AprParams,
-) -> (ParticleCells, AprInfo) {
+) -> (ParticleCells, AprInfo, Array3<f32>) {
     let [nz, nx, ny] = shape;
     let mut cells = ParticleCells::new(shape);
     let noise_sigma =
@@ -256,7 +284,8 @@ fn pipeline(
             ip_th: p.ip_th.unwrap_or(f32::NEG_INFINITY),
             num_particles: n,
         };
-        return (cells, info);
+        let sig = tiny_block_scale(&img, shape);
+        return (cells, info, sig);
     }
     let f = front_end_cow(img, Dims { nz, nx, ny }, p, noise_sigma);
     // levels on the ds grid
@@ -297,7 +326,9 @@ fn pipeline(
         ip_th: f.ip_th,
         num_particles: cells.num_particles(),
     };
-    (cells, info)
+    let ds = Dims { nz, nx, ny }.half();
+    let sig = Array3::from_shape_vec((ds.nz, ds.nx, ds.ny), f.sigma).expect("ds shape");
+    (cells, info, sig)
 }
 
 /// The local intensity scale the pipeline uses for the levels (after the sigma floor), on the
@@ -309,9 +340,8 @@ pub fn local_intensity_scale(img: ArrayView3<f32>, p: &AprParams) -> Array3<f32>
     let (nz, nx, ny) = img.dim();
     let ds = Dims { nz, nx, ny }.half();
     if level_max_for([nz, nx, ny]) <= 2 || nz * nx * ny == 0 {
-        let max = img.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let min = img.iter().copied().fold(f32::INFINITY, f32::min);
-        return Array3::from_elem((ds.nz, ds.nx, ds.ny), (max - min).max(0.0));
+        let v: Vec<f32> = img.iter().copied().collect();
+        return tiny_block_scale(&v, [nz, nx, ny]);
     }
     let f = front_end(img, p, estimate_noise_sigma(img));
     Array3::from_shape_vec((ds.nz, ds.nx, ds.ny), f.sigma).expect("ds shape")
@@ -331,9 +361,28 @@ pub fn block_half_widths(
     block: [usize; 3],
     kmax: i64,
 ) -> Vec<i64> {
-    assert!(block.iter().all(|&b| b > 0), "block side 0");
     let (nz, nx, ny) = img.dim();
     let sig = local_intensity_scale(img, p);
+    block_half_widths_from_scale(sig.view(), [nz, nx, ny], rel_error, block, kmax)
+}
+
+/// [`block_half_widths`] from a scale already computed by [`local_intensity_scale`] for a block
+/// of `shape` (so the encoder computes it once for the bound map and the check of the
+/// particle body). Panics if a block side is 0 or `sig` is not the ds grid of `shape`.
+pub fn block_half_widths_from_scale(
+    sig: ArrayView3<f32>,
+    shape: [usize; 3],
+    rel_error: f64,
+    block: [usize; 3],
+    kmax: i64,
+) -> Vec<i64> {
+    assert!(block.iter().all(|&b| b > 0), "block side 0");
+    let [nz, nx, ny] = shape;
+    assert_eq!(
+        sig.dim(),
+        (nz.div_ceil(2), nx.div_ceil(2), ny.div_ceil(2)),
+        "scale is not the ds grid of the block"
+    );
     let g = [nz, nx, ny]
         .iter()
         .zip(block)
@@ -408,6 +457,28 @@ mod bound_tests {
             larger += (kb > k.iter().copied().min().unwrap()) as usize;
         }
         assert!(larger > 0, "the bright disc must allow larger bins: {k:?}");
+        // The pipeline's own scale is the same, bit for bit (the v4 encoder uses it).
+        for shape in [[7, 40, 35], [2, 3, 4], [1, 1, 300]] {
+            let im = Array3::from_shape_fn((shape[0], shape[1], shape[2]), |(z, x, y)| {
+                img[[z % 7, x % 40, y % 35]]
+            });
+            let (cells, _, s2) =
+                compute_particle_cells_and_scale(im.iter().copied().collect(), shape, e as f32, &p);
+            assert_eq!(
+                cells.num_particles(),
+                compute_particle_cells(im.view(), e as f32, &p)
+                    .0
+                    .num_particles()
+            );
+            let s1 = local_intensity_scale(im.view(), &p);
+            assert_eq!(s1.dim(), s2.dim());
+            assert!(
+                s1.iter()
+                    .zip(s2.iter())
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{shape:?}"
+            );
+        }
         // kmax clamps.
         assert!(block_half_widths(img.view(), e, &p, block, 1)
             .iter()

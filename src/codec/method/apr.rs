@@ -186,6 +186,35 @@ pub fn encode(
     cfg: &Config,
     out: &mut Vec<u8>,
 ) -> Result<()> {
+    encode_impl(data, dtype, bs, nblocks, rel_error, cfg, out, None)
+}
+
+/// [`encode`] of one block (a format-version-4 tile), also returning its
+/// [`apr::local_intensity_scale`] as the pipeline computed it (same bytes as [`encode`]).
+pub fn encode_with_scale(
+    data: &[u8],
+    dtype: DType,
+    bs: [usize; 3],
+    rel_error: f64,
+    cfg: &Config,
+    out: &mut Vec<u8>,
+) -> Result<ndarray::Array3<f32>> {
+    let mut sig = None;
+    encode_impl(data, dtype, bs, 1, rel_error, cfg, out, Some(&mut sig))?;
+    Ok(sig.expect("one block gives its scale"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn encode_impl(
+    data: &[u8],
+    dtype: DType,
+    bs: [usize; 3],
+    nblocks: usize,
+    rel_error: f64,
+    cfg: &Config,
+    out: &mut Vec<u8>,
+    mut scale: Option<&mut Option<ndarray::Array3<f32>>>,
+) -> Result<()> {
     let bl = bs.iter().product::<usize>();
     let es = dtype.size();
     let mut tree: BitVec<u8, Lsb0> = BitVec::new();
@@ -197,12 +226,18 @@ pub fn encode(
         let raw = &data[b * bl * es..(b + 1) * bl * es];
         // The pipeline consumes (smooths in place) the one f32 copy of the block; the means are
         // taken after it has freed its buffers.
-        let (cells, info) = apr::compute_particle_cells_owned(
-            block_f32(dtype, raw),
-            bs,
-            rel_error as f32,
-            &cfg.apr,
-        );
+        let (cells, info) = if let Some(slot) = scale.as_deref_mut() {
+            let (c, i, sig) = apr::compute_particle_cells_and_scale(
+                block_f32(dtype, raw),
+                bs,
+                rel_error as f32,
+                &cfg.apr,
+            );
+            *slot = Some(sig);
+            (c, i)
+        } else {
+            apr::compute_particle_cells_owned(block_f32(dtype, raw), bs, rel_error as f32, &cfg.apr)
+        };
 
         // Float means are kept to a tenth of the APR's own error scale E * sigma_floor.
         crate::codec::probe("apr cells");

@@ -2,6 +2,7 @@
 //! (FORMAT.md §2.3). [`super::stream`] chooses one and writes its byte.
 
 pub mod apr;
+pub mod apr_pointwise;
 pub mod palette;
 pub mod pyramid;
 pub mod pyramid_fast;

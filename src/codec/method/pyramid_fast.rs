@@ -1240,9 +1240,51 @@ pub fn encode7(
         return Ok(None);
     };
     let body = if narrow {
-        encode7_body::<i32>(&mut to_work(dtype, data), lo, hi, shape3, k, effort)?
+        let mut x: Vec<i32> = to_work(dtype, data);
+        let (a, b, ks) = steps7(&x, lo, hi, shape3, k);
+        encode7_body::<i32>(&mut x, lo, hi, shape3, (a, b), &ks, effort)?
     } else {
-        encode7_body::<i64>(&mut to_work(dtype, data), lo, hi, shape3, k, effort)?
+        let mut x: Vec<i64> = to_work(dtype, data);
+        let (a, b, ks) = steps7(&x, lo, hi, shape3, k);
+        encode7_body::<i64>(&mut x, lo, hi, shape3, (a, b), &ks, effort)?
+    };
+    if body.len() * MAX_EXPANSION < n {
+        return Ok(None);
+    }
+    Ok(Some(body))
+}
+
+/// Method-7 body (without the method byte) of an integer tile with a given step map: `ks` =
+/// one half-width per block of [`block_grid`] (C order), `ab` = the two f32 fields a, b written
+/// as they are (apr mode, FORMAT.md §7: 0 and 0). The core of [`encode7`], shared with apr
+/// mode's bound map. `None` for float dtypes or a body below the expansion limit; an error if
+/// `ks` has the wrong length or a half-width outside `0..=hi - lo`.
+pub fn encode7_with_steps(
+    data: &[u8],
+    dtype: DType,
+    shape3: [usize; 3],
+    ab: (f32, f32),
+    ks: &[i64],
+    effort: i32,
+) -> Result<Option<Vec<u8>>> {
+    let n: usize = shape3.iter().product();
+    if n == 0 || data.len() != n * dtype.size() || dtype.is_float() {
+        return Ok(None);
+    }
+    let Some((lo, hi, narrow)) = domain(dtype) else {
+        return Ok(None);
+    };
+    if ks.len() != block_grid(shape3).iter().product::<usize>()
+        || ks.iter().any(|&kb| !(0..=hi - lo).contains(&kb))
+    {
+        return Err(Error::invalid(
+            "method 7 step map: wrong block count or half-width outside the dtype's range",
+        ));
+    }
+    let body = if narrow {
+        encode7_body::<i32>(&mut to_work(dtype, data), lo, hi, shape3, ab, ks, effort)?
+    } else {
+        encode7_body::<i64>(&mut to_work(dtype, data), lo, hi, shape3, ab, ks, effort)?
     };
     if body.len() * MAX_EXPANSION < n {
         return Ok(None);
@@ -1274,16 +1316,16 @@ fn encode7_body<W: Work>(
     lo: i64,
     hi: i64,
     shape: [usize; 3],
-    k: f64,
+    (a, b): (f32, f32),
+    ks: &[i64],
     effort: i32,
 ) -> Result<Vec<u8>> {
-    let (a, b, ks) = steps7(x, lo, hi, shape, k);
     let mut out = Vec::with_capacity(x.len() / 2 + 64);
     out.extend_from_slice(&a.to_le_bytes());
     out.extend_from_slice(&b.to_le_bytes());
     let mut map = Vec::with_capacity(ks.len() + 8);
     let mut prev = 0i64;
-    for &kb in &ks {
+    for &kb in ks {
         put_varint(&mut map, zigzag(kb - prev));
         prev = kb;
     }
