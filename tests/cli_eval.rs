@@ -78,14 +78,20 @@ fn real_volume_lossless_and_abs() {
     for r in &rows[..2] {
         assert!(r["particles"].is_null(), "particles exist only in apr mode");
     }
-    // apr mode: particles counted from the streams (codec::stats), per original pixel; the
-    // last z chunk is padded from 13 to 16 planes, so at most 96/93 per pixel.
+    // apr mode (format version 4): LibAPR's condition |I - I'| <= E * sigma_local holds at
+    // every pixel, as eval measures it. Particles are counted from the streams (codec::stats)
+    // only where every tile is particle-coded (here the encoder writes bound maps, FORMAT.md
+    // §7); when they are, at most 96/93 per pixel (the last z chunk is padded 13 -> 16 planes).
     let p = &rows[2];
     assert_eq!(p["cd_values"], serde_json::json!([2, 1, 1]));
+    assert!(num(p, "max_abs_error_over_sigma_local") <= 0.1 + 1e-12);
+    assert_eq!(num(p, "e_condition_violation_fraction"), 0.0);
+    assert!(num(p, "max_abs_error") > 0.0, "apr E=0.1 is lossy here");
     let n = (93 * 64 * 64) as f64;
-    assert!(num(p, "particles") > 0.0);
-    assert_eq!(num(p, "particles_per_pixel"), num(p, "particles") / n);
-    assert!(num(p, "particles_per_pixel") <= 96.0 / 93.0);
+    if !p["particles"].is_null() {
+        assert_eq!(num(p, "particles_per_pixel"), num(p, "particles") / n);
+        assert!(num(p, "particles_per_pixel") <= 96.0 / 93.0);
+    }
     assert!(num(&rows[1], "stored_bytes") < num(&rows[0], "stored_bytes"));
 
     let md = std::fs::read_to_string(&sheet).unwrap();
