@@ -6,10 +6,9 @@
 //!   has already decoded: decoding is `dec.decode(ctx)` in strict symbol order.
 //! - States live in `[2^16, 2^32)`; renormalisation moves one 16-bit word (at most one per
 //!   symbol); [`Decoder::decode_many`] does it branch-free.
-//! - Per-context frequency tables are normalised to `2^PB` (PB <= 12). The decoder uses per
-//!   slot a packed `u32` `freq | (slot - start) << 16` and the slot's symbol in a parallel `u8`
-//!   table, so a decode step is two loads at one index, a 16-bit extract, one shift, one
-//!   multiply and one add.
+//! - Per-context frequency tables are normalised to `2^PB` (PB <= 12). The decoder uses one
+//!   packed `u32` per slot: `(freq - 1) | (slot - start) << 12 | sym << 24`, so a decode step is
+//!   one load, one multiply and a few adds.
 //! - The encoder collects (context, symbol) pairs, then codes them in reverse; the decoder reads
 //!   forward. Encoding is division-free (64-bit reciprocal, exact for every 32-bit state).
 //!
@@ -36,12 +35,12 @@ use crate::codec::error::{Error, Result};
 pub const ALPHABET: usize = 256;
 /// Lower bound of the state interval.
 const L: u32 = 1 << 16;
-/// Decoder slot value for contexts without a table: `f = 1` with `slot - start = 4095`,
-/// impossible for a real entry (`slot - start < f`). Its symbol-table byte is
-/// [`EMPTY_SYM`].
-const EMPTY: u32 = 1 | 0xfff << 16;
-/// Symbol of an [`EMPTY`] slot: what [`Decoder::decode_many_no255`] relies on.
-const EMPTY_SYM: u8 = 255;
+/// Decoder slot value for contexts without a table: `f - 1 = 0` with `slot - start = 4095`,
+/// impossible for a real entry (`slot - start < f`). (Not `u32::MAX`: that is the real entry
+/// of symbol 255 at slot 4095 of a single-symbol context.)
+const EMPTY: u32 = 0xfff << 12 | 0xff << 24;
+// EMPTY decodes as symbol 255: what [`Decoder::decode_many_no255`] relies on.
+const _: () = assert!(EMPTY >> 24 == 0xff);
 
 /// Default configuration (chosen from the measurements in `rans4::tests::bench_compare` and
 /// `benches/entropy.rs`): 4 lanes, 12-bit probabilities.
@@ -252,11 +251,8 @@ fn normalize(cnt: &[u32], m: u32) -> Vec<u32> {
 
 /// Decoding side: tables read from the stream, then symbols pulled one by one.
 pub struct Decoder<'a, const LANES: usize, const PB: u32> {
-    /// Per context `2^PB` packed slots `freq | (slot - start) << 16` (see the module docs),
-    /// [`EMPTY`] for unused contexts.
+    /// Per context `2^PB` packed slots (see the module docs), [`EMPTY`] for unused contexts.
     tab: Vec<u32>,
-    /// Symbol of each slot of `tab` (same length), [`EMPTY_SYM`] for unused contexts.
-    sym: Vec<u8>,
     /// Renormalisation words not read yet (u16 LE).
     words: &'a [u8],
     x: [u32; LANES],
@@ -286,12 +282,8 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         }
         let nctx = expect_nctx;
         let mut tab = vec![EMPTY; nctx << PB];
-        let mut syms = vec![EMPTY_SYM; nctx << PB];
         let mut f = [0u32; ALPHABET];
-        for (slots, ss) in tab
-            .chunks_exact_mut(m as usize)
-            .zip(syms.chunks_exact_mut(m as usize))
-        {
+        for slots in tab.chunks_exact_mut(m as usize) {
             let n = r.varint()?;
             if n > ALPHABET as u64 {
                 return Err(Error::corrupt("entropy table alphabet larger than 256"));
@@ -325,11 +317,13 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
             let mut start = 0u32;
             for (sym, &fs) in f.iter().enumerate().take(n) {
                 if fs > 0 {
-                    let r = start as usize..(start + fs) as usize;
-                    for (off, slot) in slots[r.clone()].iter_mut().enumerate() {
-                        *slot = fs | (off as u32) << 16;
+                    let e = (fs - 1) | (sym as u32) << 24;
+                    for (off, slot) in slots[start as usize..(start + fs) as usize]
+                        .iter_mut()
+                        .enumerate()
+                    {
+                        *slot = e | (off as u32) << 12;
                     }
-                    ss[r].fill(sym as u8);
                 }
                 start += fs;
             }
@@ -353,7 +347,6 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         Ok((
             Decoder {
                 tab,
-                sym: syms,
                 words,
                 x,
                 i: 0,
@@ -370,18 +363,16 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         let lane = self.i & (LANES - 1);
         self.i += 1;
         let x = self.x[lane];
-        let i = (ctx << PB) | (x & Self::MASK) as usize;
-        let e = self.tab[i];
-        let s = self.sym[i];
+        let e = self.tab[(ctx << PB) | (x & Self::MASK) as usize];
         self.bad |= e == EMPTY;
-        self.x[lane] = self.renorm(Self::step(e, x));
-        s
-    }
-
-    /// x' = f * (x >> PB) + (slot - start), with f and slot - start from the entry.
-    #[inline(always)]
-    fn step(e: u32, x: u32) -> u32 {
-        (e & 0xffff).wrapping_mul(x >> PB).wrapping_add(e >> 16)
+        // x' = f * (x >> PB) + (slot - start), with f - 1 and slot - start from the entry.
+        let q = x >> PB;
+        let x = (e & 0xfff)
+            .wrapping_mul(q)
+            .wrapping_add(q)
+            .wrapping_add((e >> 12) & 0xfff);
+        self.x[lane] = self.renorm(x);
+        (e >> 24) as u8
     }
 
     /// Decodes the next `LANES` symbols with the given contexts, one per lane (same result as
@@ -402,11 +393,14 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         let mut x = self.x;
         let mut bad = false;
         for k in 0..LANES {
-            let i = (ctx[k] << PB) | (x[k] & Self::MASK) as usize;
-            let e = self.tab[i];
+            let e = self.tab[(ctx[k] << PB) | (x[k] & Self::MASK) as usize];
             bad |= e == EMPTY;
-            x[k] = Self::step(e, x[k]);
-            out[k] = self.sym[i];
+            let q = x[k] >> PB;
+            x[k] = (e & 0xfff)
+                .wrapping_mul(q)
+                .wrapping_add(q)
+                .wrapping_add((e >> 12) & 0xfff);
+            out[k] = (e >> 24) as u8;
         }
         for xk in x.iter_mut() {
             *xk = self.renorm(*xk);
@@ -444,8 +438,6 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         }
         let (ctx, out) = (&ctx[k..], &mut out[k..]);
         let tab = &self.tab[..];
-        // Same length as `tab`: one bounds check covers both.
-        let syms = &self.sym[..tab.len()];
         let mut words = self.words;
         let mut x = self.x;
         let mut bad = false;
@@ -453,14 +445,20 @@ impl<'a, const LANES: usize, const PB: u32> Decoder<'a, LANES, PB> {
         let mut oc = out.chunks_exact_mut(LANES);
         let mut cc = ctx.chunks_exact(LANES);
         for (o, c) in (&mut oc).zip(&mut cc) {
+            let mut e = [0u32; LANES];
             for l in 0..LANES {
-                let i = ((c[l] as usize) << PB) | (x[l] & Self::MASK) as usize;
-                let e = tab[i];
+                e[l] = tab[((c[l] as usize) << PB) | (x[l] & Self::MASK) as usize];
+            }
+            for l in 0..LANES {
                 if CHECK_EMPTY {
-                    bad |= e == EMPTY;
+                    bad |= e[l] == EMPTY;
                 }
-                x[l] = Self::step(e, x[l]);
-                o[l] = syms[i];
+                let q = x[l] >> PB;
+                x[l] = (e[l] & 0xfff)
+                    .wrapping_mul(q)
+                    .wrapping_add(q)
+                    .wrapping_add((e[l] >> 12) & 0xfff);
+                o[l] = (e[l] >> 24) as u8;
             }
             if let Some(w) = words.get(..2 * LANES) {
                 // Fast path: this group's words (at most LANES) are all present. Word j of the

@@ -329,7 +329,8 @@ impl<W: Work> Steps<W> for RowSteps<'_, W> {
 }
 
 /// Per row pattern (first y, y step) of the passes and per block row (z / 4, x / 16) of a
-/// method-7 tile, the bin width of every point of such a row (n / 32 values at most).
+/// method-7 tile, the bin width of every point of such a row (at most 3 values per block row
+/// and y: about 3n / 64 for a large tile).
 struct RowWidths<W> {
     /// (y0, ys, offset of block row 0, points per row).
     pats: Vec<(usize, usize, usize, usize)>,
