@@ -10,52 +10,21 @@
 //! floor; E does not change it). PSNR = 20 log10(range of the measured chunks / RMSE).
 //! Counts only, no timing. Usage: apr_pointwise_probe [DATA_DIR]
 
+#[path = "../tests/data_support/mod.rs"]
+mod data_support;
 #[path = "../src/bin/h5z-apr/npy.rs"]
 #[allow(dead_code, unused_imports)]
 mod npy;
 use h5z_apr::codec::{compress, decompress, local_scale_for, values_f64, AprCoding, Config, DType};
 use std::path::{Path, PathBuf};
 
-fn npys(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut es: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    es.sort();
-    for p in es {
-        if p.is_dir() {
-            npys(&p, out);
-        } else if p.extension().is_some_and(|e| e == "npy") {
-            out.push(p);
-        }
-    }
-}
-
 /// (chunk shape, bytes) of a 3-D array, chunks of (16, 256, 256), at most `max` evenly spaced.
 fn chunks(shape: &[usize], data: &[u8], es: usize, max: usize) -> Vec<([usize; 3], Vec<u8>)> {
-    let (z, y, x) = (shape[0], shape[1], shape[2]);
-    let mut all = Vec::new();
-    for z0 in (0..z).step_by(16) {
-        for y0 in (0..y).step_by(256) {
-            for x0 in (0..x).step_by(256) {
-                all.push((z0, y0, x0));
-            }
-        }
-    }
+    let all = data_support::chunks(shape, data, es);
     let step = all.len().div_ceil(max);
     all.into_iter()
         .step_by(step)
-        .map(|(z0, y0, x0)| {
-            let (dz, dy, dx) = ((z - z0).min(16), (y - y0).min(256), (x - x0).min(256));
-            let mut b = Vec::with_capacity(dz * dy * dx * es);
-            for k in z0..z0 + dz {
-                for j in y0..y0 + dy {
-                    let off = ((k * y + j) * x + x0) * es;
-                    b.extend_from_slice(&data[off..off + dx * es]);
-                }
-            }
-            ([dz, dy, dx], b)
-        })
+        .map(|(s, b)| ([s[0], s[1], s[2]], b))
         .collect()
 }
 
@@ -111,8 +80,11 @@ fn main() {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let mut files = Vec::new();
-    npys(&root, &mut files);
+    let files = if root.is_dir() {
+        data_support::npy_files(&root)
+    } else {
+        Vec::new()
+    };
     if files.is_empty() {
         eprintln!("SKIP: no .npy under {}", root.display());
         std::process::exit(2);

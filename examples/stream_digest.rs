@@ -5,63 +5,31 @@
 //! Run it before and after a change and diff the outputs (`scripts/stream_digest.sh` does).
 //! Usage: stream_digest [DATA_DIR]
 
+#[path = "../tests/data_support/mod.rs"]
+mod data_support;
 #[path = "../src/bin/h5z-apr/npy.rs"]
 #[allow(dead_code, unused_imports)]
 mod npy;
 use h5z_apr::codec::{compress, crc32, decompress, Config};
 use std::path::{Path, PathBuf};
 
-fn npys(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut es: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    es.sort();
-    for p in es {
-        if p.is_dir() {
-            npys(&p, out);
-        } else if p.extension().is_some_and(|e| e == "npy") {
-            out.push(p);
-        }
-    }
-}
-
 fn main() {
     let root = std::env::args()
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let mut files = Vec::new();
-    npys(&root, &mut files);
+    let files = if root.is_dir() {
+        data_support::npy_files(&root)
+    } else {
+        Vec::new()
+    };
     if files.is_empty() {
         eprintln!("SKIP: no .npy under {}", root.display());
         std::process::exit(2);
     }
     for f in files {
         let a = npy::read(&f).expect("npy");
-        let s = a.dtype.size();
-        let sh = &a.shape;
-        let (z, y, x) = match sh.len() {
-            1 => (1, 1, sh[0]),
-            2 => (1, sh[0], sh[1]),
-            r => (sh[..r - 2].iter().product(), sh[r - 2], sh[r - 1]),
-        };
-        let mut chunks = Vec::new();
-        for z0 in (0..z).step_by(16) {
-            for y0 in (0..y).step_by(256) {
-                for x0 in (0..x).step_by(256) {
-                    let (dz, dy, dx) = ((z - z0).min(16), (y - y0).min(256), (x - x0).min(256));
-                    let mut buf = Vec::with_capacity(dz * dy * dx * s);
-                    for k in z0..z0 + dz {
-                        for j in y0..y0 + dy {
-                            let off = ((k * y + j) * x + x0) * s;
-                            buf.extend_from_slice(&a.data[off..off + dx * s]);
-                        }
-                    }
-                    chunks.push(([dz, dy, dx], buf));
-                }
-            }
-        }
+        let chunks = data_support::chunks(&a.shape, &a.data, a.dtype.size());
         let abs = if a.dtype.is_float() { 0.01 } else { 4.0 };
         for (name, cfg) in [
             ("lossless", Config::lossless()),
