@@ -482,16 +482,7 @@ fn codec_holds_the_condition_for_every_dtype() {
     let mut rng = Rng(17);
     let noisy = img.mapv(|v| v + 30.0 * rng.gauss());
     for (name, v) in [("smooth", &img), ("noisy", &noisy)] {
-        for dtype in [
-            DType::U8,
-            DType::I8,
-            DType::U16,
-            DType::I16,
-            DType::U32,
-            DType::I32,
-            DType::F32,
-            DType::F64,
-        ] {
+        for dtype in DType::ALL {
             let data: Vec<u8> = v
                 .iter()
                 .flat_map(|&f| {
