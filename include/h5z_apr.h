@@ -41,6 +41,15 @@
 #define H5Z_APR_MODE_NOISE 3
 
 /**
+ * Mode code: apr-particles, apr mode with relative error `E = value` coded as LibAPR's
+ * piecewise-constant particle cells in every tile (stream format version 2, what apr mode
+ * wrote before format version 4). Much smaller on sparse volumes, but LibAPR's condition
+ * `|x - x'| <= E * sigma_local(x)` is a target here, not a guarantee (measured: it fails on
+ * 0.1-58 % of the elements of real volumes, benches/results/apr-pointwise-2026-12-03.md).
+ */
+#define H5Z_APR_MODE_APR_PARTICLES 4
+
+/**
  * Element type code: unsigned 8-bit integer.
  */
 #define H5Z_APR_DTYPE_U8 1

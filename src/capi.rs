@@ -34,6 +34,12 @@ pub const H5Z_APR_MODE_APR: c_int = 2;
 /// Poisson-Gaussian noise model sigma the encoder fits per tile; integer dtypes only; writes
 /// stream format version 3.
 pub const H5Z_APR_MODE_NOISE: c_int = 3;
+/// Mode code: apr-particles, apr mode with relative error `E = value` coded as LibAPR's
+/// piecewise-constant particle cells in every tile (stream format version 2, what apr mode
+/// wrote before format version 4). Much smaller on sparse volumes, but LibAPR's condition
+/// `|x - x'| <= E * sigma_local(x)` is a target here, not a guarantee (measured: it fails on
+/// 0.1-58 % of the elements of real volumes, benches/results/apr-pointwise-2026-12-03.md).
+pub const H5Z_APR_MODE_APR_PARTICLES: c_int = 4;
 
 /// Element type code: unsigned 8-bit integer.
 pub const H5Z_APR_DTYPE_U8: c_int = 1;
@@ -244,9 +250,11 @@ fn config_of(p: &h5z_apr_params) -> Result<Config, CErr> {
 
 /// The settings `p` describes; effort 0 means the default (and no effort slot).
 fn settings_of(p: &h5z_apr_params) -> Result<Settings, CErr> {
+    let (mode, apr_coding) = settings::mode_of_code(p.mode.into(), p.value)?;
     Ok(Settings {
-        mode: settings::mode_of_code(p.mode.into(), p.value)?,
+        mode,
         effort: (p.effort != 0).then_some(p.effort),
+        apr_coding,
     })
 }
 
@@ -700,6 +708,8 @@ mod tests {
         assert_eq!(cd(H5Z_APR_MODE_LOSSLESS, 7.0, 0), Ok(vec![0, 0, 0]));
         assert_eq!(cd(H5Z_APR_MODE_APR, 0.05, 9), Ok(vec![2, 5, 2, 9]));
         assert_eq!(cd(H5Z_APR_MODE_NOISE, 0.5, 0), Ok(vec![3, 5, 1]));
+        assert_eq!(cd(H5Z_APR_MODE_APR_PARTICLES, 0.1, 0), Ok(vec![4, 1, 1]));
+        assert_eq!(cd(H5Z_APR_MODE_APR_PARTICLES, 0.2, 5), Ok(vec![4, 2, 1, 5]));
         let bad = Err(St::H5Z_APR_ERR_INVALID_ARGUMENT);
         assert_eq!(cd(H5Z_APR_MODE_ABS, std::f64::consts::PI, 0), bad);
         assert_eq!(cd(H5Z_APR_MODE_APR, 0.0, 0), bad);

@@ -7,12 +7,12 @@
 //!
 //! | slot | meaning | default |
 //! |---|---|---|
-//! | 0 | mode: 0 lossless, 1 abs (pointwise bound), 2 apr (LibAPR `rel_error` E), 3 noise (k) | 2 |
-//! | 1 | mantissa m of the mode value v = m x 10^-e | abs: 1, apr: 1, noise: 5 |
-//! | 2 | exponent e (0..=22) | abs: 0, apr: 1 (so E = 0.1), noise: 1 (so k = 0.5) |
+//! | 0 | mode: 0 lossless, 1 abs (pointwise bound), 2 apr (LibAPR `rel_error` E, condition at every pixel), 3 noise (k), 4 apr-particles (E; LibAPR's particle cells, condition not guaranteed) | 2 |
+//! | 1 | mantissa m of the mode value v = m x 10^-e | abs: 1, apr and apr-particles: 1, noise: 5 |
+//! | 2 | exponent e (0..=22) | abs: 0, apr and apr-particles: 1 (so E = 0.1), noise: 1 (so k = 0.5) |
 //! | 3 | entropy-coder effort 1..=22 | 3 |
 
-use crate::codec::{Config, Mode};
+use crate::codec::{AprCoding, Config, Mode};
 use std::fmt;
 
 /// Number of user slots after normalisation.
@@ -60,17 +60,22 @@ fn err<T>(msg: impl Into<String>) -> Result<T, SettingsError> {
 
 fn unknown_mode(code: i64) -> SettingsError {
     SettingsError::new(format!(
-        "unknown mode {code} (0 lossless, 1 abs, 2 apr, 3 noise)"
+        "unknown mode {code} (0 lossless, 1 abs, 2 apr, 3 noise, 4 apr-particles)"
     ))
 }
 
-/// The mode a mode code (slot 0, `h5z_apr_params.mode`) and its value select.
-pub fn mode_of_code(code: i64, value: f64) -> Result<Mode, SettingsError> {
+/// Mode code 4 (apr-particles): apr mode with LibAPR's particle cells in every tile.
+pub const MODE_APR_PARTICLES: i64 = 4;
+
+/// The mode a mode code (slot 0, `h5z_apr_params.mode`) and its value select, with the apr
+/// coding (code 4 is apr mode coded as particle cells).
+pub fn mode_of_code(code: i64, value: f64) -> Result<(Mode, AprCoding), SettingsError> {
     match code {
-        0 => Ok(Mode::Lossless),
-        1 => Ok(Mode::Abs(value)),
-        2 => Ok(Mode::Apr(value)),
-        3 => Ok(Mode::Noise(value)),
+        0 => Ok((Mode::Lossless, AprCoding::Pointwise)),
+        1 => Ok((Mode::Abs(value), AprCoding::Pointwise)),
+        2 => Ok((Mode::Apr(value), AprCoding::Pointwise)),
+        3 => Ok((Mode::Noise(value), AprCoding::Pointwise)),
+        MODE_APR_PARTICLES => Ok((Mode::Apr(value), AprCoding::Particles)),
         m => Err(unknown_mode(m)),
     }
 }
@@ -81,13 +86,35 @@ pub struct Settings {
     pub mode: Mode,
     /// `None`: the default, and no effort slot in the cd_values.
     pub effort: Option<i32>,
+    /// apr mode only: [`AprCoding::Pointwise`] (mode code 2, the default) or
+    /// [`AprCoding::Particles`] (mode code 4, apr-particles).
+    pub apr_coding: AprCoding,
 }
 
 impl Settings {
+    /// `mode` with the default apr coding (pointwise).
+    pub fn new(mode: Mode, effort: Option<i32>) -> Self {
+        Settings {
+            mode,
+            effort,
+            apr_coding: AprCoding::Pointwise,
+        }
+    }
+
     /// The validated codec configuration.
     pub fn config(&self) -> Result<Config, SettingsError> {
         let effort = self.effort.unwrap_or(DEFAULT_EFFORT as i32);
         let cfg = Config::lossless().with_mode(self.mode).with_effort(effort);
+        let cfg = match (self.mode, self.apr_coding) {
+            (_, AprCoding::Pointwise) => cfg,
+            (Mode::Apr(_), AprCoding::Particles) => cfg.with_apr_coding(AprCoding::Particles),
+            (Mode::Apr(_), AprCoding::BoundMap) => {
+                return err(
+                    "the bound-map-only apr coding is for measurements; it has no cd_values",
+                )
+            }
+            _ => return err("apr-particles (mode 4) needs apr mode"),
+        };
         cfg.validate()?;
         Ok(cfg)
     }
@@ -109,6 +136,10 @@ impl Settings {
             Mode::Abs(v) => {
                 let (mantissa, exponent) = decimal(v)?;
                 UserMode::Abs { mantissa, exponent }
+            }
+            Mode::Apr(v) if cfg.apr_coding == AprCoding::Particles => {
+                let (mantissa, exponent) = decimal(v)?;
+                UserMode::AprParticles { mantissa, exponent }
             }
             Mode::Apr(v) => {
                 let (mantissa, exponent) = decimal(v)?;
@@ -150,6 +181,13 @@ pub enum UserMode {
     },
     /// Noise mode, factor k = m x 10^-e (default 0.5).
     Noise {
+        mantissa: u32,
+        exponent: u32,
+    },
+    /// apr-particles (mode 4): apr mode, E = m x 10^-e, LibAPR's piecewise-constant particle
+    /// cells in every tile (format version 2 streams, as h5z-apr 0.2 wrote apr mode); the
+    /// condition |I - I'| <= E * sigma_local is LibAPR's target, not a guarantee.
+    AprParticles {
         mantissa: u32,
         exponent: u32,
     },
@@ -239,6 +277,10 @@ impl UserParams {
                 let (mantissa, exponent) = value(5, 1)?;
                 UserMode::Noise { mantissa, exponent }
             }
+            4 => {
+                let (mantissa, exponent) = value(1, 1)?;
+                UserMode::AprParticles { mantissa, exponent }
+            }
             m => return Err(unknown_mode(m as i64)),
         };
         let effort = cd.get(3).copied().unwrap_or(DEFAULT_EFFORT);
@@ -258,6 +300,7 @@ impl UserParams {
             UserMode::Abs { mantissa, exponent } => [1, mantissa, exponent, self.effort],
             UserMode::Apr { mantissa, exponent } => [2, mantissa, exponent, self.effort],
             UserMode::Noise { mantissa, exponent } => [3, mantissa, exponent, self.effort],
+            UserMode::AprParticles { mantissa, exponent } => [4, mantissa, exponent, self.effort],
         }
     }
 
@@ -269,6 +312,9 @@ impl UserParams {
             UserMode::Apr { mantissa, exponent } => Config::apr(decimal_value(mantissa, exponent)),
             UserMode::Noise { mantissa, exponent } => {
                 Config::noise(decimal_value(mantissa, exponent))
+            }
+            UserMode::AprParticles { mantissa, exponent } => {
+                Config::apr(decimal_value(mantissa, exponent)).with_apr_coding(AprCoding::Particles)
             }
         };
         cfg.with_effort(self.effort as i32)
@@ -329,8 +375,8 @@ mod tests {
 
     #[test]
     fn rejects_bad_values_with_messages() {
-        let e = UserParams::parse(&[4]).unwrap_err();
-        assert!(e.message().contains("unknown mode 4"), "{e}");
+        let e = UserParams::parse(&[5]).unwrap_err();
+        assert!(e.message().contains("unknown mode 5"), "{e}");
         let e = UserParams::parse(&[3, 1, 23]).unwrap_err();
         assert!(e.message().contains("exponent"), "{e}");
         let e = UserParams::parse(&[1, 4, 23]).unwrap_err();
@@ -360,20 +406,27 @@ mod tests {
             (Mode::Apr(0.1), Some(1)),
             (Mode::Apr(0.25), Some(22)),
         ] {
-            let s = Settings { mode, effort };
+            let s = Settings::new(mode, effort);
             let cd = s.cd_values().unwrap();
             assert_eq!(cd.len(), 3 + effort.is_some() as usize, "{cd:?}");
             let back = UserParams::parse(&cd).unwrap().config();
             assert_eq!(back, s.config().unwrap(), "{cd:?}");
         }
-        let s = |mode| Settings { mode, effort: None };
+        let s = |mode| Settings::new(mode, None);
         assert_eq!(s(Mode::Abs(0.5)).cd_values(), Ok(vec![1, 5, 1]));
         assert_eq!(s(Mode::Lossless).cd_values(), Ok(vec![0, 0, 0]));
         assert!(s(Mode::Abs(1.0 / 3.0)).cd_values().is_err());
         assert!(s(Mode::Abs(-1.0)).cd_values().is_err());
         assert!(s(Mode::Apr(0.0)).config().is_err());
-        assert!(mode_of_code(4, 1.0).is_err());
-        assert_eq!(mode_of_code(3, 0.5), Ok(Mode::Noise(0.5)));
+        assert!(mode_of_code(5, 1.0).is_err());
+        assert_eq!(
+            mode_of_code(3, 0.5),
+            Ok((Mode::Noise(0.5), AprCoding::Pointwise))
+        );
+        assert_eq!(
+            mode_of_code(4, 0.1),
+            Ok((Mode::Apr(0.1), AprCoding::Particles))
+        );
     }
 
     #[test]
@@ -384,10 +437,29 @@ mod tests {
         assert_eq!(mode_of(&[3, 1]), Mode::Noise(1.0));
         assert_eq!(mode_of(&[3, 0, 0]), Mode::Noise(0.0));
         assert_eq!(UserParams::parse(&[3]).unwrap().to_slots(), [3, 5, 1, 3]);
-        let s = Settings {
-            mode: Mode::Noise(0.5),
-            effort: None,
-        };
+        let s = Settings::new(Mode::Noise(0.5), None);
         assert_eq!(s.cd_values(), Ok(vec![3, 5, 1]));
+    }
+
+    /// Mode 4 is apr mode coded as particle cells; it round-trips through cd_values and only
+    /// goes with apr mode.
+    #[test]
+    fn apr_particles_cd_values() {
+        let p = UserParams::parse(&[4]).unwrap();
+        assert_eq!(p.to_slots(), [4, 1, 1, 3]);
+        let cfg = p.config();
+        assert_eq!(cfg.mode, Mode::Apr(0.1));
+        assert_eq!(cfg.apr_coding, AprCoding::Particles);
+        assert_eq!(
+            UserParams::parse(&[2, 1, 1]).unwrap().config().apr_coding,
+            AprCoding::Pointwise
+        );
+        let mut s = Settings::new(Mode::Apr(0.2), Some(7));
+        s.apr_coding = AprCoding::Particles;
+        assert_eq!(s.cd_values(), Ok(vec![4, 2, 1, 7]));
+        assert_eq!(s.config().unwrap().apr_coding, AprCoding::Particles);
+        s.mode = Mode::Abs(1.0);
+        assert!(s.config().is_err());
+        assert!(UserParams::parse(&[4, 0, 0]).is_err(), "E must be > 0");
     }
 }

@@ -95,7 +95,7 @@ def _params(mode="lossless", bound=None, rel_error=None, effort=None, k=None) ->
         value = _number("k", k)
     else:
         if rel_error is None:
-            raise APRError(_capi.ERR_INVALID_ARGUMENT, "mode 'apr' needs rel_error=E")
+            raise APRError(_capi.ERR_INVALID_ARGUMENT, f"mode {mode!r} needs rel_error=E")
         if bound is not None:
             raise APRError(_capi.ERR_INVALID_ARGUMENT, "bound is only used with mode 'abs'")
         value = _number("rel_error", rel_error)

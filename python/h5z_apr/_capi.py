@@ -20,7 +20,7 @@ MAX_RANK = 32
 CD_NELMTS_MAX = 4
 
 # H5Z_APR_MODE_* codes (include/h5z_apr.h): 3 = H5Z_APR_MODE_NOISE (format version 3).
-MODES = {"lossless": 0, "abs": 1, "apr": 2, "noise": 3}
+MODES = {"lossless": 0, "abs": 1, "apr": 2, "noise": 3, "apr-particles": 4}
 MODE_NAMES = {v: k for k, v in MODES.items()}
 
 # H5Z_APR_DTYPE_* codes <-> little-endian numpy type strings.

@@ -61,7 +61,8 @@ static void invalid_arguments(unsigned char *src) {
     unsigned cd[4];
     const size_t nb = NELEM * 2;
     struct { int mode; double value; int effort; } bad[] = {
-        {4, 0.1, 0}, {-1, 0.1, 0}, {H5Z_APR_MODE_ABS, -1, 0}, {H5Z_APR_MODE_ABS, NAN, 0},
+        {5, 0.1, 0}, {-1, 0.1, 0}, {H5Z_APR_MODE_ABS, -1, 0}, {H5Z_APR_MODE_ABS, NAN, 0},
+        {H5Z_APR_MODE_APR_PARTICLES, 0, 0},
         {H5Z_APR_MODE_ABS, INFINITY, 0}, {H5Z_APR_MODE_APR, 0, 0}, {H5Z_APR_MODE_APR, -0.1, 0},
         {H5Z_APR_MODE_APR, NAN, 0}, {H5Z_APR_MODE_ABS, 1, 23}, {H5Z_APR_MODE_ABS, 1, -1},
     };

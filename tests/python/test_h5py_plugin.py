@@ -321,3 +321,30 @@ def test_noise_mode_through_h5py(tmp_path):
         assert 0.6 * k < worst <= k, (opts, worst)
     assert sizes[(3,)] == sizes[(3, 5, 1)], "cd_values (3,) is k = 0.5"
     assert sizes[(3, 1, 0)] < sizes[(3, 5, 1)] < a.nbytes
+
+
+def test_apr_particles_mode_through_h5py(tmp_path):
+    """Mode 4 (apr-particles): apr mode coded as LibAPR's particle cells in every tile, format
+    version 2 streams, as apr mode wrote before format version 4. On the sparse bead it is far
+    smaller than apr mode (2, bound map, condition at every pixel); both decode."""
+    from conftest import real_or_synthetic
+
+    a = np.ascontiguousarray(real_or_synthetic("lls_bead_psf_pycudadecon/psf_uint16.npy", (61, 128, 128))[:16])
+    sizes = {}
+    for opts in [(4, 1, 1), (4,), (2, 1, 1)]:
+        path = tmp_path / f"p{len(opts)}{opts[0]}.h5"
+        with h5py.File(path, "w") as f:
+            d = f.create_dataset("x", data=a, chunks=a.shape, compression=FILTER_ID, compression_opts=opts)
+            sizes[opts] = d.id.get_storage_size()
+        with h5py.File(path, "r") as f:
+            d = f["x"]
+            head = d.id.read_direct_chunk((0, 0, 0))[1]
+            b = d[...]
+        assert b.dtype == a.dtype and b.shape == a.shape
+        assert head[:4] == b"APRZ" and head[6] == 2, "mode 2 (apr) in the stream header"
+        if opts[0] == 4:
+            assert head[4] == 2, "apr-particles writes format version 2"
+        else:
+            assert head[4] == 4, "apr mode writes format version 4"
+    assert sizes[(4,)] == sizes[(4, 1, 1)], "cd_values (4,) is E = 0.1"
+    assert sizes[(4, 1, 1)] * 3 < sizes[(2, 1, 1)] < a.nbytes, sizes

@@ -182,6 +182,7 @@ MODES = [
     dict(mode="apr", rel_error=0.05, effort=1),
     dict(mode="noise", k=0.5),
     dict(mode="noise", k=1, effort=9),
+    dict(mode="apr-particles", rel_error=0.1),
 ]
 
 
@@ -223,6 +224,11 @@ def test_h5py_every_mode(tmp_path, kw):
         assert err(a, b) > 0
         assert h5z_apr.header(chunk)["mode"] == "apr"
         assert h5z_apr.header(chunk)["value"] == pytest.approx(kw["rel_error"])
+        # apr writes format version 4 (condition at every pixel); apr-particles (cd_values
+        # mode 4) the particle cells of format version 2.
+        want = 2 if kw["mode"] == "apr-particles" else 4
+        assert h5z_apr.header(chunk)["format_version"] == want
+        assert s.filter_options[0] == (4 if kw["mode"] == "apr-particles" else 2)
 
 
 def test_compression_keyword_takes_the_settings_object(tmp_path):

@@ -170,10 +170,10 @@ pub struct Setting {
 impl Setting {
     /// As library settings; the effort counts as chosen when it is not the default.
     pub fn settings(&self) -> Settings {
-        Settings {
-            mode: self.mode,
-            effort: (self.effort != DEFAULT_EFFORT as i32).then_some(self.effort),
-        }
+        Settings::new(
+            self.mode,
+            (self.effort != DEFAULT_EFFORT as i32).then_some(self.effort),
+        )
     }
     pub fn label(&self) -> String {
         match self.mode {
@@ -222,7 +222,7 @@ pub fn settings(a: &EvalArgs) -> Result<Vec<Setting>, String> {
         return Err("--rel-error is only used with --mode apr".into());
     }
     let check = |flag: &str, mode: Mode| {
-        let s = Settings { mode, effort: None };
+        let s = Settings::new(mode, None);
         s.config()
             .map(drop)
             .map_err(|e| format!("{flag}: {}", e.message()))

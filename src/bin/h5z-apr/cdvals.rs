@@ -1,5 +1,6 @@
 //! `h5z-apr cd-values`: settings <-> the filter's user cd_values (h5py `compression_opts`,
-//! h5repack `-f UD=47815,0,<n>,<c1>,...`). Layout: cd[0] mode (0 lossless, 1 abs, 2 apr),
+//! h5repack `-f UD=47815,0,<n>,<c1>,...`). Layout: cd[0] mode (0 lossless, 1 abs, 2 apr,
+//! 3 noise, 4 apr-particles),
 //! value = cd[1] x 10^-cd[2], optional cd[3] effort 1..=22 (default 3).
 
 use crate::args::{CdArgs, ModeArg, Setting};
@@ -72,8 +73,12 @@ pub fn decode(cd: &[u32]) -> Result<(Mode, u32), String> {
     Ok((p.config().mode, p.effort))
 }
 
-fn mode_text(m: Mode) -> String {
+fn mode_text(m: Mode, particles: bool) -> String {
     match m {
+        Mode::Apr(e) if particles => format!(
+            "apr-particles, rel_error E = {e} (LibAPR's particle cells, format version 2; \
+             |err| <= E*sigma_local is not guaranteed at every pixel)"
+        ),
         Mode::Lossless => "lossless".into(),
         Mode::Abs(b) => format!("abs, bound {b}"),
         Mode::Apr(e) => format!("apr, rel_error E = {e}"),
@@ -152,10 +157,7 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
                 (Mode::Noise(parse_decimal_arg("--k", x)?), "--k")
             }
         };
-        let settings = Settings {
-            mode,
-            effort: a.effort.map(|e| e as i32),
-        };
+        let settings = Settings::new(mode, a.effort.map(|e| e as i32));
         let cd = settings
             .cd_values()
             .map_err(|e| CdError::Usage(format!("{flag}: {}", e.message())))?;
@@ -167,10 +169,13 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
         }
     };
     let (mode, effort) = decode(&cd).map_err(CdError::Usage)?;
+    // Mode code 4: apr mode coded as particle cells (the parsed mode is apr).
+    let particles = cd.first() == Some(&(h5z_apr::settings::MODE_APR_PARTICLES as u32));
     if a.json {
         let (name, v) = match mode {
             Mode::Lossless => ("lossless", "null".to_string()),
             Mode::Abs(b) => ("abs", b.to_string()),
+            Mode::Apr(e) if particles => ("apr-particles", e.to_string()),
             Mode::Apr(e) => ("apr", e.to_string()),
             Mode::Noise(k) => ("noise", k.to_string()),
         };
@@ -187,7 +192,7 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
          cd_values: {}\n\
          h5py:      compression={FILTER_ID}, compression_opts={}\n\
          h5repack:  -f {}\n",
-        mode_text(mode),
+        mode_text(mode, particles),
         cd.iter()
             .map(|c| c.to_string())
             .collect::<Vec<_>>()
@@ -245,6 +250,7 @@ mod tests {
         assert_eq!(decode(&[0]), Ok((Mode::Lossless, 3)));
         assert_eq!(decode(&[3]), Ok((Mode::Noise(0.5), 3)));
         assert_eq!(decode(&[3, 5, 1]), Ok((Mode::Noise(0.5), 3)));
+        assert_eq!(decode(&[4, 2, 1]), Ok((Mode::Apr(0.2), 3)));
         assert!(decode(&[4]).is_err());
         assert!(decode(&[1, 5, 1, 23]).is_err());
     }

@@ -70,10 +70,7 @@ fn settings(a: &CompressArgs) -> Result<Settings, Error> {
             (Some(_), Some(_)) => return u("--bound is only used with --mode abs"),
         },
     };
-    let s = Settings {
-        mode,
-        effort: a.effort,
-    };
+    let s = Settings::new(mode, a.effort);
     s.cd_values()
         .map_err(|e| Error::Usage(format!("{flag}: {}", e.message())))?;
     Ok(s)
