@@ -153,6 +153,56 @@ with h5py.File(sys.argv[1], "r") as f:
           float(vol.mean()), f["apr"].id.get_storage_size())
 "#;
 
+/// `--mode apr-particles`: apr mode coded as particle cells (cd_values mode 4). eval counts the
+/// particles (at most one per original pixel plus the padded planes of the last z chunk) and
+/// reports the E condition it does not guarantee; the apr row next to it holds it.
+#[test]
+fn apr_particles_rows() {
+    let Some(f) = data_file("ct_headsq_vtk/headsq_quarter_uint16.npy") else {
+        return;
+    };
+    let out = run_ok(&[
+        "eval",
+        f.to_str().unwrap(),
+        "--mode",
+        "apr,apr-particles",
+        "--rel-error",
+        "0.1",
+        "--json",
+        "-q",
+    ]);
+    let v = json(&out);
+    let rows = v["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let (a, p) = (&rows[0], &rows[1]);
+    assert_eq!(
+        (a["mode"].as_str(), p["mode"].as_str()),
+        (Some("apr"), Some("apr-particles"))
+    );
+    assert_eq!(p["setting"], "apr-particles E=0.1");
+    assert_eq!(p["cd_values"], serde_json::json!([4, 1, 1]));
+    assert_eq!(a["cd_values"], serde_json::json!([2, 1, 1]));
+    assert!(num(a, "max_abs_error_over_sigma_local") <= 0.1 + 1e-12);
+    let n = (93 * 64 * 64) as f64;
+    assert!(num(p, "particles") > 0.0);
+    assert_eq!(num(p, "particles_per_pixel"), num(p, "particles") / n);
+    assert!(num(p, "particles_per_pixel") <= 96.0 / 93.0);
+    // The particle cells are piecewise constant: they do err, and eval says by how much.
+    assert!(num(p, "max_abs_error_over_sigma_local") > 0.0);
+    assert!(num(p, "ratio") > 1.0 && num(a, "ratio") > 1.0);
+    let cd = run_ok(&[
+        "cd-values",
+        "--mode",
+        "apr-particles",
+        "--rel-error",
+        "0.2",
+        "--json",
+    ]);
+    let c = json(&cd);
+    assert_eq!(c["cd_values"], serde_json::json!([4, 2, 1]));
+    assert_eq!(c["mode"], "apr-particles");
+}
+
 #[test]
 fn generated_hdf5_matches_independently_written_file() {
     let Some(py) = python() else { return };

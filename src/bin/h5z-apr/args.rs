@@ -60,6 +60,9 @@ pub enum ModeArg {
     Apr,
     /// |err| <= k * sigma(I), sigma^2 = a*I + b fitted per tile (--k; integer dtypes)
     Noise,
+    /// apr coded as LibAPR's particle cells (--rel-error; cd_values mode 4): smaller on sparse
+    /// data, E*sigma_local a target, not a guarantee
+    AprParticles,
 }
 
 #[derive(Args, Debug)]
@@ -165,18 +168,43 @@ pub struct CdArgs {
 pub struct Setting {
     pub mode: Mode,
     pub effort: i32,
+    /// apr mode coded as particle cells (apr-particles, cd_values mode 4).
+    pub particles: bool,
 }
 
 impl Setting {
+    #[cfg(test)]
+    pub fn new(mode: Mode, effort: i32) -> Self {
+        Setting {
+            mode,
+            effort,
+            particles: false,
+        }
+    }
     /// As library settings; the effort counts as chosen when it is not the default.
     pub fn settings(&self) -> Settings {
-        Settings::new(
+        let mut s = Settings::new(
             self.mode,
             (self.effort != DEFAULT_EFFORT as i32).then_some(self.effort),
-        )
+        );
+        if self.particles {
+            s.apr_coding = h5z_apr::codec::AprCoding::Particles;
+        }
+        s
+    }
+    /// The mode's name as the CLI spells it (`--mode`).
+    pub fn mode_name(&self) -> &'static str {
+        match self.mode {
+            Mode::Lossless => "lossless",
+            Mode::Abs(_) => "abs",
+            Mode::Apr(_) if self.particles => "apr-particles",
+            Mode::Apr(_) => "apr",
+            Mode::Noise(_) => "noise",
+        }
     }
     pub fn label(&self) -> String {
         match self.mode {
+            Mode::Apr(e) if self.particles => format!("apr-particles E={e}"),
             Mode::Lossless => "lossless".into(),
             Mode::Abs(b) => format!("abs {b}"),
             Mode::Apr(e) => format!("apr E={e}"),
@@ -209,6 +237,9 @@ pub fn settings(a: &EvalArgs) -> Result<Vec<Setting>, String> {
     if has(ModeArg::Apr) && a.rel_error.is_empty() {
         return Err("--mode apr needs --rel-error E[,E..]".into());
     }
+    if has(ModeArg::AprParticles) && a.rel_error.is_empty() {
+        return Err("--mode apr-particles needs --rel-error E[,E..]".into());
+    }
     if has(ModeArg::Noise) && a.k.is_empty() {
         return Err("--mode noise needs --k K[,K..]".into());
     }
@@ -218,8 +249,8 @@ pub fn settings(a: &EvalArgs) -> Result<Vec<Setting>, String> {
     if !has(ModeArg::Abs) && !a.bound.is_empty() {
         return Err("--bound is only used with --mode abs".into());
     }
-    if !has(ModeArg::Apr) && !a.rel_error.is_empty() {
-        return Err("--rel-error is only used with --mode apr".into());
+    if !has(ModeArg::Apr) && !has(ModeArg::AprParticles) && !a.rel_error.is_empty() {
+        return Err("--rel-error is only used with --mode apr or apr-particles".into());
     }
     let check = |flag: &str, mode: Mode| {
         let s = Settings::new(mode, None);
@@ -240,10 +271,11 @@ pub fn settings(a: &EvalArgs) -> Result<Vec<Setting>, String> {
         return Err("--chunks entries must be >= 1".into());
     }
     let mut out: Vec<Setting> = Vec::new();
-    let mut push = |mode| {
+    let mut push_with = |mode, particles| {
         let s = Setting {
             mode,
             effort: a.effort,
+            particles,
         };
         if !out.contains(&s) {
             out.push(s);
@@ -251,10 +283,17 @@ pub fn settings(a: &EvalArgs) -> Result<Vec<Setting>, String> {
     };
     for m in &modes {
         match m {
-            ModeArg::Lossless => push(Mode::Lossless),
-            ModeArg::Abs => a.bound.iter().for_each(|&b| push(Mode::Abs(b))),
-            ModeArg::Apr => a.rel_error.iter().for_each(|&e| push(Mode::Apr(e))),
-            ModeArg::Noise => a.k.iter().for_each(|&k| push(Mode::Noise(k))),
+            ModeArg::Lossless => push_with(Mode::Lossless, false),
+            ModeArg::Abs => a.bound.iter().for_each(|&b| push_with(Mode::Abs(b), false)),
+            ModeArg::Apr => a
+                .rel_error
+                .iter()
+                .for_each(|&e| push_with(Mode::Apr(e), false)),
+            ModeArg::Noise => a.k.iter().for_each(|&k| push_with(Mode::Noise(k), false)),
+            ModeArg::AprParticles => a
+                .rel_error
+                .iter()
+                .for_each(|&e| push_with(Mode::Apr(e), true)),
         }
     }
     Ok(out)

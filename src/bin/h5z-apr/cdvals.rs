@@ -127,11 +127,16 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
                 }
                 (Mode::Abs(parse_decimal_arg("--bound", b)?), "--bound")
             }
-            ModeArg::Apr => {
+            ModeArg::Apr | ModeArg::AprParticles => {
+                let name = if mode == ModeArg::Apr {
+                    "apr"
+                } else {
+                    "apr-particles"
+                };
                 let x = a
                     .rel_error
                     .as_deref()
-                    .ok_or_else(|| CdError::Usage("--mode apr needs --rel-error E".into()))?;
+                    .ok_or_else(|| CdError::Usage(format!("--mode {name} needs --rel-error E")))?;
                 if a.bound.is_some() {
                     return Err(CdError::Usage(
                         "--bound is only used with --mode abs".into(),
@@ -157,7 +162,10 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
                 (Mode::Noise(parse_decimal_arg("--k", x)?), "--k")
             }
         };
-        let settings = Settings::new(mode, a.effort.map(|e| e as i32));
+        let mut settings = Settings::new(mode, a.effort.map(|e| e as i32));
+        if a.mode == Some(ModeArg::AprParticles) {
+            settings.apr_coding = h5z_apr::codec::AprCoding::Particles;
+        }
         let cd = settings
             .cd_values()
             .map_err(|e| CdError::Usage(format!("{flag}: {}", e.message())))?;
@@ -216,15 +224,12 @@ mod tests {
             (Mode::Apr(0.1), 1),
             (Mode::Apr(0.25), 22),
         ] {
-            let s = Setting { mode, effort };
+            let s = Setting::new(mode, effort);
             let cd = for_setting(&s).unwrap();
             assert_eq!(decode(&cd), Ok((mode, effort as u32)), "{cd:?}");
         }
         assert_eq!(
-            for_setting(&Setting {
-                mode: Mode::Abs(0.5),
-                effort: 3
-            }),
+            for_setting(&Setting::new(Mode::Abs(0.5), 3)),
             Ok(vec![1, 5, 1])
         );
     }

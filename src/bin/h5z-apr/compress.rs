@@ -64,13 +64,17 @@ fn settings(a: &CompressArgs) -> Result<Settings, Error> {
             (None, _) => return u("--mode abs needs --bound B"),
             (Some(_), Some(_)) => return u("--rel-error is only used with --mode apr"),
         },
-        ModeArg::Apr => match (a.rel_error, a.bound) {
+        ModeArg::Apr | ModeArg::AprParticles => match (a.rel_error, a.bound) {
             (Some(e), None) => (Mode::Apr(e), "--rel-error"),
-            (None, _) => return u("--mode apr needs --rel-error E"),
+            (None, _) if mode == ModeArg::Apr => return u("--mode apr needs --rel-error E"),
+            (None, _) => return u("--mode apr-particles needs --rel-error E"),
             (Some(_), Some(_)) => return u("--bound is only used with --mode abs"),
         },
     };
-    let s = Settings::new(mode, a.effort);
+    let mut s = Settings::new(mode, a.effort);
+    if a.mode == Some(ModeArg::AprParticles) {
+        s.apr_coding = h5z_apr::codec::AprCoding::Particles;
+    }
     s.cd_values()
         .map_err(|e| Error::Usage(format!("{flag}: {}", e.message())))?;
     Ok(s)
@@ -471,8 +475,11 @@ fn pipeline(
     Ok(sum)
 }
 
-fn mode_label(m: Mode) -> String {
-    match m {
+fn mode_label(s: &Settings) -> String {
+    match s.mode {
+        Mode::Apr(e) if s.apr_coding == h5z_apr::codec::AprCoding::Particles => {
+            format!("apr-particles E={e}")
+        }
         Mode::Lossless => "lossless".into(),
         Mode::Abs(b) => format!("abs {b}"),
         Mode::Apr(e) => format!("apr E={e}"),
@@ -617,7 +624,7 @@ pub fn run(a: &CompressArgs) -> Result<(), Error> {
             shape,
             chunks,
             sum.chunks,
-            crate::report::jstr(&mode_label(settings.mode)),
+            crate::report::jstr(&mode_label(&settings)),
             cd_list.join(","),
             stored_list.join(","),
             sum.raw_bytes,
@@ -635,7 +642,7 @@ pub fn run(a: &CompressArgs) -> Result<(), Error> {
             out.display(),
             dtype.name(),
             sum.chunks,
-            mode_label(settings.mode),
+            mode_label(&settings),
             cd_list.join(", "),
             sum.raw_bytes as f64 / 1e6,
             sum.stored_bytes as f64 / 1e6,

@@ -33,32 +33,24 @@ pub struct Series {
     pub points: Vec<(String, String, f64, f64, f64)>,
 }
 
-pub fn mode_name(m: Mode) -> &'static str {
-    match m {
-        Mode::Lossless => "lossless",
-        Mode::Abs(_) => "abs",
-        Mode::Apr(_) => "apr",
-        Mode::Noise(_) => "noise",
-    }
-}
-
 fn mode_color(mode: &str) -> RGBColor {
     match mode {
         "lossless" => RGBColor(44, 160, 44),
         "abs" => RGBColor(31, 119, 180),
         "noise" => RGBColor(148, 103, 189),
+        "apr-particles" => RGBColor(255, 127, 14),
         _ => RGBColor(214, 39, 40),
     }
 }
 
-/// The curves, one per mode present, in the order lossless, abs, apr, noise; points sorted by
-/// decreasing PSNR (increasing loss).
+/// The curves, one per mode present, in the order lossless, abs, apr, noise, apr-particles;
+/// points sorted by decreasing PSNR (increasing loss).
 pub fn series(rows: &[Row], r: &Reference) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
-    for mode in ["lossless", "abs", "apr", "noise"] {
+    for mode in ["lossless", "abs", "apr", "noise", "apr-particles"] {
         let mut points: Vec<_> = rows
             .iter()
-            .filter(|row| mode_name(row.setting.mode) == mode)
+            .filter(|row| row.setting.mode_name() == mode)
             .map(|row| {
                 let short = match row.setting.mode {
                     Mode::Lossless => "exact".to_string(),

@@ -338,11 +338,12 @@ pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
         if i > 0 {
             o += ",";
         }
-        let (mode, bound, rel, k) = match row.setting.mode {
-            Mode::Lossless => ("lossless", None, None, None),
-            Mode::Abs(b) => ("abs", Some(b), None, None),
-            Mode::Apr(e) => ("apr", None, Some(e), None),
-            Mode::Noise(k) => ("noise", None, None, Some(k)),
+        let mode = row.setting.mode_name();
+        let (bound, rel, k) = match row.setting.mode {
+            Mode::Lossless => (None, None, None),
+            Mode::Abs(b) => (Some(b), None, None),
+            Mode::Apr(e) => (None, Some(e), None),
+            Mode::Noise(k) => (None, None, Some(k)),
         };
         let sigma_ratio = |x: f64| (r.noise_sigma > 0.0).then(|| x / r.noise_sigma);
         let cd = cdvals::for_setting(&row.setting)
