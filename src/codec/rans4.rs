@@ -52,8 +52,7 @@ pub type Rans4Decoder<'a> = Decoder<'a, 4, 12>;
 /// Collects (context, symbol) pairs, then writes tables + payload.
 pub struct Encoder<const LANES: usize, const PB: u32> {
     nctx: usize,
-    syms: Vec<u16>, // ctx << 8 | sym
-    counts: Vec<u32>,
+    syms: Vec<u16>, // ctx << 8 | sym; counted in `finish`
 }
 
 impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
@@ -70,7 +69,6 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
         Encoder {
             nctx,
             syms: Vec::new(),
-            counts: vec![0; nctx * ALPHABET],
         }
     }
 
@@ -92,17 +90,37 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
     /// Appends symbol `sym` coded with context `ctx` (< nctx; panics otherwise: caller bug).
     #[inline(always)]
     pub fn push(&mut self, ctx: usize, sym: u8) {
-        self.counts[ctx * ALPHABET + sym as usize] += 1;
+        assert!(ctx < self.nctx, "context out of range");
         self.syms.push(((ctx << 8) | sym as usize) as u16);
+    }
+
+    /// Appends the symbols `sym[i]` coded with contexts `ctx[i]` (same length; every context
+    /// < nctx, else [`Encoder::finish`] panics: caller bug). One capacity check per call.
+    #[inline(always)]
+    pub fn push_row(&mut self, ctx: &[u8], sym: &[u8]) {
+        assert_eq!(ctx.len(), sym.len(), "one context per symbol");
+        self.syms.extend(
+            ctx.iter()
+                .zip(sym)
+                .map(|(&c, &s)| (c as u16) << 8 | s as u16),
+        );
     }
 
     /// Writes tables and payload to `out`.
     pub fn finish(self, out: &mut Vec<u8>) {
         let m = 1u32 << PB;
         put_varint(out, self.nctx as u64);
+        // Counts per (ctx << 8 | sym): a table of 2^16 so the u16 keys index it unchecked.
+        let mut counts = vec![0u32; 1 << 16];
+        {
+            let cs: &mut [u32; 1 << 16] = (&mut counts[..]).try_into().expect("2^16");
+            for &k in &self.syms {
+                cs[k as usize] += 1;
+            }
+        }
         let mut tab = vec![EncSym::default(); self.nctx * ALPHABET];
         for c in 0..self.nctx {
-            let cnt = &self.counts[c * ALPHABET..(c + 1) * ALPHABET];
+            let cnt = &counts[c * ALPHABET..(c + 1) * ALPHABET];
             let f = normalize(cnt, m);
             let n = f.iter().rposition(|&x| x != 0).map_or(0, |p| p + 1);
             put_varint(out, n as u64);
@@ -131,20 +149,39 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
         // symbol buffer itself: when symbol i is coded, at most len - 1 - i words have been
         // written (one per symbol at most), so the next one goes to index >= i, which is
         // already consumed. syms[w..] then holds the words in the decoder's (forward) order.
+        // Symbol i is coded by lane i % LANES: whole groups of LANES symbols (lane = position
+        // in the group, a constant after unrolling, so the states stay in registers), the
+        // partial last group first (it is coded first: reverse order).
         let mut buf = self.syms;
-        let mut w = buf.len();
+        let n = buf.len();
+        let mut w = n;
         let mut x = [L; LANES];
         let shift = 32 - PB;
-        for i in (0..buf.len()).rev() {
-            let e = &tab[buf[i] as usize];
-            let lane = &mut x[i & (LANES - 1)];
-            let mut s = *lane;
+        let mut step = |buf: &mut [u16], s: u32, key: u16| -> u32 {
+            let e = &tab[key as usize];
+            let mut s = s;
             if (s >> shift) >= e.freq {
                 w -= 1;
                 buf[w] = s as u16;
                 s >>= 16;
             }
-            *lane = e.put(s);
+            e.put(s)
+        };
+        let full = n / LANES;
+        if n % LANES != 0 {
+            for l in (0..LANES).rev() {
+                let i = full * LANES + l;
+                if i < n {
+                    let key = buf[i];
+                    x[l] = step(&mut buf, x[l], key);
+                }
+            }
+        }
+        for g in (0..full).rev() {
+            let keys: [u16; LANES] = buf[g * LANES..(g + 1) * LANES].try_into().expect("group");
+            for l in (0..LANES).rev() {
+                x[l] = step(&mut buf, x[l], keys[l]);
+            }
         }
         let words = &buf[w..];
         let len = 4 * LANES + 2 * words.len();
@@ -153,8 +190,10 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
         for s in x {
             out.extend_from_slice(&s.to_le_bytes());
         }
-        for w in words {
-            out.extend_from_slice(&w.to_le_bytes());
+        let start = out.len();
+        out.resize(start + 2 * words.len(), 0);
+        for (o, w) in out[start..].chunks_exact_mut(2).zip(words) {
+            o.copy_from_slice(&w.to_le_bytes());
         }
     }
 }
@@ -677,6 +716,47 @@ mod tests {
             roundtrip::<8, 11>(&seq, 40);
             roundtrip::<1, 12>(&seq, 40);
         }
+    }
+
+    /// Rows handed over with `push_row` (any lengths, incl. empty) give the bytes of the same
+    /// symbols pushed one by one, for every lane count and any total length mod LANES.
+    #[test]
+    fn push_row_equals_push() {
+        fn both<const N: usize>(seq: &[(usize, u8)], cuts: &[usize]) {
+            let mut a = Encoder::<N, 12>::new(24);
+            let mut b = Encoder::<N, 12>::new(24);
+            for &(c, s) in seq {
+                a.push(c, s);
+            }
+            let mut at = 0usize;
+            for &len in cuts.iter().chain(std::iter::once(&usize::MAX)) {
+                let end = at.saturating_add(len).min(seq.len());
+                let ctx: Vec<u8> = seq[at..end].iter().map(|&(c, _)| c as u8).collect();
+                let sym: Vec<u8> = seq[at..end].iter().map(|&(_, s)| s).collect();
+                b.push_row(&ctx, &sym);
+                at = end;
+            }
+            let (mut oa, mut ob) = (Vec::new(), Vec::new());
+            a.finish(&mut oa);
+            b.finish(&mut ob);
+            assert_eq!(oa, ob);
+        }
+        for (seed, n) in [(11u64, 0usize), (12, 3), (13, 1001), (14, 20_000)] {
+            let seq = random_seq(seed, n, 24);
+            for cuts in [&[][..], &[0, 1, 2, 3, 4, 5, 6, 7][..], &[7, 0, 333, 1][..]] {
+                both::<4>(&seq, cuts);
+                both::<8>(&seq, cuts);
+                both::<1>(&seq, cuts);
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic]
+    fn push_row_context_out_of_range_panics() {
+        let mut e = Rans4Encoder::new(3);
+        e.push_row(&[0, 3], &[1, 1]);
+        e.finish(&mut Vec::new());
     }
 
     #[test]
