@@ -939,6 +939,9 @@ fn encode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
     let mut pred = vec![W::default(); ny];
     let mut ctx = vec![0u8; ny];
     let mut tmp = vec![W::default(); ny];
+    // Per row: zigzagged residuals and their bucket symbols.
+    let mut zz = vec![0u64; ny];
+    let mut sym = vec![0u8; ny];
     crate::codec::probe("m6: + choices, symbol buffer");
     // Origin.
     {
@@ -955,14 +958,32 @@ fn encode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
             let m = predict_row::<W, S, LOSSLESS>(
                 &q, st, x, shape, p, cubic, base, c, fine, &mut pred, &mut ctx, &mut tmp,
             );
-            for k in 0..m {
-                let i = base + y0 + k * ys;
-                let (d, r) = quantise::<W, LOSSLESS>(&q, x[i], pred[k], st.hw(k));
-                put(&mut enc, &mut bits, ctx[k], d);
+            // Quantise the row (points y0 + k * ys: the first of each chunk of ys), then
+            // bucket it (extra bits in point order) and hand its symbols over in one call.
+            let (zz, sym) = (&mut zz[..m], &mut sym[..m]);
+            let row = &mut x[base + y0..base + ny];
+            for (k, ((u, xc), &pk)) in zz
+                .iter_mut()
+                .zip(row.chunks_mut(ys))
+                .zip(&pred[..m])
+                .enumerate()
+            {
+                let (d, r) = quantise::<W, LOSSLESS>(&q, xc[0], pk, st.hw(k));
+                *u = zigzag(d);
                 if !LOSSLESS {
-                    x[i] = r;
+                    xc[0] = r;
                 }
             }
+            for (s, &u) in sym.iter_mut().zip(zz.iter()) {
+                *s = if u < 32 {
+                    u as u8
+                } else {
+                    let (b, nb, extra) = bucket(u);
+                    bits.put(extra, nb);
+                    b as u8
+                };
+            }
+            enc.push_row(&ctx[..m], sym);
         });
     }
     crate::codec::probe("m6: symbols collected");
