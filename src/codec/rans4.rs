@@ -156,11 +156,10 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
         let n = buf.len();
         let mut w = n;
         let mut x = [L; LANES];
-        let shift = 32 - PB;
         let mut step = |buf: &mut [u16], s: u32, key: u16| -> u32 {
             let e = &tab[key as usize];
             let mut s = s;
-            if (s >> shift) >= e.freq {
+            if s > e.xmax {
                 w -= 1;
                 buf[w] = s as u16;
                 s >>= 16;
@@ -203,7 +202,9 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
 #[derive(Clone, Copy, Default)]
 struct EncSym {
     rcp: u64,
-    freq: u32,
+    /// Renormalise before coding iff the state is > xmax = (f << (32 - PB)) - 1 (for
+    /// f = 2^PB: 2^32 - 1, never).
+    xmax: u32,
     bias: u32,
     cmpl: u32,
 }
@@ -215,7 +216,7 @@ impl EncSym {
             // q = hi(x * (2^64 - 1)) = x - 1 for x >= 1; x + bias + q * (m - 1) = x * m + start.
             EncSym {
                 rcp: u64::MAX,
-                freq: 1,
+                xmax: (1u32 << (32 - pb)) - 1,
                 bias: start + m - 1,
                 cmpl: m - 1,
             }
@@ -224,7 +225,7 @@ impl EncSym {
             // lifts x / f (fractional part <= 1 - 1/f) across an integer, so q = floor(x / f).
             EncSym {
                 rcp: (u64::MAX / f as u64) + 1,
-                freq: f,
+                xmax: ((u64::from(f) << (32 - pb)) - 1) as u32,
                 bias: start,
                 cmpl: m - f,
             }
