@@ -210,6 +210,10 @@ struct Q<W> {
     hi: W,
     /// Activity thresholds `w << t`, t = 0..NB-1: activity = #{t : d >= w << t}.
     th: [W; NB - 1],
+    /// Division-free quantiser (see [`Q::div_w`]): `rcp = floor(2^64 / w) + 1` and
+    /// `c = ceil(span / w)`, or rcp = 0 where it would not be exact (then `div_euclid`).
+    rcp: u64,
+    c: i64,
 }
 
 impl<W: Work> Q<W> {
@@ -221,7 +225,37 @@ impl<W: Work> Q<W> {
             lo: W::from_i64(lo),
             hi: W::from_i64(hi),
             th: std::array::from_fn(|t| W::shl_sat(w, t as u32)),
+            rcp: Self::rcp_for(k, lo, hi),
+            c: ((hi - lo).max(0) as u64).div_ceil(w) as i64,
         }
+    }
+    /// `floor(2^64 / w) + 1` when, for every residual numerator `v = x - p + k` of values
+    /// x, p of the domain, `u = v + c w` (c = ceil(span / w): u >= k >= 0) has
+    /// `u w < 2^64`; else 0. Then `hi64(u * rcp) = floor(u / w)` exactly: rcp = 2^64 / w + e
+    /// with 0 < e <= 1, and u e / 2^64 < 1 / w never lifts u / w (fractional part at most
+    /// (w - 1) / w) to the next integer.
+    fn rcp_for(k: i64, lo: i64, hi: i64) -> u64 {
+        let w = 2 * k as u128 + 1;
+        let span = (hi - lo).max(0) as u128;
+        let umax = k as u128 + span + span.div_ceil(w) * w;
+        if w < 3 || umax * w >= 1 << 64 {
+            return 0;
+        }
+        (u64::MAX as u128 / w + 1) as u64
+    }
+    /// `floor(v / w)` for the numerator `v = x - p + k` of the tile's own k (x, p in the
+    /// domain); `None` when this Q has no exact reciprocal.
+    #[inline(always)]
+    fn div_w(&self, v: i64) -> Option<i64> {
+        if self.rcp == 0 {
+            return None;
+        }
+        let u = (v + self.c * self.w as i64) as u64;
+        debug_assert_eq!(
+            ((u as u128 * self.rcp as u128) >> 64) as i64 - self.c,
+            v.div_euclid(self.w as i64)
+        );
+        Some(((u as u128 * self.rcp as u128) >> 64) as i64 - self.c)
     }
     #[inline(always)]
     fn clamp(&self, p: W) -> W {
@@ -904,7 +938,13 @@ fn quantise<W: Work, const LOSSLESS: bool>(q: &Q<W>, x: W, p: W, (k, w): (i64, i
     if LOSSLESS {
         (x.to_i64() - p.to_i64(), x)
     } else {
-        let d = (x.to_i64() - p.to_i64() + k).div_euclid(w);
+        // Method 6: (k, w) are the tile's own, so q's reciprocal divides exactly (method 7:
+        // per-block steps, div_euclid unless a block has the step of q).
+        let v = x.to_i64() - p.to_i64() + k;
+        let d = match q.div_w(v) {
+            Some(d) if k == q.k => d,
+            _ => v.div_euclid(w),
+        };
         (d, q.clamp(W::from_i64(p.to_i64() + d * w)))
     }
 }

@@ -430,3 +430,58 @@ fn activity_forms_agree_on_the_domain() {
         }
     }
 }
+
+#[test]
+fn reciprocal_quantiser_equals_div_euclid() {
+    // Q::div_w (the division-free quantiser) against div_euclid for residuals of values of
+    // each domain: every (x, p) pair of 8-bit domains, the extremes and a sample of 16/32-bit
+    // ones, and half-widths from 1 up to the span (the largest abs bound the encoder uses).
+    fn check(lo: i64, hi: i64, xs: &[i64], ks: &[i64]) -> usize {
+        let mut fast = 0;
+        for &k in ks {
+            let q = Q::<i64>::new(k, lo, hi);
+            let w = 2 * k + 1;
+            for &x in xs {
+                for &p in xs {
+                    let v = x - p + k;
+                    if let Some(d) = q.div_w(v) {
+                        assert_eq!(d, v.div_euclid(w), "[{lo}, {hi}] k={k} x={x} p={p}");
+                        fast += 1;
+                    }
+                }
+            }
+        }
+        fast
+    }
+    let u8s: Vec<i64> = (0..=255).collect();
+    let i8s: Vec<i64> = (-128..=127).collect();
+    let ks8: Vec<i64> = (1..=255)
+        .step_by(7)
+        .chain([2, 4, 127, 128, 254, 255])
+        .collect();
+    assert!(check(0, 255, &u8s, &ks8) > 0);
+    assert!(check(-128, 127, &i8s, &ks8) > 0);
+    let mut s = 7u64;
+    for (lo, hi) in [
+        (0i64, 65535i64),
+        (-32768, 32767),
+        (0, u32::MAX as i64),
+        (i32::MIN as i64, i32::MAX as i64),
+    ] {
+        let span = hi - lo;
+        let mut xs: Vec<i64> = vec![lo, lo + 1, hi - 1, hi, lo + span / 2, 0.clamp(lo, hi)];
+        xs.extend((0..60).map(|_| lo + (lcg(&mut s) % (span as u64 + 1)) as i64));
+        let mut ks: Vec<i64> = vec![1, 2, 4, 100, 4095, 65535, span / 2, span - 1, span];
+        ks.extend((0..20).map(|_| 1 + (lcg(&mut s) % span as u64) as i64));
+        ks.retain(|&k| (1..=span).contains(&k));
+        let fast = check(lo, hi, &xs, &ks);
+        // 16-bit domains always take the reciprocal path.
+        if span < 1 << 16 {
+            assert_eq!(fast, xs.len() * xs.len() * ks.len());
+        }
+    }
+    // The i32 working type (what 8/16-bit dtypes use) holds the same reciprocal.
+    let (a, b) = (Q::<i32>::new(4, 0, 65535), Q::<i64>::new(4, 0, 65535));
+    assert_eq!((a.rcp, a.c), (b.rcp, b.c));
+    assert!(a.rcp != 0);
+}
