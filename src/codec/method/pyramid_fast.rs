@@ -898,22 +898,44 @@ fn choose_cubic<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> bool 
         };
         if p.axis == 2 {
             // Sampled points y = h, 9h, 17h, ...; interior ones (A1 and B1 exist) from 9h.
+            // Chunks of 8h from y - 3h = 6h: the sample has offsets 0, 2h, 3h, 4h, 6h in its
+            // chunk, and exists while y + 3h < ny (the chunk is longer than 6h).
             let r = &x[base..base + ny];
-            let mut y = 9 * h;
-            while y + 3 * h < ny {
-                acc(r[y], r[y - 3 * h], r[y - h], r[y + h], r[y + 3 * h]);
-                y += 8 * h;
+            if 6 * h < ny {
+                if h == 1 {
+                    for c in r[6..].chunks(8) {
+                        if c.len() > 6 {
+                            acc(c[3], c[0], c[2], c[4], c[6]);
+                        }
+                    }
+                } else {
+                    for c in r[6 * h..].chunks(8 * h) {
+                        if c.len() > 6 * h {
+                            acc(c[3 * h], c[0], c[2 * h], c[4 * h], c[6 * h]);
+                        }
+                    }
+                }
             }
         } else if c >= 3 * h && c + 3 * h < n {
+            // Every 4th point of the row (y = 0, 4 ys, ..): five rows of length ny, indexed
+            // in range (no bounds checks, no zipped step_by iterators).
             let s = 4 * ys;
-            let row = |b: usize| x[b..b + ny].iter().step_by(s);
-            let it = row(base)
-                .zip(row(base - 3 * st))
-                .zip(row(base - st))
-                .zip(row(base + st))
-                .zip(row(base + 3 * st));
-            for ((((&xv, &a1), &a0), &b0), &b1) in it {
-                acc(xv, a1, a0, b0, b1);
+            let row = |b: usize| &x[b..b + ny];
+            let (r, ra1, ra0, rb0, rb1) = (
+                row(base),
+                row(base - 3 * st),
+                row(base - st),
+                row(base + st),
+                row(base + 3 * st),
+            );
+            let it = r
+                .chunks(s)
+                .zip(ra1.chunks(s))
+                .zip(ra0.chunks(s))
+                .zip(rb0.chunks(s))
+                .zip(rb1.chunks(s));
+            for ((((xv, a1), a0), b0), b1) in it {
+                acc(xv[0], a1[0], a0[0], b0[0], b1[0]);
             }
         }
     });
@@ -946,6 +968,35 @@ fn quantise<W: Work, const LOSSLESS: bool>(q: &Q<W>, x: W, p: W, (k, w): (i64, i
             _ => v.div_euclid(w),
         };
         (d, q.clamp(W::from_i64(p.to_i64() + d * w)))
+    }
+}
+
+/// Quantises the points `row[k * ys]` of a row with predictions `pred[k]` into zigzagged
+/// residuals `zz[k]`, overwriting each point with its reconstruction (abs).
+#[inline(always)]
+fn quantise_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
+    q: &Q<W>,
+    st: S,
+    row: &mut [W],
+    ys: usize,
+    pred: &[W],
+    zz: &mut [u64],
+) {
+    // (Two loop shapes: the one each mode compiles best with, by instruction count.)
+    if LOSSLESS {
+        for (k, ((u, xc), &pk)) in zz.iter_mut().zip(row.chunks(ys)).zip(pred).enumerate() {
+            *u = zigzag(quantise::<W, LOSSLESS>(q, xc[0], pk, st.hw(k)).0);
+        }
+        return;
+    }
+    let m = zz.len().min(pred.len());
+    let (zz, pred) = (&mut zz[..m], &pred[..m]);
+    assert!(m == 0 || (m - 1) * ys < row.len());
+    for k in 0..m {
+        let i = k * ys;
+        let (d, r) = quantise::<W, LOSSLESS>(q, row[i], pred[k], st.hw(k));
+        zz[k] = zigzag(d);
+        row[i] = r;
     }
 }
 
@@ -1002,17 +1053,10 @@ fn encode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
             // bucket it (extra bits in point order) and hand its symbols over in one call.
             let (zz, sym) = (&mut zz[..m], &mut sym[..m]);
             let row = &mut x[base + y0..base + ny];
-            for (k, ((u, xc), &pk)) in zz
-                .iter_mut()
-                .zip(row.chunks_mut(ys))
-                .zip(&pred[..m])
-                .enumerate()
-            {
-                let (d, r) = quantise::<W, LOSSLESS>(&q, xc[0], pk, st.hw(k));
-                *u = zigzag(d);
-                if !LOSSLESS {
-                    xc[0] = r;
-                }
+            if ys == 2 {
+                quantise_row::<W, S, LOSSLESS>(&q, st, row, 2, &pred[..m], zz);
+            } else {
+                quantise_row::<W, S, LOSSLESS>(&q, st, row, ys, &pred[..m], zz);
             }
             for (s, &u) in sym.iter_mut().zip(zz.iter()) {
                 *s = if u < 32 {
