@@ -1000,6 +1000,22 @@ fn quantise_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
     }
 }
 
+/// Bucket symbols `sym[k]` of the zigzagged residuals `zz[k]`, their extra bits appended
+/// to `bits` in order. Not inlined: inside the row closure the loop reloaded its spilled
+/// pointers every point.
+#[inline(never)]
+fn bucket_row(zz: &[u64], sym: &mut [u8], bits: &mut FastWriter) {
+    for (s, &u) in sym.iter_mut().zip(zz) {
+        *s = if u < 32 {
+            u as u8
+        } else {
+            let (b, nb, extra) = bucket(u);
+            bits.put(extra, nb);
+            b as u8
+        };
+    }
+}
+
 /// The passes of a tile after its step header: predictor bits, rANS section, extra bits
 /// (FORMAT.md §5.1). `steps(base, y0, ys)` = the steps of the row starting at element `base`
 /// whose points are at y = y0 + k * ys.
@@ -1058,15 +1074,7 @@ fn encode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
             } else {
                 quantise_row::<W, S, LOSSLESS>(&q, st, row, ys, &pred[..m], zz);
             }
-            for (s, &u) in sym.iter_mut().zip(zz.iter()) {
-                *s = if u < 32 {
-                    u as u8
-                } else {
-                    let (b, nb, extra) = bucket(u);
-                    bits.put(extra, nb);
-                    b as u8
-                };
-            }
+            bucket_row(zz, sym, &mut bits);
             enc.push_row(&ctx[..m], sym);
         });
     }
