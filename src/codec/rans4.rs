@@ -153,35 +153,7 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
         // in the group, a constant after unrolling, so the states stay in registers), the
         // partial last group first (it is coded first: reverse order).
         let mut buf = self.syms;
-        let n = buf.len();
-        let mut w = n;
-        let mut x = [L; LANES];
-        let mut step = |buf: &mut [u16], s: u32, key: u16| -> u32 {
-            let e = &tab[key as usize];
-            let mut s = s;
-            if s > e.xmax {
-                w -= 1;
-                buf[w] = s as u16;
-                s >>= 16;
-            }
-            e.put(s)
-        };
-        let full = n / LANES;
-        if n % LANES != 0 {
-            for l in (0..LANES).rev() {
-                let i = full * LANES + l;
-                if i < n {
-                    let key = buf[i];
-                    x[l] = step(&mut buf, x[l], key);
-                }
-            }
-        }
-        for g in (0..full).rev() {
-            let keys: [u16; LANES] = buf[g * LANES..(g + 1) * LANES].try_into().expect("group");
-            for l in (0..LANES).rev() {
-                x[l] = step(&mut buf, x[l], keys[l]);
-            }
-        }
+        let (x, w) = code_reverse::<LANES>(&mut buf, &tab);
         let words = &buf[w..];
         let len = 4 * LANES + 2 * words.len();
         put_varint(out, len as u64);
@@ -195,6 +167,45 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
             o.copy_from_slice(&w.to_le_bytes());
         }
     }
+}
+
+/// Codes the keys of `buf` in reverse with `tab`, symbol i by lane i % LANES; returns the
+/// final states and the index `w` from which `buf` holds the renormalisation words in the
+/// decoder's order. Whole groups of LANES symbols (lane = position in the group, a constant
+/// after unrolling, so the states stay in registers), the partial last group first; its own
+/// function so the loop has the registers to itself.
+#[inline(never)]
+fn code_reverse<const LANES: usize>(buf: &mut [u16], tab: &[EncSym]) -> ([u32; LANES], usize) {
+    let n = buf.len();
+    let mut w = n;
+    let mut x = [L; LANES];
+    let mut step = |buf: &mut [u16], s: u32, key: u16| -> u32 {
+        let e = &tab[key as usize];
+        let mut s = s;
+        if s > e.xmax {
+            w -= 1;
+            buf[w] = s as u16;
+            s >>= 16;
+        }
+        e.put(s)
+    };
+    let full = n / LANES;
+    if n % LANES != 0 {
+        for l in (0..LANES).rev() {
+            let i = full * LANES + l;
+            if i < n {
+                let key = buf[i];
+                x[l] = step(buf, x[l], key);
+            }
+        }
+    }
+    for g in (0..full).rev() {
+        let keys: [u16; LANES] = buf[g * LANES..(g + 1) * LANES].try_into().expect("group");
+        for l in (0..LANES).rev() {
+            x[l] = step(buf, x[l], keys[l]);
+        }
+    }
+    (x, w)
 }
 
 /// Encoder view of one symbol: `put(x) == ((x / f) << PB) + x % f + start`, with the quotient
