@@ -1005,7 +1005,7 @@ fn quantise_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
 /// pointers every point.
 #[inline(never)]
 fn bucket_row(zz: &[u64], sym: &mut [u8], bits: &mut FastWriter) {
-    for (s, &u) in sym.iter_mut().zip(zz) {
+    let one = |s: &mut u8, u: u64, bits: &mut FastWriter| {
         *s = if u < 32 {
             u as u8
         } else {
@@ -1013,6 +1013,25 @@ fn bucket_row(zz: &[u64], sym: &mut [u8], bits: &mut FastWriter) {
             bits.put(extra, nb);
             b as u8
         };
+    };
+    // 8 at a time: when all 8 are < 32 (no extra bits) the symbols are the values.
+    let m = sym.len().min(zz.len());
+    let (sym, zz) = (&mut sym[..m], &zz[..m]);
+    let mut sc = sym.chunks_exact_mut(8);
+    let mut zc = zz.chunks_exact(8);
+    for (s, z) in (&mut sc).zip(&mut zc) {
+        if z.iter().fold(0, |a, &u| a | u) < 32 {
+            for (s, &u) in s.iter_mut().zip(z) {
+                *s = u as u8;
+            }
+        } else {
+            for (s, &u) in s.iter_mut().zip(z) {
+                one(s, u, bits);
+            }
+        }
+    }
+    for (s, &u) in sc.into_remainder().iter_mut().zip(zc.remainder()) {
+        one(s, u, bits);
     }
 }
 
