@@ -991,6 +991,21 @@ fn quantise_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
     }
     let m = zz.len().min(pred.len());
     let (zz, pred) = (&mut zz[..m], &pred[..m]);
+    if q.rcp != 0 && (0..m).all(|k| st.hw(k).0 == q.k) {
+        // Every point has the tile's step (method 6): Q::div_w with its constants hoisted.
+        let (rcp, c, w) = (q.rcp as u128, q.c, q.w as i64);
+        let kc = q.k + c * w;
+        assert!(m == 0 || (m - 1) * ys < row.len());
+        for k in 0..m {
+            let i = k * ys;
+            let p = pred[k].to_i64();
+            let v = (row[i].to_i64() - p + kc) as u64;
+            let d = ((v as u128 * rcp) >> 64) as i64 - c;
+            zz[k] = zigzag(d);
+            row[i] = q.clamp(W::from_i64(p + d * w));
+        }
+        return;
+    }
     assert!(m == 0 || (m - 1) * ys < row.len());
     for k in 0..m {
         let i = k * ys;
