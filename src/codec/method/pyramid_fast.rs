@@ -903,10 +903,13 @@ fn choose_cubic<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> bool 
             let r = &x[base..base + ny];
             if 6 * h < ny {
                 if h == 1 {
-                    for c in r[6..].chunks(8) {
-                        if c.len() > 6 {
-                            acc(c[3], c[0], c[2], c[4], c[6]);
-                        }
+                    let mut it = r[6..].chunks_exact(8);
+                    for c in &mut it {
+                        acc(c[3], c[0], c[2], c[4], c[6]);
+                    }
+                    let c = it.remainder();
+                    if c.len() > 6 {
+                        acc(c[3], c[0], c[2], c[4], c[6]);
                     }
                 } else {
                     for c in r[6 * h..].chunks(8 * h) {
