@@ -880,6 +880,13 @@ fn from_work<W: Work>(dtype: DType, v: &[W], out: &mut [u8]) {
 /// Cheap per-pass predictor choice from the original values: sum of |x - linear| vs
 /// |x - cubic| over every 4th interior point of each row (and every row of the pass).
 fn choose_cubic<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> bool {
+    let (el, ec) = cubic_sums(q, x, shape, p);
+    ec < el
+}
+
+/// The two sums of [`choose_cubic`]: (linear, cubic).
+#[inline(always)]
+fn cubic_sums<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> (u64, u64) {
     let h = p.h;
     let ny = shape[2];
     let (mut el, mut ec) = (0u64, 0u64);
@@ -942,7 +949,7 @@ fn choose_cubic<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> bool 
             }
         }
     });
-    ec < el
+    (el, ec)
 }
 
 /// Codes `x` (overwritten with the reconstructed values).
