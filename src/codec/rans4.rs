@@ -149,9 +149,6 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
         // symbol buffer itself: when symbol i is coded, at most len - 1 - i words have been
         // written (one per symbol at most), so the next one goes to index >= i, which is
         // already consumed. syms[w..] then holds the words in the decoder's (forward) order.
-        // Symbol i is coded by lane i % LANES: whole groups of LANES symbols (lane = position
-        // in the group, a constant after unrolling, so the states stay in registers), the
-        // partial last group first (it is coded first: reverse order).
         let mut buf = self.syms;
         let (x, w) = code_reverse::<LANES>(&mut buf, &tab);
         let words = &buf[w..];

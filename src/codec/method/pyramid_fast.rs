@@ -927,8 +927,8 @@ fn cubic_sums<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> (u64, u
                 }
             }
         } else if c >= 3 * h && c + 3 * h < n {
-            // Every 4th point of the row (y = 0, 4 ys, ..): five rows of length ny, indexed
-            // in range (no bounds checks, no zipped step_by iterators).
+            // Every 4th point of the row (y = 0, 4 ys, ..): the first of each chunk of 4 ys
+            // of five rows of length ny (zipped slice chunks: no zipped step_by iterators).
             let s = 4 * ys;
             let row = |b: usize| &x[b..b + ny];
             let (r, ra1, ra0, rb0, rb1) = (
