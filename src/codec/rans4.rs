@@ -118,7 +118,13 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
                 cs[k as usize] += 1;
             }
         }
-        let mut tab = vec![EncSym::default(); self.nctx * ALPHABET];
+        assert!(
+            counts[self.nctx * ALPHABET..].iter().fold(0, |a, &c| a | c) == 0,
+            "context out of range"
+        );
+        // A power-of-two number of contexts' entries: code_reverse masks the keys (every
+        // key indexes a context < nctx, checked above) instead of a bounds check per symbol.
+        let mut tab = vec![EncSym::default(); self.nctx.next_power_of_two() * ALPHABET];
         for c in 0..self.nctx {
             let cnt = &counts[c * ALPHABET..(c + 1) * ALPHABET];
             let f = normalize(cnt, m);
@@ -166,9 +172,9 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
     }
 }
 
-/// Codes the keys of `buf` in reverse with `tab`, symbol i by lane i % LANES; returns the
-/// final states and the index `w` from which `buf` holds the renormalisation words in the
-/// decoder's order. Whole groups of LANES symbols (lane = position in the group, a constant
+/// Codes the keys of `buf` in reverse with `tab` (a power-of-two length: keys are masked),
+/// symbol i by lane i % LANES; returns the final states and the index `w` from which `buf`
+/// holds the renormalisation words in the decoder's order. Whole groups of LANES symbols (lane = position in the group, a constant
 /// after unrolling, so the states stay in registers), the partial last group first; its own
 /// function so the loop has the registers to itself.
 #[inline(never)]
@@ -176,8 +182,10 @@ fn code_reverse<const LANES: usize>(buf: &mut [u16], tab: &[EncSym]) -> ([u32; L
     let n = buf.len();
     let mut w = n;
     let mut x = [L; LANES];
+    let mask = tab.len() - 1;
+    let tab = &tab[..=mask];
     let mut step = |buf: &mut [u16], s: u32, key: u16| -> u32 {
-        let e = &tab[key as usize];
+        let e = &tab[key as usize & mask];
         let mut s = s;
         if s > e.xmax {
             w -= 1;
