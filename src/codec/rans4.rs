@@ -51,8 +51,7 @@ pub type Rans4Decoder<'a> = Decoder<'a, 4, 12>;
 /// Collects (context, symbol) pairs, then writes tables + payload.
 pub struct Encoder<const LANES: usize, const PB: u32> {
     nctx: usize,
-    syms: Vec<u16>, // ctx << 8 | sym
-    counts: Vec<u32>,
+    syms: Vec<u16>, // ctx << 8 | sym; counted in `finish`
 }
 
 impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
@@ -69,7 +68,6 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
         Encoder {
             nctx,
             syms: Vec::new(),
-            counts: vec![0; nctx * ALPHABET],
         }
     }
 
@@ -91,17 +89,43 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
     /// Appends symbol `sym` coded with context `ctx` (< nctx; panics otherwise: caller bug).
     #[inline(always)]
     pub fn push(&mut self, ctx: usize, sym: u8) {
-        self.counts[ctx * ALPHABET + sym as usize] += 1;
+        assert!(ctx < self.nctx, "context out of range");
         self.syms.push(((ctx << 8) | sym as usize) as u16);
+    }
+
+    /// Appends the symbols `sym[i]` coded with contexts `ctx[i]` (same length; every context
+    /// < nctx, else [`Encoder::finish`] panics: caller bug). One capacity check per call.
+    #[inline(always)]
+    pub fn push_row(&mut self, ctx: &[u8], sym: &[u8]) {
+        assert_eq!(ctx.len(), sym.len(), "one context per symbol");
+        self.syms.extend(
+            ctx.iter()
+                .zip(sym)
+                .map(|(&c, &s)| (c as u16) << 8 | s as u16),
+        );
     }
 
     /// Writes tables and payload to `out`.
     pub fn finish(self, out: &mut Vec<u8>) {
         let m = 1u32 << PB;
         put_varint(out, self.nctx as u64);
-        let mut tab = vec![EncSym::default(); self.nctx * ALPHABET];
+        // Counts per (ctx << 8 | sym): a table of 2^16 so the u16 keys index it unchecked.
+        let mut counts = vec![0u32; 1 << 16];
+        {
+            let cs: &mut [u32; 1 << 16] = (&mut counts[..]).try_into().expect("2^16");
+            for &k in &self.syms {
+                cs[k as usize] += 1;
+            }
+        }
+        assert!(
+            counts[self.nctx * ALPHABET..].iter().fold(0, |a, &c| a | c) == 0,
+            "context out of range"
+        );
+        // A power-of-two number of contexts' entries: code_reverse masks the keys (every
+        // key indexes a context < nctx, checked above) instead of a bounds check per symbol.
+        let mut tab = vec![EncSym::default(); self.nctx.next_power_of_two() * ALPHABET];
         for c in 0..self.nctx {
-            let cnt = &self.counts[c * ALPHABET..(c + 1) * ALPHABET];
+            let cnt = &counts[c * ALPHABET..(c + 1) * ALPHABET];
             let f = normalize(cnt, m);
             let n = f.iter().rposition(|&x| x != 0).map_or(0, |p| p + 1);
             put_varint(out, n as u64);
@@ -131,20 +155,7 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
         // written (one per symbol at most), so the next one goes to index >= i, which is
         // already consumed. syms[w..] then holds the words in the decoder's (forward) order.
         let mut buf = self.syms;
-        let mut w = buf.len();
-        let mut x = [L; LANES];
-        let shift = 32 - PB;
-        for i in (0..buf.len()).rev() {
-            let e = &tab[buf[i] as usize];
-            let lane = &mut x[i & (LANES - 1)];
-            let mut s = *lane;
-            if (s >> shift) >= e.freq {
-                w -= 1;
-                buf[w] = s as u16;
-                s >>= 16;
-            }
-            *lane = e.put(s);
-        }
+        let (x, w) = code_reverse::<LANES>(&mut buf, &tab);
         let words = &buf[w..];
         let len = 4 * LANES + 2 * words.len();
         put_varint(out, len as u64);
@@ -152,10 +163,53 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
         for s in x {
             out.extend_from_slice(&s.to_le_bytes());
         }
-        for w in words {
-            out.extend_from_slice(&w.to_le_bytes());
+        let start = out.len();
+        out.resize(start + 2 * words.len(), 0);
+        for (o, w) in out[start..].chunks_exact_mut(2).zip(words) {
+            o.copy_from_slice(&w.to_le_bytes());
         }
     }
+}
+
+/// Codes the keys of `buf` in reverse with `tab` (a power-of-two length: keys are masked),
+/// symbol i by lane i % LANES; returns the final states and the index `w` from which `buf`
+/// holds the renormalisation words in the decoder's order. Whole groups of LANES symbols (lane = position in the group, a constant
+/// after unrolling, so the states stay in registers), the partial last group first; its own
+/// function so the loop has the registers to itself.
+#[inline(never)]
+fn code_reverse<const LANES: usize>(buf: &mut [u16], tab: &[EncSym]) -> ([u32; LANES], usize) {
+    let n = buf.len();
+    let mut w = n;
+    let mut x = [L; LANES];
+    let mask = tab.len() - 1;
+    let tab = &tab[..=mask];
+    let mut step = |buf: &mut [u16], s: u32, key: u16| -> u32 {
+        let e = &tab[key as usize & mask];
+        let mut s = s;
+        if s > e.xmax {
+            w -= 1;
+            buf[w] = s as u16;
+            s >>= 16;
+        }
+        e.put(s)
+    };
+    let full = n / LANES;
+    if n % LANES != 0 {
+        for l in (0..LANES).rev() {
+            let i = full * LANES + l;
+            if i < n {
+                let key = buf[i];
+                x[l] = step(buf, x[l], key);
+            }
+        }
+    }
+    for g in (0..full).rev() {
+        let keys: [u16; LANES] = buf[g * LANES..(g + 1) * LANES].try_into().expect("group");
+        for l in (0..LANES).rev() {
+            x[l] = step(buf, x[l], keys[l]);
+        }
+    }
+    (x, w)
 }
 
 /// Encoder view of one symbol: `put(x) == ((x / f) << PB) + x % f + start`, with the quotient
@@ -163,7 +217,9 @@ impl<const LANES: usize, const PB: u32> Encoder<LANES, PB> {
 #[derive(Clone, Copy, Default)]
 struct EncSym {
     rcp: u64,
-    freq: u32,
+    /// Renormalise before coding iff the state is > xmax = (f << (32 - PB)) - 1 (for
+    /// f = 2^PB: 2^32 - 1, never).
+    xmax: u32,
     bias: u32,
     cmpl: u32,
 }
@@ -175,7 +231,7 @@ impl EncSym {
             // q = hi(x * (2^64 - 1)) = x - 1 for x >= 1; x + bias + q * (m - 1) = x * m + start.
             EncSym {
                 rcp: u64::MAX,
-                freq: 1,
+                xmax: (1u32 << (32 - pb)) - 1,
                 bias: start + m - 1,
                 cmpl: m - 1,
             }
@@ -184,7 +240,7 @@ impl EncSym {
             // lifts x / f (fractional part <= 1 - 1/f) across an integer, so q = floor(x / f).
             EncSym {
                 rcp: (u64::MAX / f as u64) + 1,
-                freq: f,
+                xmax: ((u64::from(f) << (32 - pb)) - 1) as u32,
                 bias: start,
                 cmpl: m - f,
             }
@@ -675,6 +731,47 @@ mod tests {
             roundtrip::<8, 11>(&seq, 40);
             roundtrip::<1, 12>(&seq, 40);
         }
+    }
+
+    /// Rows handed over with `push_row` (any lengths, incl. empty) give the bytes of the same
+    /// symbols pushed one by one, for every lane count and any total length mod LANES.
+    #[test]
+    fn push_row_equals_push() {
+        fn both<const N: usize>(seq: &[(usize, u8)], cuts: &[usize]) {
+            let mut a = Encoder::<N, 12>::new(24);
+            let mut b = Encoder::<N, 12>::new(24);
+            for &(c, s) in seq {
+                a.push(c, s);
+            }
+            let mut at = 0usize;
+            for &len in cuts.iter().chain(std::iter::once(&usize::MAX)) {
+                let end = at.saturating_add(len).min(seq.len());
+                let ctx: Vec<u8> = seq[at..end].iter().map(|&(c, _)| c as u8).collect();
+                let sym: Vec<u8> = seq[at..end].iter().map(|&(_, s)| s).collect();
+                b.push_row(&ctx, &sym);
+                at = end;
+            }
+            let (mut oa, mut ob) = (Vec::new(), Vec::new());
+            a.finish(&mut oa);
+            b.finish(&mut ob);
+            assert_eq!(oa, ob);
+        }
+        for (seed, n) in [(11u64, 0usize), (12, 3), (13, 1001), (14, 20_000)] {
+            let seq = random_seq(seed, n, 24);
+            for cuts in [&[][..], &[0, 1, 2, 3, 4, 5, 6, 7][..], &[7, 0, 333, 1][..]] {
+                both::<4>(&seq, cuts);
+                both::<8>(&seq, cuts);
+                both::<1>(&seq, cuts);
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic]
+    fn push_row_context_out_of_range_panics() {
+        let mut e = Rans4Encoder::new(3);
+        e.push_row(&[0, 3], &[1, 1]);
+        e.finish(&mut Vec::new());
     }
 
     #[test]

@@ -32,14 +32,24 @@ pub fn sparse_palette(dtype: DType, data: &[u8]) -> Option<Vec<i64>> {
         return None;
     }
     let (lo, _) = dtype.int_range();
-    let mut seen = vec![false; 1 << 16];
-    for_each_offset(dtype, data, |o| seen[o] = true);
-    let pal: Vec<i64> = seen
-        .iter()
-        .enumerate()
-        .filter(|(_, &s)| s)
-        .map(|(i, _)| i as i64 + lo)
-        .collect();
+    let mut seen = vec![0u8; 1 << 16];
+    {
+        // Fixed size: the u16 offsets index it without bounds checks.
+        let marks: &mut [u8; 1 << 16] = (&mut seen[..]).try_into().expect("2^16");
+        for_each_offset(dtype, data, |o| marks[o & 0xffff] = 1);
+    }
+    // The offsets of the dtype's range only (256 for 1-byte dtypes), 8 at a time: empty
+    // stretches of the range cost one test per 8 offsets.
+    let mut pal = Vec::new();
+    for (j, c) in seen[..1 << (8 * dtype.size())].chunks_exact(8).enumerate() {
+        if u64::from_ne_bytes(c.try_into().expect("8")) != 0 {
+            for (t, &m) in c.iter().enumerate() {
+                if m != 0 {
+                    pal.push((8 * j + t) as i64 + lo);
+                }
+            }
+        }
+    }
     let span = pal[pal.len() - 1] - pal[0] + 1;
     (pal.len() as i64 * 2 <= span).then_some(pal)
 }
@@ -158,4 +168,46 @@ pub fn decode(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// sparse_palette equals the definition (sorted distinct values, kept iff at most half
+    /// of their span) for sparse, dense, extreme and single-value data of every dtype.
+    #[test]
+    fn sparse_palette_matches_its_definition() {
+        let mut s = 99u64;
+        let mut next = move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 33) as i64
+        };
+        for dtype in [DType::U8, DType::I8, DType::U16, DType::I16] {
+            let (lo, hi) = dtype.int_range();
+            for case in 0..6 {
+                let vals: Vec<i64> = (0..3000)
+                    .map(|_| match case {
+                        0 => lo + (next() % (hi - lo + 1)),         // dense
+                        1 => lo + 16 * (next() % ((hi - lo) / 16)), // sparse, stride 16
+                        2 => [lo, hi][(next() & 1) as usize],       // the two extremes
+                        3 => 7,                                     // one value
+                        4 => hi - 3 * (next() % 5),                 // sparse near the top
+                        _ => lo + (next() % 3),                     // dense, tiny range
+                    })
+                    .collect();
+                let data: Vec<u8> = vals
+                    .iter()
+                    .flat_map(|&v| v.to_le_bytes()[..dtype.size()].to_vec())
+                    .collect();
+                let set: std::collections::BTreeSet<i64> = vals.iter().copied().collect();
+                let pal: Vec<i64> = set.into_iter().collect();
+                let span = pal[pal.len() - 1] - pal[0] + 1;
+                let want = (pal.len() as i64 * 2 <= span).then_some(pal);
+                assert_eq!(sparse_palette(dtype, &data), want, "{dtype:?} case {case}");
+            }
+        }
+    }
 }

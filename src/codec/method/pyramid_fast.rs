@@ -210,6 +210,10 @@ struct Q<W> {
     hi: W,
     /// Activity thresholds `w << t`, t = 0..NB-1: activity = #{t : d >= w << t}.
     th: [W; NB - 1],
+    /// Division-free quantiser (see [`Q::div_w`]): `rcp = floor(2^64 / w) + 1` and
+    /// `c = ceil(span / w)`, or rcp = 0 where it would not be exact (then `div_euclid`).
+    rcp: u64,
+    c: i64,
 }
 
 impl<W: Work> Q<W> {
@@ -221,7 +225,37 @@ impl<W: Work> Q<W> {
             lo: W::from_i64(lo),
             hi: W::from_i64(hi),
             th: std::array::from_fn(|t| W::shl_sat(w, t as u32)),
+            rcp: Self::rcp_for(k, lo, hi),
+            c: ((hi - lo).max(0) as u64).div_ceil(w) as i64,
         }
+    }
+    /// `floor(2^64 / w) + 1` when, for every residual numerator `v = x - p + k` of values
+    /// x, p of the domain, `u = v + c w` (c = ceil(span / w): u >= k >= 0) has
+    /// `u w < 2^64`; else 0. Then `hi64(u * rcp) = floor(u / w)` exactly: rcp = 2^64 / w + e
+    /// with 0 < e <= 1, and u e / 2^64 < 1 / w never lifts u / w (fractional part at most
+    /// (w - 1) / w) to the next integer.
+    fn rcp_for(k: i64, lo: i64, hi: i64) -> u64 {
+        let w = 2 * k as u128 + 1;
+        let span = (hi - lo).max(0) as u128;
+        let umax = k as u128 + span + span.div_ceil(w) * w;
+        if w < 3 || umax * w >= 1 << 64 {
+            return 0;
+        }
+        (u64::MAX as u128 / w + 1) as u64
+    }
+    /// `floor(v / w)` for the numerator `v = x - p + k` of the tile's own k (x, p in the
+    /// domain); `None` when this Q has no exact reciprocal.
+    #[inline(always)]
+    fn div_w(&self, v: i64) -> Option<i64> {
+        if self.rcp == 0 {
+            return None;
+        }
+        let u = (v + self.c * self.w as i64) as u64;
+        debug_assert_eq!(
+            ((u as u128 * self.rcp as u128) >> 64) as i64 - self.c,
+            v.div_euclid(self.w as i64)
+        );
+        Some(((u as u128 * self.rcp as u128) >> 64) as i64 - self.c)
     }
     #[inline(always)]
     fn clamp(&self, p: W) -> W {
@@ -847,6 +881,13 @@ fn from_work<W: Work>(dtype: DType, v: &[W], out: &mut [u8]) {
 /// Cheap per-pass predictor choice from the original values: sum of |x - linear| vs
 /// |x - cubic| over every 4th interior point of each row (and every row of the pass).
 fn choose_cubic<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> bool {
+    let (el, ec) = cubic_sums(q, x, shape, p);
+    ec < el
+}
+
+/// The two sums of [`choose_cubic`]: (linear, cubic).
+#[inline(always)]
+fn cubic_sums<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> (u64, u64) {
     let h = p.h;
     let ny = shape[2];
     let (mut el, mut ec) = (0u64, 0u64);
@@ -865,26 +906,51 @@ fn choose_cubic<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> bool 
         };
         if p.axis == 2 {
             // Sampled points y = h, 9h, 17h, ...; interior ones (A1 and B1 exist) from 9h.
+            // Chunks of 8h from y - 3h = 6h: the sample has offsets 0, 2h, 3h, 4h, 6h in its
+            // chunk, and exists while y + 3h < ny (the chunk is longer than 6h).
             let r = &x[base..base + ny];
-            let mut y = 9 * h;
-            while y + 3 * h < ny {
-                acc(r[y], r[y - 3 * h], r[y - h], r[y + h], r[y + 3 * h]);
-                y += 8 * h;
+            if 6 * h < ny {
+                if h == 1 {
+                    let mut it = r[6..].chunks_exact(8);
+                    for c in &mut it {
+                        acc(c[3], c[0], c[2], c[4], c[6]);
+                    }
+                    let c = it.remainder();
+                    if c.len() > 6 {
+                        acc(c[3], c[0], c[2], c[4], c[6]);
+                    }
+                } else {
+                    for c in r[6 * h..].chunks(8 * h) {
+                        if c.len() > 6 * h {
+                            acc(c[3 * h], c[0], c[2 * h], c[4 * h], c[6 * h]);
+                        }
+                    }
+                }
             }
         } else if c >= 3 * h && c + 3 * h < n {
+            // Every 4th point of the row (y = 0, 4 ys, ..): the first of each chunk of 4 ys
+            // of five rows of length ny (zipped slice chunks: no zipped step_by iterators).
             let s = 4 * ys;
-            let row = |b: usize| x[b..b + ny].iter().step_by(s);
-            let it = row(base)
-                .zip(row(base - 3 * st))
-                .zip(row(base - st))
-                .zip(row(base + st))
-                .zip(row(base + 3 * st));
-            for ((((&xv, &a1), &a0), &b0), &b1) in it {
-                acc(xv, a1, a0, b0, b1);
+            let row = |b: usize| &x[b..b + ny];
+            let (r, ra1, ra0, rb0, rb1) = (
+                row(base),
+                row(base - 3 * st),
+                row(base - st),
+                row(base + st),
+                row(base + 3 * st),
+            );
+            let it = r
+                .chunks(s)
+                .zip(ra1.chunks(s))
+                .zip(ra0.chunks(s))
+                .zip(rb0.chunks(s))
+                .zip(rb1.chunks(s));
+            for ((((xv, a1), a0), b0), b1) in it {
+                acc(xv[0], a1[0], a0[0], b0[0], b1[0]);
             }
         }
     });
-    ec < el
+    (el, ec)
 }
 
 /// Codes `x` (overwritten with the reconstructed values).
@@ -905,8 +971,93 @@ fn quantise<W: Work, const LOSSLESS: bool>(q: &Q<W>, x: W, p: W, (k, w): (i64, i
     if LOSSLESS {
         (x.to_i64() - p.to_i64(), x)
     } else {
-        let d = (x.to_i64() - p.to_i64() + k).div_euclid(w);
+        // Method 6: (k, w) are the tile's own, so q's reciprocal divides exactly (method 7:
+        // per-block steps, div_euclid unless a block has the step of q).
+        let v = x.to_i64() - p.to_i64() + k;
+        let d = match q.div_w(v) {
+            Some(d) if k == q.k => d,
+            _ => v.div_euclid(w),
+        };
         (d, q.clamp(W::from_i64(p.to_i64() + d * w)))
+    }
+}
+
+/// Quantises the points `row[k * ys]` of a row with predictions `pred[k]` into zigzagged
+/// residuals `zz[k]`, overwriting each point with its reconstruction (abs).
+#[inline(always)]
+fn quantise_row<W: Work, S: Steps<W>, const LOSSLESS: bool>(
+    q: &Q<W>,
+    st: S,
+    row: &mut [W],
+    ys: usize,
+    pred: &[W],
+    zz: &mut [u64],
+) {
+    // (Two loop shapes: the one each mode compiles best with, by instruction count.)
+    if LOSSLESS {
+        for (k, ((u, xc), &pk)) in zz.iter_mut().zip(row.chunks(ys)).zip(pred).enumerate() {
+            *u = zigzag(quantise::<W, LOSSLESS>(q, xc[0], pk, st.hw(k)).0);
+        }
+        return;
+    }
+    let m = zz.len().min(pred.len());
+    let (zz, pred) = (&mut zz[..m], &pred[..m]);
+    if q.rcp != 0 && (0..m).all(|k| st.hw(k).0 == q.k) {
+        // Every point has the tile's step (method 6): Q::div_w with its constants hoisted.
+        let (rcp, c, w) = (q.rcp as u128, q.c, q.w as i64);
+        let kc = q.k + c * w;
+        assert!(m == 0 || (m - 1) * ys < row.len());
+        for k in 0..m {
+            let i = k * ys;
+            let p = pred[k].to_i64();
+            let v = (row[i].to_i64() - p + kc) as u64;
+            let d = ((v as u128 * rcp) >> 64) as i64 - c;
+            zz[k] = zigzag(d);
+            row[i] = q.clamp(W::from_i64(p + d * w));
+        }
+        return;
+    }
+    assert!(m == 0 || (m - 1) * ys < row.len());
+    for k in 0..m {
+        let i = k * ys;
+        let (d, r) = quantise::<W, LOSSLESS>(q, row[i], pred[k], st.hw(k));
+        zz[k] = zigzag(d);
+        row[i] = r;
+    }
+}
+
+/// Bucket symbols `sym[k]` of the zigzagged residuals `zz[k]`, their extra bits appended
+/// to `bits` in order. Not inlined: inside the row closure the loop reloaded its spilled
+/// pointers every point.
+#[inline(never)]
+fn bucket_row(zz: &[u64], sym: &mut [u8], bits: &mut FastWriter) {
+    let one = |s: &mut u8, u: u64, bits: &mut FastWriter| {
+        *s = if u < 32 {
+            u as u8
+        } else {
+            let (b, nb, extra) = bucket(u);
+            bits.put(extra, nb);
+            b as u8
+        };
+    };
+    // 8 at a time: when all 8 are < 32 (no extra bits) the symbols are the values.
+    let m = sym.len().min(zz.len());
+    let (sym, zz) = (&mut sym[..m], &zz[..m]);
+    let mut sc = sym.chunks_exact_mut(8);
+    let mut zc = zz.chunks_exact(8);
+    for (s, z) in (&mut sc).zip(&mut zc) {
+        if z.iter().fold(0, |a, &u| a | u) < 32 {
+            for (s, &u) in s.iter_mut().zip(z) {
+                *s = u as u8;
+            }
+        } else {
+            for (s, &u) in s.iter_mut().zip(z) {
+                one(s, u, bits);
+            }
+        }
+    }
+    for (s, &u) in sc.into_remainder().iter_mut().zip(zc.remainder()) {
+        one(s, u, bits);
     }
 }
 
@@ -940,6 +1091,9 @@ fn encode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
     let mut pred = vec![W::default(); ny];
     let mut ctx = vec![0u8; ny];
     let mut tmp = vec![W::default(); ny];
+    // Per row: zigzagged residuals and their bucket symbols.
+    let mut zz = vec![0u64; ny];
+    let mut sym = vec![0u8; ny];
     crate::codec::probe("m6: + choices, symbol buffer");
     // Origin.
     {
@@ -956,14 +1110,17 @@ fn encode_impl<'s, W: Work, S: Steps<W> + 's, const LOSSLESS: bool>(
             let m = predict_row::<W, S, LOSSLESS>(
                 &q, st, x, shape, p, cubic, base, c, fine, &mut pred, &mut ctx, &mut tmp,
             );
-            for k in 0..m {
-                let i = base + y0 + k * ys;
-                let (d, r) = quantise::<W, LOSSLESS>(&q, x[i], pred[k], st.hw(k));
-                put(&mut enc, &mut bits, ctx[k], d);
-                if !LOSSLESS {
-                    x[i] = r;
-                }
+            // Quantise the row (points y0 + k * ys: the first of each chunk of ys), then
+            // bucket it (extra bits in point order) and hand its symbols over in one call.
+            let (zz, sym) = (&mut zz[..m], &mut sym[..m]);
+            let row = &mut x[base + y0..base + ny];
+            if ys == 2 {
+                quantise_row::<W, S, LOSSLESS>(&q, st, row, 2, &pred[..m], zz);
+            } else {
+                quantise_row::<W, S, LOSSLESS>(&q, st, row, ys, &pred[..m], zz);
             }
+            bucket_row(zz, sym, &mut bits);
+            enc.push_row(&ctx[..m], sym);
         });
     }
     crate::codec::probe("m6: symbols collected");

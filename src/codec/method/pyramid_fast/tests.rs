@@ -430,3 +430,142 @@ fn activity_forms_agree_on_the_domain() {
         }
     }
 }
+
+#[test]
+fn reciprocal_quantiser_equals_div_euclid() {
+    // Q::div_w (the division-free quantiser) against div_euclid for residuals of values of
+    // each domain: every (x, p) pair of 8-bit domains, the extremes and a sample of 16/32-bit
+    // ones, and half-widths from 1 up to the span (the largest abs bound the encoder uses).
+    fn check(lo: i64, hi: i64, xs: &[i64], ks: &[i64]) -> usize {
+        let mut fast = 0;
+        for &k in ks {
+            let q = Q::<i64>::new(k, lo, hi);
+            let w = 2 * k + 1;
+            for &x in xs {
+                for &p in xs {
+                    let v = x - p + k;
+                    if let Some(d) = q.div_w(v) {
+                        assert_eq!(d, v.div_euclid(w), "[{lo}, {hi}] k={k} x={x} p={p}");
+                        fast += 1;
+                    }
+                }
+            }
+        }
+        fast
+    }
+    let u8s: Vec<i64> = (0..=255).collect();
+    let i8s: Vec<i64> = (-128..=127).collect();
+    let ks8: Vec<i64> = (1..=255)
+        .step_by(7)
+        .chain([2, 4, 127, 128, 254, 255])
+        .collect();
+    assert!(check(0, 255, &u8s, &ks8) > 0);
+    assert!(check(-128, 127, &i8s, &ks8) > 0);
+    let mut s = 7u64;
+    for (lo, hi) in [
+        (0i64, 65535i64),
+        (-32768, 32767),
+        (0, u32::MAX as i64),
+        (i32::MIN as i64, i32::MAX as i64),
+    ] {
+        let span = hi - lo;
+        let mut xs: Vec<i64> = vec![lo, lo + 1, hi - 1, hi, lo + span / 2, 0.clamp(lo, hi)];
+        xs.extend((0..60).map(|_| lo + (lcg(&mut s) % (span as u64 + 1)) as i64));
+        let mut ks: Vec<i64> = vec![1, 2, 4, 100, 4095, 65535, span / 2, span - 1, span];
+        ks.extend((0..20).map(|_| 1 + (lcg(&mut s) % span as u64) as i64));
+        ks.retain(|&k| (1..=span).contains(&k));
+        let fast = check(lo, hi, &xs, &ks);
+        // 16-bit domains always take the reciprocal path.
+        if span < 1 << 16 {
+            assert_eq!(fast, xs.len() * xs.len() * ks.len());
+        }
+    }
+    // The i32 working type (what 8/16-bit dtypes use) holds the same reciprocal.
+    let (a, b) = (Q::<i32>::new(4, 0, 65535), Q::<i64>::new(4, 0, 65535));
+    assert_eq!((a.rcp, a.c), (b.rcp, b.c));
+    assert!(a.rcp != 0);
+}
+
+/// The sums of the first choose_cubic (index loops over y = 9h, 17h, .. along y and
+/// every 4th point of the rows across), kept as its reference.
+fn cubic_sums_ref<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> (u64, u64) {
+    let h = p.h;
+    let ny = shape[2];
+    let (mut el, mut ec) = (0u64, 0u64);
+    let (_, ys) = row_y(p);
+    let st = match p.axis {
+        0 => shape[1] * ny * h,
+        1 => ny * h,
+        _ => h,
+    };
+    let n = shape[p.axis];
+    for_each_row(shape, p, |base, c| {
+        let mut acc = |xv: W, a1: W, a0: W, b0: W, b1: W| {
+            el += W::adiff(xv, W::lin(a0, b0));
+            ec += W::adiff(xv, q.clamp(W::cubic(a1, a0, b0, b1)));
+        };
+        if p.axis == 2 {
+            let r = &x[base..base + ny];
+            let mut y = 9 * h;
+            while y + 3 * h < ny {
+                acc(r[y], r[y - 3 * h], r[y - h], r[y + h], r[y + 3 * h]);
+                y += 8 * h;
+            }
+        } else if c >= 3 * h && c + 3 * h < n {
+            let mut y = 0;
+            while y < ny {
+                let b = base + y;
+                acc(x[b], x[b - 3 * st], x[b - st], x[b + st], x[b + 3 * st]);
+                y += 4 * ys;
+            }
+        }
+    });
+    (el, ec)
+}
+
+#[test]
+fn choose_cubic_matches_its_reference() {
+    // Random values (either choice happens) and smooth fields, every pass of shapes with
+    // row lengths around the sampling periods (8h along y, 4 ys across).
+    let mut s = 5u64;
+    let mut seen = [0usize; 2];
+    for shape in [
+        [1, 1, 40],
+        [3, 5, 17],
+        [7, 9, 23],
+        [16, 13, 31],
+        [9, 33, 15],
+        [20, 20, 47],
+        [2, 64, 71],
+        // Remainders of 7 (sampled) and 6 (not) after the chunks of 8 from y = 6.
+        [5, 6, 13],
+        [4, 11, 29],
+        [6, 7, 20],
+        [3, 19, 12],
+    ] {
+        let n: usize = shape.iter().product();
+        for noise in [0u64, 3, 1000] {
+            let raw: Vec<i64> = vals(DType::U16, &field(DType::U16, shape, noise, lcg(&mut s)));
+            let x32: Vec<i32> = raw.iter().map(|&v| v as i32).collect();
+            let x64: Vec<i64> = raw.iter().map(|&v| v * 65537 - (1 << 31)).collect();
+            let (q32, q64) = (
+                Q::<i32>::new(0, 0, 65535),
+                Q::<i64>::new(0, i32::MIN as i64, i32::MAX as i64),
+            );
+            assert_eq!(x32.len(), n);
+            for p in passes(shape) {
+                let (el, ec) = cubic_sums(&q32, &x32, shape, p);
+                assert_eq!(
+                    (el, ec),
+                    cubic_sums_ref(&q32, &x32, shape, p),
+                    "{shape:?} {p:?}"
+                );
+                let s64 = cubic_sums(&q64, &x64, shape, p);
+                assert_eq!(s64, cubic_sums_ref(&q64, &x64, shape, p), "{shape:?} {p:?}");
+                assert_eq!(choose_cubic(&q32, &x32, shape, p), ec < el);
+                seen[(ec < el) as usize] += 1;
+            }
+        }
+    }
+    assert!(seen[0] > 0 && seen[1] > 0, "{seen:?}");
+}
