@@ -256,7 +256,7 @@ mod tests {
         assert_eq!(decode(&[3]), Ok((Mode::Noise(0.5), 3)));
         assert_eq!(decode(&[3, 5, 1]), Ok((Mode::Noise(0.5), 3)));
         assert_eq!(decode(&[4, 2, 1]), Ok((Mode::Apr(0.2), 3)));
-        assert!(decode(&[4]).is_err());
+        assert!(decode(&[5]).is_err());
         assert!(decode(&[1, 5, 1, 23]).is_err());
     }
 }
