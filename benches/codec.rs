@@ -19,7 +19,7 @@
 mod npy;
 use h5z_apr::codec::{
     compress, compress_v1, compress_with_tile_target, decompress, decompress_into_threads,
-    values_f64, Config,
+    values_f64, AprCoding, Config,
 };
 use std::path::Path;
 use std::time::Instant;
@@ -142,9 +142,12 @@ fn main() {
             ("apr E=0.1".into(), Config::apr(0.1)),
             ("apr E=0.2".into(), Config::apr(0.2)),
         ];
-        // Noise mode (integers only): k = 0.5, the default.
+        // apr-particles (cd_values mode 4: the particle cells, format version 2, the apr
+        // coding of version 1) and noise mode (integers only): k = 0.5, the default.
+        let particles = Config::apr(0.1).with_apr_coding(AprCoding::Particles);
         let settings: Vec<(String, Config)> = settings
             .into_iter()
+            .chain([("apr-particles E=0.1".to_string(), particles)])
             .chain((!v.dtype.is_float()).then(|| ("noise k=0.5".into(), Config::noise(0.5))))
             .collect();
         for (label, cfg) in settings {
@@ -182,7 +185,12 @@ fn main() {
                 .iter()
                 .map(|c| compress_v1(&c.1, v.dtype, &c.0, &cfg).ok().map(|s| s.len()))
                 .sum();
+            // apr mode (format version 4, bound maps) has no version 1 form: v1 apr streams
+            // are particle cells, so only apr-particles rows compare tiling against them.
+            let same_coding = !matches!(cfg.mode, h5z_apr::Mode::Apr(_))
+                || cfg.apr_coding == AprCoding::Particles;
             let (v1ratio, tiling) = match v1size {
+                Some(v1) if !same_coding => (format!("{:.2}", raw as f64 / v1 as f64), "-".into()),
                 Some(v1) => (
                     format!("{:.2}", raw as f64 / v1 as f64),
                     format!("{:.2}", 100.0 * (size as f64 / v1 as f64 - 1.0)),
