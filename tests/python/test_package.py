@@ -337,7 +337,7 @@ def test_mode_codes_are_the_c_api_constants():
     from h5z_apr import _capi
 
     header = (REPO / "include" / "h5z_apr.h").read_text()
-    defined = {m.group(1).lower(): int(m.group(2)) for m in re.finditer(r"#define H5Z_APR_MODE_(\w+) (\d+)", header)}
+    defined = {m.group(1).lower().replace("_", "-"): int(m.group(2)) for m in re.finditer(r"#define H5Z_APR_MODE_(\w+) (\d+)", header)}
     assert defined == _capi.MODES, (defined, _capi.MODES)
     assert defined["noise"] == 3
 
