@@ -99,16 +99,10 @@ fn sort_integer_samples(s: &mut [(f64, f64)]) -> bool {
     // Nearest integer of a value that is within rounding error of one: a truncating cast
     // (libm's `round` is a call on baseline x86-64). Out-of-range values fail the checks.
     let near = |x: f64| (x + 0.5f64.copysign(x)) as i64 as f64;
-    // The mean's numerator: m = q / d exactly as f64 division gives it, for d 9 (2-D) or 3.
-    let div = |m: f64| -> Option<(f64, i64)> {
-        [9.0, 3.0].into_iter().find_map(|d: f64| {
-            let q = near(m * d);
-            (q.abs() < LIM && q / d == m).then_some((d, q as i64))
-        })
-    };
-    let Some((d, _)) = s.first().and_then(|p| div(p.0)) else {
-        return false;
-    };
+    // The mean's numerator: m = q / 9 exactly as f64 division gives it. 2-D means are sums
+    // of 9 values / 9; 1-D means, sums of 3 / 3, are the same reals as (3 * sum) / 9, so they
+    // round alike.
+    let d = 9.0;
     let (mut qmin, mut qmax, mut rmin, mut rmax) = (i64::MAX, i64::MIN, i64::MAX, i64::MIN);
     for &(m, r) in s.iter() {
         let q = near(m * d);
@@ -126,8 +120,8 @@ fn sort_integer_samples(s: &mut [(f64, f64)]) -> bool {
         rmax = rmax.max(r);
     }
     let bits = |span: i64| 64 - (span as u64).leading_zeros();
-    let rb = bits(rmax - rmin);
-    if rb >= 64 || rb + bits(qmax - qmin) > 64 {
+    let (rb, qb) = (bits(rmax - rmin), bits(qmax - qmin));
+    if rb >= 64 || rb + qb > 64 {
         return false;
     }
     let mut keys: Vec<u64> = s
@@ -137,7 +131,7 @@ fn sort_integer_samples(s: &mut [(f64, f64)]) -> bool {
             (((q - qmin) as u64) << rb) | (r as i64 - rmin) as u64
         })
         .collect();
-    radix_sort(&mut keys, rb + bits(qmax - qmin));
+    radix_sort(&mut keys, rb + qb);
     let mask = (1u64 << rb) - 1;
     for (p, &k) in s.iter_mut().zip(&keys) {
         let q = (k >> rb) as i64 + qmin;

@@ -107,13 +107,13 @@ pub fn compress_v1(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> 
     Ok(out)
 }
 
+/// Tiles below this size always try the full zstd candidate (the sample would be tiny).
+const ZSTD_SKIP_MIN_BYTES: usize = 64 << 10;
+
 /// Appends method byte + body (FORMAT.md §2.3-2.7) of `nblocks` blocks of shape `bs` to `out`.
 /// Used for a whole v1 chunk and for each v2 tile (nblocks = 1).
 /// `v2`: the body is a format-version-2 tile (nblocks = 1), where method 6 replaces method 2
 /// for the integer quantiser.
-/// Tiles below this size always try the full zstd candidate (the sample would be tiny).
-const ZSTD_SKIP_MIN_BYTES: usize = 64 << 10;
-
 pub(crate) fn encode_body(
     data: &[u8],
     dtype: DType,

@@ -226,18 +226,17 @@ fn encode_impl(
         let raw = &data[b * bl * es..(b + 1) * bl * es];
         // The pipeline consumes (smooths in place) the one f32 copy of the block; the means are
         // taken after it has freed its buffers.
-        let (cells, info) = if let Some(slot) = scale.as_deref_mut() {
-            let (c, i, sig) = apr::compute_particle_cells_and_scale(
-                block_f32(dtype, raw),
-                bs,
-                rel_error as f32,
-                &cfg.apr,
-            );
-            *slot = Some(sig);
-            (c, i)
-        } else {
-            apr::compute_particle_cells_owned(block_f32(dtype, raw), bs, rel_error as f32, &cfg.apr)
-        };
+        let (cells, info, sig) = apr::compute_particle_cells_and_scale(
+            block_f32(dtype, raw),
+            bs,
+            rel_error as f32,
+            &cfg.apr,
+        );
+        // The scale goes to the caller that asked for it, else it is freed before the means.
+        match scale.as_deref_mut() {
+            Some(slot) => *slot = Some(sig),
+            None => drop(sig),
+        }
 
         // Float means are kept to a tenth of the APR's own error scale E * sigma_floor.
         crate::codec::probe("apr cells");

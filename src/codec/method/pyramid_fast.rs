@@ -891,14 +891,13 @@ fn cubic_sums<W: Work>(q: &Q<W>, x: &[W], shape: [usize; 3], p: Pass) -> (u64, u
     let h = p.h;
     let ny = shape[2];
     let (mut el, mut ec) = (0u64, 0u64);
-    let (y0, ys) = row_y(p);
+    let (_, ys) = row_y(p);
     let st = match p.axis {
         0 => shape[1] * ny * h,
         1 => ny * h,
         _ => h,
     };
     let n = shape[p.axis];
-    let _ = y0;
     for_each_row(shape, p, |base, c| {
         let mut acc = |xv: W, a1: W, a0: W, b0: W, b1: W| {
             el += W::adiff(xv, W::lin(a0, b0));
