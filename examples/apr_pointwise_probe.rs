@@ -16,7 +16,6 @@ mod data_support;
 #[allow(dead_code, unused_imports)]
 mod npy;
 use h5z_apr::codec::{compress, decompress, local_scale_for, values_f64, AprCoding, Config, DType};
-use std::path::{Path, PathBuf};
 
 /// (chunk shape, bytes) of a 3-D array, chunks of (16, 256, 256), at most `max` evenly spaced.
 fn chunks(shape: &[usize], data: &[u8], es: usize, max: usize) -> Vec<([usize; 3], Vec<u8>)> {
@@ -76,19 +75,7 @@ fn psnr(a: &Acc, range: f64) -> String {
 }
 
 fn main() {
-    let root = std::env::args()
-        .nth(1)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let files = if root.is_dir() {
-        data_support::npy_files(&root)
-    } else {
-        Vec::new()
-    };
-    if files.is_empty() {
-        eprintln!("SKIP: no .npy under {}", root.display());
-        std::process::exit(2);
-    }
+    let (_, files) = data_support::npy_files_from_args();
     let mut apr_rows = Vec::new();
     let mut abs_rows = Vec::new();
     for f in files {

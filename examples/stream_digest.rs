@@ -11,22 +11,9 @@ mod data_support;
 #[allow(dead_code, unused_imports)]
 mod npy;
 use h5z_apr::codec::{compress, crc32, decompress, Config};
-use std::path::{Path, PathBuf};
 
 fn main() {
-    let root = std::env::args()
-        .nth(1)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let files = if root.is_dir() {
-        data_support::npy_files(&root)
-    } else {
-        Vec::new()
-    };
-    if files.is_empty() {
-        eprintln!("SKIP: no .npy under {}", root.display());
-        std::process::exit(2);
-    }
+    let (root, files) = data_support::npy_files_from_args();
     for f in files {
         let a = npy::read(&f).expect("npy");
         let chunks = data_support::chunks(&a.shape, &a.data, a.dtype.size());

@@ -2,7 +2,9 @@
 //! whose compressed datasets were written independently, through h5py and the plugin.
 
 mod cli_support;
+mod stream_support;
 use cli_support::*;
+use stream_support::varint;
 
 #[test]
 fn real_volume_lossless_and_abs() {
@@ -303,19 +305,6 @@ impl Rng {
     fn gauss(&mut self) -> f64 {
         let (a, b) = (self.uniform(), self.uniform());
         (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
-    }
-}
-
-fn varint(b: &[u8], pos: &mut usize) -> usize {
-    let (mut v, mut shift) = (0usize, 0);
-    loop {
-        let c = b[*pos];
-        *pos += 1;
-        v |= ((c & 0x7f) as usize) << shift;
-        if c & 0x80 == 0 {
-            return v;
-        }
-        shift += 7;
     }
 }
 

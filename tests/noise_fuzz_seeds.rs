@@ -7,8 +7,10 @@
 //! regenerating them gives seeds of the same kind);
 //! `cargo test --release --test noise_fuzz_seeds -- --ignored` rewrites them.
 
+mod stream_support;
 use h5z_apr::codec::{self, crc32, Config, DType, Mode};
 use std::path::PathBuf;
+use stream_support::varint;
 
 fn corpus() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_corpus")
@@ -52,19 +54,6 @@ fn volume(dtype: DType, shape: &[usize], offset: f64, gain: f64, seed: u64) -> V
         }
     }
     out
-}
-
-fn varint(b: &[u8], pos: &mut usize) -> usize {
-    let (mut v, mut shift) = (0usize, 0);
-    loop {
-        let c = b[*pos];
-        *pos += 1;
-        v |= ((c & 0x7f) as usize) << shift;
-        if c & 0x80 == 0 {
-            return v;
-        }
-        shift += 7;
-    }
 }
 
 /// Offset of the first tile's method byte and the tile count of a v2/v3 stream (FORMAT.md §4.2).

@@ -705,6 +705,21 @@ mod tests {
         out
     }
 
+    /// (start, end) ranges that cover 0..n in pieces of the given lengths, cycled (empty
+    /// pieces included), for decoding a sequence in uneven calls.
+    fn pieces(n: usize, lens: &[usize]) -> Vec<(usize, usize)> {
+        let (mut out, mut k) = (Vec::new(), 0);
+        for len in lens.iter().cycle() {
+            let e = (k + len).min(n);
+            out.push((k, e));
+            k = e;
+            if k == n {
+                break;
+            }
+        }
+        out
+    }
+
     fn random_seq(seed: u64, n: usize, nctx: usize) -> Vec<(usize, u8)> {
         let mut g = Lcg(seed);
         (0..n)
@@ -803,14 +818,8 @@ mod tests {
         let (mut d, _) = Decoder::<4, 12>::new(&out, 16).unwrap();
         let ctx: Vec<u8> = seq.iter().map(|p| p.0 as u8).collect();
         let mut got = vec![0u8; seq.len()];
-        let mut k = 0;
-        for len in [0usize, 1, 2, 7, 4, 1000, 3].iter().cycle() {
-            let e = (k + len).min(seq.len());
+        for (k, e) in pieces(seq.len(), &[0, 1, 2, 7, 4, 1000, 3]) {
             d.decode_many(&ctx[k..e], &mut got[k..e]);
-            k = e;
-            if k == seq.len() {
-                break;
-            }
         }
         d.finish().unwrap();
         assert!(got.iter().zip(&seq).all(|(&g, &(_, s))| g == s));
@@ -961,14 +970,8 @@ mod tests {
             let ctx: Vec<u8> = seq.iter().map(|p| p.0 as u8).collect();
             let (mut d, _) = Rans4Decoder::new(&out, 12).unwrap();
             let mut got = vec![0u8; seq.len()];
-            let mut k = 0;
-            for len in [5usize, 0, 1, 300, 2, 8].iter().cycle() {
-                let e = (k + len).min(seq.len());
+            for (k, e) in pieces(seq.len(), &[5, 0, 1, 300, 2, 8]) {
                 d.decode_many_no255(&ctx[k..e], &mut got[k..e]);
-                k = e;
-                if k == seq.len() {
-                    break;
-                }
             }
             d.finish().unwrap();
             assert!(

@@ -34,6 +34,25 @@ pub fn npy_files(dir: &PathBuf) -> Vec<PathBuf> {
     v
 }
 
+/// For examples: the directory given as the first argument (default `../shared/data` next to
+/// the repo) and its .npy files; exits with status 2 and a SKIP line when there are none.
+pub fn npy_files_from_args() -> (PathBuf, Vec<PathBuf>) {
+    let root = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    let files = if root.is_dir() {
+        npy_files(&root)
+    } else {
+        Vec::new()
+    };
+    if files.is_empty() {
+        eprintln!("SKIP: no .npy under {}", root.display());
+        std::process::exit(2);
+    }
+    (root, files)
+}
+
 /// (chunk shape, bytes) of a 2-D or 3-D array in chunks of (16,256,256) clipped to it.
 pub fn chunks(shape: &[usize], data: &[u8], es: usize) -> Vec<(Vec<usize>, Vec<u8>)> {
     let (z, y, x) = match shape.len() {
