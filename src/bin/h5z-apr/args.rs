@@ -1,6 +1,7 @@
 //! Command-line arguments (clap derive) and their checks beyond what clap validates.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use h5z_apr::codec::AprCoding;
 use h5z_apr::settings::{Settings, DEFAULT_EFFORT};
 use h5z_apr::Mode;
 use std::path::PathBuf;
@@ -163,13 +164,36 @@ pub struct CdArgs {
     pub json: bool,
 }
 
+/// The mode's name as the CLI spells it (`--mode`); apr coded as particle cells is
+/// apr-particles (cd_values mode 4).
+pub fn mode_name(mode: Mode, coding: AprCoding) -> &'static str {
+    match mode {
+        Mode::Lossless => "lossless",
+        Mode::Abs(_) => "abs",
+        Mode::Apr(_) if coding == AprCoding::Particles => "apr-particles",
+        Mode::Apr(_) => "apr",
+        Mode::Noise(_) => "noise",
+    }
+}
+
+/// Row label of a setting: "lossless", "abs 4", "apr E=0.1", "apr-particles E=0.1", "noise k=0.5".
+pub fn setting_label(s: &Settings) -> String {
+    let name = mode_name(s.mode, s.apr_coding);
+    match s.mode {
+        Mode::Lossless => name.into(),
+        Mode::Abs(b) => format!("{name} {b}"),
+        Mode::Apr(e) => format!("{name} E={e}"),
+        Mode::Noise(k) => format!("{name} k={k}"),
+    }
+}
+
 /// One evaluated setting.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Setting {
     pub mode: Mode,
     pub effort: i32,
-    /// apr mode coded as particle cells (apr-particles, cd_values mode 4).
-    pub particles: bool,
+    /// How apr mode codes its tiles (particle cells: apr-particles, cd_values mode 4).
+    pub apr_coding: AprCoding,
 }
 
 impl Setting {
@@ -178,7 +202,7 @@ impl Setting {
         Setting {
             mode,
             effort,
-            particles: false,
+            apr_coding: AprCoding::Pointwise,
         }
     }
     /// As library settings; the effort counts as chosen when it is not the default.
@@ -187,29 +211,15 @@ impl Setting {
             self.mode,
             (self.effort != DEFAULT_EFFORT as i32).then_some(self.effort),
         );
-        if self.particles {
-            s.apr_coding = h5z_apr::codec::AprCoding::Particles;
-        }
+        s.apr_coding = self.apr_coding;
         s
     }
     /// The mode's name as the CLI spells it (`--mode`).
     pub fn mode_name(&self) -> &'static str {
-        match self.mode {
-            Mode::Lossless => "lossless",
-            Mode::Abs(_) => "abs",
-            Mode::Apr(_) if self.particles => "apr-particles",
-            Mode::Apr(_) => "apr",
-            Mode::Noise(_) => "noise",
-        }
+        mode_name(self.mode, self.apr_coding)
     }
     pub fn label(&self) -> String {
-        match self.mode {
-            Mode::Apr(e) if self.particles => format!("apr-particles E={e}"),
-            Mode::Lossless => "lossless".into(),
-            Mode::Abs(b) => format!("abs {b}"),
-            Mode::Apr(e) => format!("apr E={e}"),
-            Mode::Noise(k) => format!("noise k={k}"),
-        }
+        setting_label(&self.settings())
     }
 }
 
@@ -271,29 +281,36 @@ pub fn settings(a: &EvalArgs) -> Result<Vec<Setting>, String> {
         return Err("--chunks entries must be >= 1".into());
     }
     let mut out: Vec<Setting> = Vec::new();
-    let mut push_with = |mode, particles| {
+    let mut push_with = |mode, apr_coding| {
         let s = Setting {
             mode,
             effort: a.effort,
-            particles,
+            apr_coding,
         };
         if !out.contains(&s) {
             out.push(s);
         }
     };
     for m in &modes {
+        let pointwise = AprCoding::Pointwise;
         match m {
-            ModeArg::Lossless => push_with(Mode::Lossless, false),
-            ModeArg::Abs => a.bound.iter().for_each(|&b| push_with(Mode::Abs(b), false)),
+            ModeArg::Lossless => push_with(Mode::Lossless, pointwise),
+            ModeArg::Abs => a
+                .bound
+                .iter()
+                .for_each(|&b| push_with(Mode::Abs(b), pointwise)),
             ModeArg::Apr => a
                 .rel_error
                 .iter()
-                .for_each(|&e| push_with(Mode::Apr(e), false)),
-            ModeArg::Noise => a.k.iter().for_each(|&k| push_with(Mode::Noise(k), false)),
+                .for_each(|&e| push_with(Mode::Apr(e), pointwise)),
+            ModeArg::Noise => {
+                a.k.iter()
+                    .for_each(|&k| push_with(Mode::Noise(k), pointwise))
+            }
             ModeArg::AprParticles => a
                 .rel_error
                 .iter()
-                .for_each(|&e| push_with(Mode::Apr(e), true)),
+                .for_each(|&e| push_with(Mode::Apr(e), AprCoding::Particles)),
         }
     }
     Ok(out)

@@ -4,6 +4,7 @@
 //! value = cd[1] x 10^-cd[2], optional cd[3] effort 1..=22 (default 3).
 
 use crate::args::{CdArgs, ModeArg, Setting};
+use h5z_apr::codec::AprCoding;
 use h5z_apr::settings::{Settings, UserParams};
 use h5z_apr::{Mode, FILTER_ID};
 
@@ -67,15 +68,16 @@ pub fn parse_list(text: &str) -> Result<Vec<u32>, String> {
     }
 }
 
-/// Meaning of user cd_values, as (mode, effort), through the plugin's own parser.
-pub fn decode(cd: &[u32]) -> Result<(Mode, u32), String> {
+/// Meaning of user cd_values, as (mode, apr coding, effort), through the plugin's own parser.
+pub fn decode(cd: &[u32]) -> Result<(Mode, AprCoding, u32), String> {
     let p = UserParams::parse(cd).map_err(|e| e.message().to_string())?;
-    Ok((p.config().mode, p.effort))
+    let cfg = p.config();
+    Ok((cfg.mode, cfg.apr_coding, p.effort))
 }
 
-fn mode_text(m: Mode, particles: bool) -> String {
+fn mode_text(m: Mode, coding: AprCoding) -> String {
     match m {
-        Mode::Apr(e) if particles => format!(
+        Mode::Apr(e) if coding == AprCoding::Particles => format!(
             "apr-particles, rel_error E = {e} (LibAPR's particle cells, format version 2; \
              |err| <= E*sigma_local is not guaranteed at every pixel)"
         ),
@@ -164,7 +166,7 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
         };
         let mut settings = Settings::new(mode, a.effort.map(|e| e as i32));
         if a.mode == Some(ModeArg::AprParticles) {
-            settings.apr_coding = h5z_apr::codec::AprCoding::Particles;
+            settings.apr_coding = AprCoding::Particles;
         }
         let cd = settings
             .cd_values()
@@ -176,16 +178,12 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
             cd
         }
     };
-    let (mode, effort) = decode(&cd).map_err(CdError::Usage)?;
-    // Mode code 4: apr mode coded as particle cells (the parsed mode is apr).
-    let particles = cd.first() == Some(&(h5z_apr::settings::MODE_APR_PARTICLES as u32));
+    let (mode, coding, effort) = decode(&cd).map_err(CdError::Usage)?;
     if a.json {
-        let (name, v) = match mode {
-            Mode::Lossless => ("lossless", "null".to_string()),
-            Mode::Abs(b) => ("abs", b.to_string()),
-            Mode::Apr(e) if particles => ("apr-particles", e.to_string()),
-            Mode::Apr(e) => ("apr", e.to_string()),
-            Mode::Noise(k) => ("noise", k.to_string()),
+        let name = crate::args::mode_name(mode, coding);
+        let v = match mode {
+            Mode::Lossless => "null".to_string(),
+            Mode::Abs(x) | Mode::Apr(x) | Mode::Noise(x) => x.to_string(),
         };
         let list: Vec<String> = cd.iter().map(|c| c.to_string()).collect();
         return Ok(format!(
@@ -200,7 +198,7 @@ pub fn run(a: &CdArgs) -> Result<String, CdError> {
          cd_values: {}\n\
          h5py:      compression={FILTER_ID}, compression_opts={}\n\
          h5repack:  -f {}\n",
-        mode_text(mode, particles),
+        mode_text(mode, coding),
         cd.iter()
             .map(|c| c.to_string())
             .collect::<Vec<_>>()
@@ -226,7 +224,11 @@ mod tests {
         ] {
             let s = Setting::new(mode, effort);
             let cd = for_setting(&s).unwrap();
-            assert_eq!(decode(&cd), Ok((mode, effort as u32)), "{cd:?}");
+            assert_eq!(
+                decode(&cd),
+                Ok((mode, AprCoding::Pointwise, effort as u32)),
+                "{cd:?}"
+            );
         }
         assert_eq!(
             for_setting(&Setting::new(Mode::Abs(0.5), 3)),
@@ -248,14 +250,35 @@ mod tests {
 
     #[test]
     fn decode_contract_examples() {
-        assert_eq!(decode(&[1, 4, 0]), Ok((Mode::Abs(4.0), 3)));
-        assert_eq!(decode(&[2, 1, 1]), Ok((Mode::Apr(0.1), 3)));
-        assert_eq!(decode(&[1, 5, 4]), Ok((Mode::Abs(0.0005), 3)));
-        assert_eq!(decode(&[1, 5, 1, 9]), Ok((Mode::Abs(0.5), 9)));
-        assert_eq!(decode(&[0]), Ok((Mode::Lossless, 3)));
-        assert_eq!(decode(&[3]), Ok((Mode::Noise(0.5), 3)));
-        assert_eq!(decode(&[3, 5, 1]), Ok((Mode::Noise(0.5), 3)));
-        assert_eq!(decode(&[4, 2, 1]), Ok((Mode::Apr(0.2), 3)));
+        assert_eq!(
+            decode(&[1, 4, 0]),
+            Ok((Mode::Abs(4.0), AprCoding::Pointwise, 3))
+        );
+        assert_eq!(
+            decode(&[2, 1, 1]),
+            Ok((Mode::Apr(0.1), AprCoding::Pointwise, 3))
+        );
+        assert_eq!(
+            decode(&[1, 5, 4]),
+            Ok((Mode::Abs(0.0005), AprCoding::Pointwise, 3))
+        );
+        assert_eq!(
+            decode(&[1, 5, 1, 9]),
+            Ok((Mode::Abs(0.5), AprCoding::Pointwise, 9))
+        );
+        assert_eq!(decode(&[0]), Ok((Mode::Lossless, AprCoding::Pointwise, 3)));
+        assert_eq!(
+            decode(&[3]),
+            Ok((Mode::Noise(0.5), AprCoding::Pointwise, 3))
+        );
+        assert_eq!(
+            decode(&[3, 5, 1]),
+            Ok((Mode::Noise(0.5), AprCoding::Pointwise, 3))
+        );
+        assert_eq!(
+            decode(&[4, 2, 1]),
+            Ok((Mode::Apr(0.2), AprCoding::Particles, 3))
+        );
         assert!(decode(&[5]).is_err());
         assert!(decode(&[1, 5, 1, 23]).is_err());
     }

@@ -475,18 +475,6 @@ fn pipeline(
     Ok(sum)
 }
 
-fn mode_label(s: &Settings) -> String {
-    match s.mode {
-        Mode::Apr(e) if s.apr_coding == h5z_apr::codec::AprCoding::Particles => {
-            format!("apr-particles E={e}")
-        }
-        Mode::Lossless => "lossless".into(),
-        Mode::Abs(b) => format!("abs {b}"),
-        Mode::Apr(e) => format!("apr E={e}"),
-        Mode::Noise(k) => format!("noise k={k}"),
-    }
-}
-
 /// glibc malloc settings for this command: keep freed memory instead of returning it to the
 /// kernel after every chunk. With the defaults, the codec's per-chunk buffers are unmapped or
 /// `madvise`d away when freed in the worker threads' arenas and page-faulted back (zeroed) for
@@ -624,7 +612,7 @@ pub fn run(a: &CompressArgs) -> Result<(), Error> {
             shape,
             chunks,
             sum.chunks,
-            crate::report::jstr(&mode_label(&settings)),
+            crate::report::jstr(&crate::args::setting_label(&settings)),
             cd_list.join(","),
             stored_list.join(","),
             sum.raw_bytes,
@@ -642,7 +630,7 @@ pub fn run(a: &CompressArgs) -> Result<(), Error> {
             out.display(),
             dtype.name(),
             sum.chunks,
-            mode_label(&settings),
+            crate::args::setting_label(&settings),
             cd_list.join(", "),
             sum.raw_bytes as f64 / 1e6,
             sum.stored_bytes as f64 / 1e6,
