@@ -18,15 +18,23 @@ use std::sync::Mutex;
 /// 512 KiB, so chunks a little under 1 MiB (clipped chunks such as (16, 256, 255) u8) split too.
 pub const TILE_MIN: usize = 448 << 10;
 
+/// Boxes of at least this many raw bytes (768 KiB, 3/4 of 1 MiB) are cut into two tiles or
+/// more, even where the halves are below [`TILE_MIN`]: the clipped edge chunks of 1 MiB chunks,
+/// e.g. (14, 255, 255) u8 (889 KiB), still give 2 threads a tile each (FORMAT.md §4.5).
+pub const TILE_PAIR_MIN: usize = 768 << 10;
+
 /// The encoder's tile size target for a chunk of `nbytes` (not part of the format): the chunk
 /// split into the largest power-of-two count of parts of at least [`TILE_MIN`], so tiles have
-/// 448 KiB .. 896 KiB (smaller chunks: one tile), a 1 MiB chunk has 2 tiles, 2 MiB 4, 4 MiB 8
-/// (work for 2 threads, evenly shared), and no tile is thin enough to cost ratio
-/// (FORMAT.md §4.5).
+/// 448 KiB .. 896 KiB, a 1 MiB chunk has 2 tiles, 2 MiB 4, 4 MiB 8 (work for 2 threads, evenly
+/// shared), and no tile is thin enough to cost ratio; boxes of [`TILE_PAIR_MIN`] .. 896 KiB
+/// get 2 tiles of 384 .. 448 KiB, smaller ones one tile (FORMAT.md §4.5).
 pub fn tile_target(nbytes: usize) -> usize {
     let mut n = 1;
     while nbytes / (2 * n) >= TILE_MIN {
         n *= 2;
+    }
+    if n == 1 && nbytes >= TILE_PAIR_MIN {
+        n = 2;
     }
     nbytes.div_ceil(n).max(1)
 }
@@ -570,4 +578,31 @@ pub fn noise_bound_with_tile_target(
         }
     }
     (out, models)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{choose_tile, tile_target};
+
+    /// Tiles of a (z, x, y) box of `es`-byte elements under the encoder's default rule.
+    fn count(b: [usize; 3], es: usize) -> usize {
+        let t = choose_tile(b, es, tile_target(b.iter().product::<usize>() * es));
+        (0..3).map(|a| b[a].div_ceil(t[a])).product()
+    }
+
+    #[test]
+    fn tile_counts_follow_the_documented_rule() {
+        // FORMAT.md §4.5: 1 MiB -> 2 tiles, 2 MiB -> 4, 4 MiB -> 8; small boxes one tile.
+        assert_eq!(count([16, 256, 256], 1), 2);
+        assert_eq!(count([16, 256, 256], 2), 4);
+        assert_eq!(count([16, 256, 256], 4), 8);
+        assert_eq!(count([16, 128, 128], 2), 1); // 512 KiB
+        assert_eq!(count([16, 64, 64], 2), 1);
+        // Clipped edge boxes of 1 MiB u8 chunks from 768 KiB on: two tiles, not one.
+        assert_eq!(count([14, 256, 256], 1), 2); // 896 KiB
+        assert_eq!(count([14, 256, 255], 1), 2); // 892.5 KiB
+        assert_eq!(count([14, 255, 255], 1), 2); // 889 KiB
+        assert_eq!(count([12, 256, 256], 1), 2); // 768 KiB
+        assert_eq!(count([11, 256, 256], 1), 1); // 704 KiB
+    }
 }

@@ -38,7 +38,7 @@ pub mod threads;
 pub use config::{AprCoding, Config, Mode};
 pub use container::{
     choose_tile, local_scale_for, local_scale_with_tile_target, noise_bound_for,
-    noise_bound_with_tile_target, tile_target, view3, TILE_MIN,
+    noise_bound_with_tile_target, tile_target, view3, TILE_MIN, TILE_PAIR_MIN,
 };
 pub use crc32::crc32;
 pub use dtype::{checked_len, DType, MAX_CHUNK_BYTES, MAX_RANK};
