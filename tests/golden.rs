@@ -57,6 +57,14 @@ fn cases() -> Vec<Case> {
         cfg,
         target,
     };
+    let c5 = |name, dtype, shape: &[usize], cfg, target| Case {
+        version: 5,
+        name,
+        dtype,
+        shape: shape.to_vec(),
+        cfg,
+        target,
+    };
     vec![
         c(
             "lossless_u16_3d",
@@ -312,6 +320,50 @@ fn cases() -> Vec<Case> {
             Config::apr(0.4),
             16384,
         ),
+        // Format version 5 (FORMAT.md §9): palette tiles coded as method 9 (u8 indices for
+        // palettes of <= 256 values, u16 above), lossless and abs, several tiles, an edge box.
+        c5(
+            "palette_u16_3d",
+            DType::U16,
+            &[4, 32, 32],
+            Config::lossless(),
+            2048,
+        ),
+        c5(
+            "palette_abs2_u16_3d",
+            DType::U16,
+            &[6, 33, 40],
+            Config::abs(2.0),
+            4096,
+        ),
+        c5(
+            "palettewide_u16_3d",
+            DType::U16,
+            &[4, 40, 48],
+            Config::lossless(),
+            1 << 20,
+        ),
+        c5(
+            "palette_i16_3d",
+            DType::I16,
+            &[3, 30, 34],
+            Config::lossless(),
+            1 << 20,
+        ),
+        c5(
+            "palette_u8_2d",
+            DType::U8,
+            &[50, 60],
+            Config::lossless(),
+            1024,
+        ),
+        c5(
+            "edge_palette_u16_3d",
+            DType::U16,
+            &[6, 33, 40],
+            Config::lossless(),
+            1 << 20,
+        ),
     ]
 }
 
@@ -338,12 +390,20 @@ fn input(case: &Case) -> Vec<u8> {
         };
         let v = 100.0 + blob + noise;
         match case.dtype {
+            // v5 palette cases: sparse values (a step of 5, 47, 3 or 29).
+            DType::U8 if case.name.contains("palette") => out.push(((v / 50.0) as u8) * 5),
             DType::U8 => out.push((v / 10.0).min(255.0) as u8),
             DType::I8 => out.push(((v / 20.0) - 100.0) as i8 as u8),
-            DType::U16 if case.name.starts_with("palette") => {
+            DType::U16 if case.name.contains("palettewide") => {
+                out.extend_from_slice(&((v as u16) * 3).to_le_bytes())
+            }
+            DType::U16 if case.name.contains("palette") => {
                 out.extend_from_slice(&(((v / 50.0) as u16) * 47).to_le_bytes())
             }
             DType::U16 => out.extend_from_slice(&(v as u16).to_le_bytes()),
+            DType::I16 if case.name.contains("palette") => {
+                out.extend_from_slice(&(((v / 20.0) as i16 - 40) * 29).to_le_bytes())
+            }
             DType::I16 => out.extend_from_slice(&((v - 1000.0) as i16).to_le_bytes()),
             DType::U32 => out.extend_from_slice(&((v * 1000.0) as u32).to_le_bytes()),
             DType::I32 => out.extend_from_slice(&((v - 500.0) as i32 * 3).to_le_bytes()),

@@ -47,7 +47,7 @@ except ImportError:  # a Python without zlib
 
 __all__ = ["decode", "read_hdf5", "FORMAT_VERSION", "set_zstd_backend", "zstd_decompress_py"]
 
-FORMAT_VERSION = 4  # newest stream format version this decoder knows (§2.10)
+FORMAT_VERSION = 5  # newest stream format version this decoder knows (§2.10)
 
 MAGIC = b"APRZ"
 MAX_RANK = 32
@@ -1236,7 +1236,8 @@ def store_ints(v: np.ndarray, npdt: str) -> np.ndarray:
 # ---- palette (§2.5) -----------------------------------------------------------------------
 
 
-def decode_palette(cur, dt, P, mode, bs, nblocks):
+def read_palette_table(cur, dt):
+    """The palette table of §2.5 (methods 4 and 9) -> int64 array T of K values."""
     npdt, _, lo, hi = DTYPES[dt]
     K = cur.varint()
     if K == 0 or K > 65536:
@@ -1255,7 +1256,13 @@ def decode_palette(cur, dt, P, mode, bs, nblocks):
             _reject("palette value outside the dtype range")
         T.append(p)
         prev = p
-    T = np.array(T, dtype=np.int64)
+    return np.array(T, dtype=np.int64)
+
+
+def decode_palette(cur, dt, P, mode, bs, nblocks):
+    npdt, _, lo, hi = DTYPES[dt]
+    T = read_palette_table(cur, dt)
+    K = len(T)
     fb = min(int(np.floor(P)), hi - lo) if mode == 1 else 0
     # largest k in 0..K-1 with T[i+k] - T[i] <= fb for all i (monotone in k: binary search)
     lo_k, hi_k = 0, K - 1
@@ -1267,6 +1274,23 @@ def decode_palette(cur, dt, P, mode, bs, nblocks):
             hi_k = mid - 1
     idx = decode_pyramid(cur, IntDomain(lo_k, 0, K - 1, palette=True), bs, nblocks)
     if idx.size and (idx.min() < 0 or idx.max() > K - 1):
+        _reject("palette index out of range")
+    return store_ints(T[idx], npdt)
+
+
+def decode_palette_fast(body: bytes, dt: int, shape3) -> np.ndarray:
+    """Method-9 body (§9, without the method byte): the palette table of §2.5, then the
+    method-6 body (§5) of the exact indices as a u8 (K <= 256) or u16 tile of the same shape."""
+    npdt, is_float, lo, hi = DTYPES[dt]
+    if is_float or np.dtype(npdt).itemsize > 2:
+        _reject("method 9 is defined for 1- and 2-byte integer dtypes only")
+    cur = Cursor(bytes(body))
+    T = read_palette_table(cur, dt)
+    rest = cur.data[cur.pos :]
+    if Cursor(rest).varint() != 0:
+        _reject("method 9 index tile has a non-zero half-width")
+    idx = decode_method6(rest, 1 if len(T) <= 256 else 3, shape3).astype(np.int64)
+    if idx.size and idx.max() > len(T) - 1:
         _reject("palette index out of range")
     return store_ints(T[idx], npdt)
 
@@ -1442,9 +1466,9 @@ def decode(stream: bytes) -> np.ndarray:
 
 
 def decode_body(mb: bytes, dt, mode, P, bs, nblocks, n, size, v2, version=1):
-    """Method byte + body (§2.3; in v2 tiles also method 5, §4.3; methods 6-8 §5-7) -> flat
+    """Method byte + body (§2.3; in v2 tiles also method 5, §4.3; methods 6-9 §5-8) -> flat
     array of n elements. `version`: the stream's format version (methods 7 and 8 in apr tiles
-    need 4, §7)."""
+    need 4, §7; method 9 needs 5, §9)."""
     npdt, is_float, lo, hi = DTYPES[dt]
     method = mb[0]
     cur = Cursor(mb[1:])
@@ -1490,6 +1514,9 @@ def decode_body(mb: bytes, dt, mode, P, bs, nblocks, n, size, v2, version=1):
             _reject(f"method 8 bound {b} is not finite and > 0")
         v = decode_pyramid(cur, FloatDomain(b, dt == 7), bs, nblocks)
         arr = narrow_f32_bits(v).view(npdt) if dt == 7 else v.astype(npdt)
+    elif method == 9 and v2 and nblocks == 1 and mode in (0, 1) and version >= 5:
+        arr = decode_palette_fast(mb[1:], dt, bs)
+        cur.pos = len(cur.data)
     elif method == 5 and v2:
         arr = np.full(n, np.frombuffer(cur.bytes(size), dtype=npdt)[0], dtype=npdt)
     else:

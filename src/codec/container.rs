@@ -334,10 +334,12 @@ pub fn encode(
         crate::codec::probe("tile start");
         encode_tile(&src, dtype, s, cfg)
     })?;
+    // Noise mode is format version 3 (method 7 tiles), apr mode version 4 (FORMAT.md §7),
+    // every other mode version 2; a stream with a method 9 tile (palette-fast) version 5.
+    let palette_fast = bodies.iter().any(|b| b[0] == Method::PaletteFast as u8);
     let header = Header {
-        // Noise mode is format version 3 (method 7 tiles), apr mode version 4 (FORMAT.md §7),
-        // every other mode version 2.
         version: match cfg.mode {
+            _ if palette_fast => 5,
             super::Mode::Noise(_) => 3,
             super::Mode::Apr(_) if cfg.apr_coding != super::AprCoding::Particles => 4,
             _ => 2,
@@ -405,6 +407,12 @@ pub fn decode_tile(
         return Err(Error::corrupt(format!(
             "coding method {} in an apr tile of a format version {version} stream (needs 4)",
             body[0]
+        )));
+    }
+    // Method 9 exists from format version 5 on (FORMAT.md §9).
+    if version < 5 && body[0] == Method::PaletteFast as u8 {
+        return Err(Error::corrupt(format!(
+            "coding method 9 in a format version {version} stream (needs 5)"
         )));
     }
     decode_body(body, dtype, mode, shape3, 1, true, out)

@@ -39,6 +39,9 @@ pub enum Method {
     /// Format version 4 apr-mode tiles of float dtypes only: a bound b, then method 2 with the
     /// float quantiser of bound b (FORMAT.md §7).
     PyramidBounded = 8,
+    /// Format version 5 tiles only: the palette table of method 4, then the exact indices
+    /// coded by method 6 as a u8 or u16 tile (FORMAT.md §9).
+    PaletteFast = 9,
 }
 
 impl Method {
@@ -54,6 +57,7 @@ impl Method {
             Method::PyramidFast,
             Method::PyramidNoise,
             Method::PyramidBounded,
+            Method::PaletteFast,
         ]
         .into_iter()
         .find(|m| *m as u8 == b)
@@ -70,7 +74,8 @@ impl Method {
             | Method::PalettePyramid
             | Method::PyramidFast
             | Method::PyramidNoise
-            | Method::PyramidBounded => (nbytes / dtype.size()) as u64,
+            | Method::PyramidBounded
+            | Method::PaletteFast => (nbytes / dtype.size()) as u64,
         }
     }
 }
@@ -131,6 +136,15 @@ pub(crate) fn encode_body(
         let pal = palette::sparse_palette(dtype, data)
             .filter(|p| p.windows(2).all(|w| w[1] - w[0] > 2 * b));
         if let Some(pal) = pal {
+            // Tiles (format version 5): the indices by method 6, exact (every gap of the
+            // palette is wider than 2b, so a quantised index could only ever be exact).
+            if v2 && nblocks == 1 {
+                out.push(Method::PaletteFast as u8);
+                if palette::encode_fast(&pal, data, dtype, bs, out) {
+                    return;
+                }
+                out.pop();
+            }
             out.push(Method::PalettePyramid as u8);
             palette::encode(&pal, data, dtype, b, bs, nblocks, out);
             return;
@@ -369,6 +383,11 @@ pub(crate) fn decode_body(
         }
         (Some(Method::PyramidBounded), Mode::Apr(_)) if v2 && nblocks == 1 => {
             apr_pointwise::decode8(&mut cur, dtype, bs, out)?
+        }
+        // Method 9: format version 5 only (checked by the container).
+        (Some(Method::PaletteFast), Mode::Lossless | Mode::Abs(_)) if v2 && nblocks == 1 => {
+            palette::decode_fast(&mb[1..], dtype, bs, out)?;
+            cur.pos = cur.data.len();
         }
         (Some(Method::Constant), _) if v2 => {
             let v = cur.bytes(dtype.size())?;

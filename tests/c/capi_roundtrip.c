@@ -45,7 +45,7 @@ static unsigned char *round_trip(const h5z_apr_params *p, int dt, const size_t *
     CHECK(info.format_version == (p->mode == H5Z_APR_MODE_NOISE ? 3
                                   : p->mode == H5Z_APR_MODE_APR ? 4
                                                                 : 2) &&
-              h5z_apr_format_version() == 4,
+              h5z_apr_format_version() == 5,
           "%s: format version %d", label, info.format_version);
     CHECK(info.dtype == dt, "%s: header dtype %d, expected %d", label, info.dtype, dt);
     CHECK(info.mode == p->mode, "%s: header mode %d, expected %d", label, info.mode, p->mode);

@@ -254,7 +254,7 @@ def test_shared_volume_streams_decode_like_rust(lib, label, path):
             assert_same(lib, s, f"{label} chunk {where} {c.shape} {name}")
     # the crops exercise the entropy-coded methods, not only the raw/zstd fallbacks (apr is
     # method 7 or 8 since format version 4 wherever the particles miss the condition, §7)
-    assert seen & ({2, 3, 4, 8} if a.dtype.kind == "f" else {2, 3, 4, 6}), (label, seen)
+    assert seen & ({2, 3, 4, 8} if a.dtype.kind == "f" else {2, 3, 4, 6, 9}), (label, seen)
     if a.dtype.kind != "f":
         assert 7 in seen, (label, seen)
 
@@ -418,23 +418,26 @@ def forged_streams(lib):
     z, y, x = np.meshgrid(np.arange(4), np.arange(20), np.arange(24), indexing="ij")
     smooth = 2000 + 900 * np.sin(x / 5.0 + z) * np.cos(y / 7.0) + rng.normal(0, 3, (4, 20, 24))
     # v1 forgeries need a body valid in version 1: v2 tiles code the integer pyramid as method 6
-    # (version 2 only), so the base is sparse-valued data, which both versions code as a palette
-    # (method 4).
-    base2 = rust_compress(lib, (smooth / 50).astype(np.uint16) * 47, 0)
-    base = as_v1(base2)
-    assert method_of(base) in (2, 4)
+    # and (format version 5, §9) palettes as method 9, so the base is the v1 palette golden
+    # (method 4, u16 (6, 33, 40)) and the v2 base holds its body as the one tile (§4.3).
+    base = (GOLDEN / "v1_lossless_u16_3d.apr").read_bytes()
+    assert method_of(base) == 4
+    fill = reference.decode(base).reshape(-1)[-1:].astype("<u2").tobytes()
+    base2 = crc_fix(base[:4] + b"\x02" + base[5:28] + varints(6, 33, 40) + fill + varints(6, 33, 40)
+                    + varint(len(base) - 4 - 28) + base[28:-4])
+    assert reference.decode(base2).tobytes() == reference.decode(base).tobytes()
     hl = 16 + 4 * 3
     body = base[:-4]
     # (a particle body: the apr encoder writes version 4 bound maps where the particles miss
     # the condition at a pixel, §7, so the base is a version 2 golden stream)
     apr = (GOLDEN / "v1_apr_f32_2d.apr").read_bytes()
     assert method_of(apr) == 3
-    # version 2 containers (§4): u16 (4, 20, 24), one tile (4, 20, 24)
+    # version 2 containers (§4): u16 (6, 33, 40), one tile (6, 33, 40)
     b2 = base2[:-4]
     tbody = v2_tiles(base2)[2][0]
-    assert v2_tiles(base2)[:2] == ((4, 20, 24), (4, 20, 24))
+    assert v2_tiles(base2)[:2] == ((6, 33, 40), (6, 33, 40))
 
-    def v2(box=(4, 20, 24), tile=(4, 20, 24), table=None, bodies=None):
+    def v2(box=(6, 33, 40), tile=(6, 33, 40), table=None, bodies=None):
         table = varint(len(tbody)) if table is None else table
         bodies = tbody if bodies is None else bodies
         return crc_fix(b2[:hl] + varints(*box) + base2[hl + 3 : hl + 5] + varints(*tile) + table + bodies)
@@ -446,17 +449,17 @@ def forged_streams(lib):
         "crc mismatch": (base[:-4] + bytes([base[-4] ^ 1]) + base[-3:], "CRC-32 mismatch"),
         "bad magic": (crc_fix(b"APRX" + body[4:]), "bad magic"),
         "version 0": (crc_fix(body[:4] + b"\x00" + body[5:]), "unsupported"),
-        "version 5 (unsupported)": (crc_fix(body[:4] + b"\x05" + body[5:]), "unsupported"),
-        "v2 box larger than the chunk": (v2(box=(5, 20, 24)), "coded box exceeds"),
-        "v2 box partly empty": (v2(box=(4, 0, 24)), "neither empty nor non-zero"),
-        "v2 tile shape not allowed": (v2(tile=(2, 10, 24)), "not allowed"),
-        "v2 tile shape zero": (v2(tile=(0, 20, 24)), "not allowed"),
+        "version 6 (unsupported)": (crc_fix(body[:4] + b"\x06" + body[5:]), "unsupported"),
+        "v2 box larger than the chunk": (v2(box=(7, 33, 40)), "coded box exceeds"),
+        "v2 box partly empty": (v2(box=(6, 0, 40)), "neither empty nor non-zero"),
+        "v2 tile shape not allowed": (v2(tile=(2, 10, 40)), "not allowed"),
+        "v2 tile shape zero": (v2(tile=(0, 33, 40)), "not allowed"),
         "v2 empty box with a tile shape": (v2(box=(0, 0, 0)), "not allowed"),
         "v2 tile length 0": (v2(table=varint(0)), "body length 0"),
         "v2 tile length past the end": (v2(table=varint(len(tbody) + 1)), "runs past"),
         "v2 trailing byte after the last tile": (v2(bodies=tbody + b"\x00"), "trailing bytes after the last tile"),
         "v2 more tiles than bytes": (v2(tile=(1, 1, 1), table=b"\x01" * 10, bodies=b""), "more tiles than bytes"),
-        "v2 tile count over the bytes left": (v2(tile=(1, 20, 24), table=b"\x01", bodies=b"\x05"), "more tiles than bytes"),
+        "v2 tile count over the bytes left": (v2(tile=(1, 33, 40), table=b"\x01", bodies=b"\x05"), "more tiles than bytes"),
         "v2 box field cut short": (crc_fix(b2[:hl] + b"\x84"), "ends inside a field"),
         "v2 constant tile of the wrong length": (v2(table=varint(4), bodies=b"\x05\x07\x00\x00"), "trailing bytes"),
         "v2 constant tile cut short": (v2(table=varint(2), bodies=b"\x05\x07"), "runs past the end"),
@@ -476,7 +479,7 @@ def forged_streams(lib):
         "expansion limit": (crc_fix(header(1, 0, 0.0, [1024, 1024, 64]) + pyr[20:-4]), "expansion limit"),
         "unknown method 5": (crc_fix(body[:hl] + b"\x05" + body[hl + 1 :]), "coding method 5"),
         "apr method in lossless mode": (crc_fix(apr[:6] + b"\x00" + apr[7:8] + struct.pack("<d", 0.0) + apr[16:-4]), "coding method 3"),
-        "palette for a float dtype": (crc_fix(header(7, 0, 0.0, [4, 20, 24]) + bytes([4]) + body[hl + 1 :]), "coding method 4"),
+        "palette for a float dtype": (crc_fix(header(7, 0, 0.0, [6, 33, 40]) + bytes([4]) + body[hl + 1 :]), "coding method 4"),
         "raw body too short": (crc_fix(body[:hl] + b"\x00" + body[hl + 1 : hl + 100]), "runs past the end"),
         "trailing byte": (crc_fix(body + b"\x00"), "trailing bytes"),
         "unread extra-bits byte": (crc_fix(pyr[:-4 - 4] + section(b"\x00")), "unread bytes"),
@@ -604,7 +607,11 @@ def mutation_sources(lib):
     out.append(rust_compress(lib, (smooth / 7.0).astype(np.float32), 2, 0.2))
     for name in ("smooth_apr_f32_3d", "apr_u8_1d", "edge_apr_i16_3d"):
         out.append((GOLDEN / f"v4_{name}.apr").read_bytes())
-    assert {method_of(s) for s in out} >= {1, 2, 3, 4, 7, 8}
+    # format version 5 (§9): palette-fast tiles, u8 and u16 index tiles, several tiles
+    for name in ("palette_u8_2d", "palettewide_u16_3d", "palette_u16_3d"):
+        out.append((GOLDEN / f"v5_{name}.apr").read_bytes())
+    out.append((GOLDEN / "v2_palette_u16_3d.apr").read_bytes())  # method 4 tiles (v2)
+    assert {method_of(s) for s in out} >= {1, 2, 3, 4, 7, 8, 9}
     return out
 
 
@@ -798,13 +805,15 @@ def test_forged_parameters_change_the_quantiser_alike(lib):
     rng = np.random.default_rng(4)
     z, y, x = np.meshgrid(np.arange(3), np.arange(14), np.arange(19), indexing="ij")
     smooth = 900 + 400 * np.sin(x / 4.0 + z) * np.cos(y / 5.0) + rng.normal(0, 4, z.shape)
-    pal = rust_compress(lib, (np.round(smooth / 37) * 37).astype(np.uint16), 0)
+    pal9 = rust_compress(lib, (np.round(smooth / 37) * 37).astype(np.uint16), 0)
+    pal = (GOLDEN / "v2_palette_u16_3d.apr").read_bytes()
     pyr = rust_compress(lib, smooth.astype(np.int16), 1, 2.0)
     # pyr: v2 tiles code it as method 6, whose k must equal the header's half-width (§5.4),
-    # so most rewritten parameters are rejected by both decoders
-    assert method_of(pal) == 4 and method_of(pyr) == 6
+    # so most rewritten parameters are rejected by both decoders; pal9 (method 9, §9) is
+    # exact whatever the parameter; pal (method 4, v2 golden) changes its index half-width
+    assert method_of(pal) == 4 and method_of(pyr) == 6 and method_of(pal9) == 9
     outcomes = {"decoded": 0, "rejected": 0}
-    for src in (pal, pyr):
+    for src in (pal, pyr, pal9):
         for P in (0.0, 0.5, 1.0, 2.0, 3.99, 36.0, 37.0, 74.0, 111.0, 500.0, 1e4, 1e9, 1e300):
             s = crc_fix(src[:6] + b"\x01" + src[7:8] + struct.pack("<d", P) + src[16:-4])
             want = rust_decompress(lib, s)

@@ -1,5 +1,7 @@
 //! Method 4, palette-pyramid (FORMAT.md §2.5): the sorted table of the distinct values of a
-//! small-integer chunk, then pyramid coding (§2.4) of the indices into that table.
+//! small-integer chunk, then pyramid coding (§2.4) of the indices into that table; and
+//! method 9, palette-fast (format version 5 tiles, FORMAT.md §9): the same table, then the
+//! exact indices coded by method 6 (§5) as a u8 or u16 tile.
 
 use super::pyramid::{self, IndexDomain, IntDomain};
 use crate::codec::bits::{put_varint, Cursor};
@@ -75,13 +77,7 @@ pub fn encode(
     nblocks: usize,
     out: &mut Vec<u8>,
 ) {
-    put_varint(out, pal.len() as u64);
-    let mut prev = 0i64;
-    for (i, &p) in pal.iter().enumerate() {
-        let d = if i == 0 { zigzag(p) } else { (p - prev) as u64 };
-        put_varint(out, d);
-        prev = p;
-    }
+    put_table(pal, out);
     // Indices < 2^16 (the palette of a 1- or 2-byte dtype): u16 values, coded by the same
     // integer quantiser as i64 would be (IndexDomain), 1/4 of the memory.
     let (lo, _) = dtype.int_range();
@@ -115,6 +111,36 @@ pub fn decode(
     nblocks: usize,
     out: &mut [u8],
 ) -> Result<()> {
+    let pal = read_table(cur, dtype)?;
+    let d = IndexDomain::new(IntDomain {
+        b: palette_bound(&pal, bound),
+        lo: 0,
+        hi: pal.len() as i64 - 1,
+    });
+    // u16 indices (the palette has <= 2^16 entries), looked up straight into `out`.
+    let mut idx = scratch::zeroed::<u16>(out.len() / dtype.size())?;
+    pyramid::decode(&d, cur, bs, nblocks, &mut idx)?;
+    if d.bad.get() {
+        return Err(Error::corrupt("palette index out of range"));
+    }
+    store(&pal, dtype, idx.iter().map(|&i| i as usize), out);
+    Ok(())
+}
+
+/// Writes the palette table of §2.5: K, zigzag(T[0]), then the K - 1 gaps.
+fn put_table(pal: &[i64], out: &mut Vec<u8>) {
+    put_varint(out, pal.len() as u64);
+    let mut prev = 0i64;
+    for (i, &p) in pal.iter().enumerate() {
+        let d = if i == 0 { zigzag(p) } else { (p - prev) as u64 };
+        put_varint(out, d);
+        prev = p;
+    }
+}
+
+/// Reads and checks the palette table of §2.5 (1 <= K <= 2^16, strictly increasing, every
+/// value in the dtype's range).
+fn read_table(cur: &mut Cursor, dtype: DType) -> Result<Vec<i64>> {
     let k = cur.varint()?;
     if k == 0 || k > 1 << 16 {
         return Err(Error::corrupt("palette size out of range"));
@@ -138,34 +164,112 @@ pub fn decode(
         pal.push(p);
         prev = p;
     }
-    let d = IndexDomain::new(IntDomain {
-        b: palette_bound(&pal, bound),
-        lo: 0,
-        hi: pal.len() as i64 - 1,
-    });
-    // u16 indices (the palette has <= 2^16 entries), looked up straight into `out`.
-    let mut idx = scratch::zeroed::<u16>(out.len() / dtype.size())?;
-    pyramid::decode(&d, cur, bs, nblocks, &mut idx)?;
-    if d.bad.get() {
-        return Err(Error::corrupt("palette index out of range"));
-    }
+    Ok(pal)
+}
+
+/// Stores `pal[i]` for every index `i` (all checked < pal.len()) as little-endian elements of
+/// `dtype` into `out`.
+fn store(pal: &[i64], dtype: DType, idx: impl Iterator<Item = usize>, out: &mut [u8]) {
     match dtype.size() {
         1 => {
-            for (o, &i) in out.iter_mut().zip(&idx) {
-                *o = pal[i as usize] as u8;
+            for (o, i) in out.iter_mut().zip(idx) {
+                *o = pal[i] as u8;
             }
         }
         2 => {
-            for (o, &i) in out.chunks_exact_mut(2).zip(&idx) {
-                o.copy_from_slice(&(pal[i as usize] as u16).to_le_bytes());
+            for (o, i) in out.chunks_exact_mut(2).zip(idx) {
+                o.copy_from_slice(&(pal[i] as u16).to_le_bytes());
             }
         }
-        // 4-byte integers (the encoder writes method 4 only for 1- and 2-byte dtypes).
+        // 4-byte integers (the encoder writes methods 4 and 9 only for 1- and 2-byte dtypes).
         _ => {
-            for (o, &i) in out.chunks_exact_mut(4).zip(&idx) {
-                o.copy_from_slice(&(pal[i as usize] as u32).to_le_bytes());
+            for (o, i) in out.chunks_exact_mut(4).zip(idx) {
+                o.copy_from_slice(&(pal[i] as u32).to_le_bytes());
             }
         }
+    }
+}
+
+/// The dtype of method 9's index tile: u8 for palettes of at most 256 values, else u16.
+fn index_dtype(k: usize) -> DType {
+    if k <= 256 {
+        DType::U8
+    } else {
+        DType::U16
+    }
+}
+
+/// Appends the method 9 body (FORMAT.md §9) of a tile of shape `shape3` (every value in
+/// `pal`, a palette of a 1- or 2-byte integer dtype): the table, then the method-6 body of
+/// the exact indices. False (and `out` unchanged) when method 6 declines the index tile.
+pub fn encode_fast(
+    pal: &[i64],
+    data: &[u8],
+    dtype: DType,
+    shape3: [usize; 3],
+    out: &mut Vec<u8>,
+) -> bool {
+    let start = out.len();
+    put_table(pal, out);
+    let (lo, _) = dtype.int_range();
+    let mut index = vec![0u16; 1 << 16];
+    for (i, &p) in pal.iter().enumerate() {
+        index[(p - lo) as usize] = i as u16;
+    }
+    let it = index_dtype(pal.len());
+    let mut idx: Vec<u8> = Vec::with_capacity(data.len() / dtype.size() * it.size());
+    if it == DType::U8 {
+        for_each_offset(dtype, data, |o| idx.push(index[o] as u8));
+    } else {
+        for_each_offset(dtype, data, |o| {
+            idx.extend_from_slice(&index[o].to_le_bytes())
+        });
+    }
+    drop(index);
+    crate::codec::probe("m9: indices");
+    let cfg = crate::codec::Config::lossless();
+    if !super::pyramid_fast::encode_into(&idx, it, shape3, &cfg, out) {
+        out.truncate(start);
+        return false;
+    }
+    true
+}
+
+/// Decodes a method 9 body (FORMAT.md §9, the bytes after the method byte) of a tile of
+/// `dtype` (a 1- or 2-byte integer dtype) and shape `shape3` into `out`.
+pub fn decode_fast(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> Result<()> {
+    if dtype.is_float() || dtype.size() > 2 {
+        return Err(Error::corrupt(
+            "method 9 is defined for 1- and 2-byte integer dtypes only",
+        ));
+    }
+    let mut cur = Cursor::new(body);
+    let pal = read_table(&mut cur, dtype)?;
+    let rest = &body[cur.pos..];
+    // The index tile is exact: its method-6 half-width must be 0.
+    if Cursor::new(rest).varint()? != 0 {
+        return Err(Error::corrupt(
+            "method 9 index tile has a non-zero half-width",
+        ));
+    }
+    let it = index_dtype(pal.len());
+    let n = out.len() / dtype.size();
+    let mut idx = scratch::zeroed::<u8>(n * it.size())?;
+    super::pyramid_fast::decode(rest, it, shape3, &mut idx)?;
+    let k = pal.len();
+    if it == DType::U8 {
+        if idx.iter().any(|&i| i as usize >= k) {
+            return Err(Error::corrupt("palette index out of range"));
+        }
+        store(&pal, dtype, idx.iter().map(|&i| i as usize), out);
+    } else {
+        let wide = idx
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]) as usize);
+        if wide.clone().any(|i| i >= k) {
+            return Err(Error::corrupt("palette index out of range"));
+        }
+        store(&pal, dtype, wide, out);
     }
     Ok(())
 }
