@@ -327,10 +327,10 @@ pub fn encode(
         encode_tile(&src, dtype, s, cfg)
     })?;
     let header = Header {
-        // Noise mode is format version 3 (method 7 tiles), apr mode version 4 (FORMAT.md §7),
-        // every other mode version 2.
+        // Noise mode is format version 5 (method 7 tiles with the floor c, FORMAT.md §8; version
+        // 3 before h5z-apr 0.4), apr mode version 4 (§7), every other mode version 2.
         version: match cfg.mode {
-            super::Mode::Noise(_) => 3,
+            super::Mode::Noise(_) => 5,
             super::Mode::Apr(_) if cfg.apr_coding != super::AprCoding::Particles => 4,
             _ => 2,
         },
@@ -398,6 +398,14 @@ pub fn decode_tile(
             "coding method {} in an apr tile of a format version {version} stream (needs 4)",
             body[0]
         )));
+    }
+    // Noise-mode method 7 bodies of format version 5 carry the floor c (FORMAT.md §8).
+    if matches!(mode, super::Mode::Noise(_))
+        && version >= 5
+        && body[0] == Method::PyramidNoise as u8
+    {
+        let mlen = super::method::pyramid_fast::model_len(version, true);
+        return super::method::pyramid_fast::decode7(&body[1..], mlen, dtype, shape3, out);
     }
     decode_body(body, dtype, mode, shape3, 1, true, out)
 }
@@ -515,18 +523,18 @@ pub fn local_scale_with_tile_target(
     out
 }
 
-/// Noise mode (FORMAT.md §6): the bound `k * sigma(I(x))` of every element of a chunk, with
-/// sigma(I)^2 = a*I + b as the encoder fits it on each tile (the chunk boxed and tiled exactly as
+/// Noise mode (FORMAT.md §6, §8): the bound `k * sigma(I(x))` of every element of a chunk, with
+/// sigma(I)^2 = max(c, a*I + b) as the encoder fits it on each tile (the chunk boxed and tiled exactly as
 /// [`encode`] does; measurements and tests only, no effect on any stream). Elements stored
 /// exactly (outside the coded box, constant tiles) get `+inf`. Also returns each non-constant
-/// tile's (origin, shape, a, b). C order over the chunk. Empty for float dtypes or other modes.
+/// tile's (origin, shape, a, b, c). C order over the chunk. Empty for float dtypes or other modes.
 #[allow(clippy::type_complexity)]
 pub fn noise_bound_for(
     data: &[u8],
     dtype: DType,
     shape: &[usize],
     cfg: &Config,
-) -> (Vec<f64>, Vec<([usize; 3], [usize; 3], f32, f32)>) {
+) -> (Vec<f64>, Vec<([usize; 3], [usize; 3], f32, f32, f32)>) {
     noise_bound_with_tile_target(data, dtype, shape, cfg, None)
 }
 
@@ -539,7 +547,7 @@ pub fn noise_bound_with_tile_target(
     shape: &[usize],
     cfg: &Config,
     target: Option<usize>,
-) -> (Vec<f64>, Vec<([usize; 3], [usize; 3], f32, f32)>) {
+) -> (Vec<f64>, Vec<([usize; 3], [usize; 3], f32, f32, f32)>) {
     let es = dtype.size();
     let super::Mode::Noise(k) = cfg.mode else {
         return (Vec::new(), Vec::new());
@@ -556,15 +564,15 @@ pub fn noise_bound_with_tile_target(
         if is_constant(&g, es) {
             continue;
         }
-        let (a, b, _) = super::method::pyramid_fast::noise_steps(&g, dtype, s, k);
-        models.push((o, s, a, b));
+        let (a, b, c, _) = super::method::pyramid_fast::noise_steps(&g, dtype, s, k);
+        models.push((o, s, a, b, c));
         let vals = super::elements::to_f64s(dtype, &g);
         for z in 0..s[0] {
             for x in 0..s[1] {
                 for y in 0..s[2] {
                     let v = vals[(z * s[1] + x) * s[2] + y];
                     out[((o[0] + z) * view[1] + o[1] + x) * view[2] + o[2] + y] =
-                        super::noise::bound(k, a, b, v);
+                        super::noise::bound(k, a, b, c, v);
                 }
             }
         }
