@@ -205,6 +205,7 @@ impl NoiseStats {
     pub fn rms_err_over_sigma(&self) -> Option<f64> {
         (self.modelled > 0).then(|| (self.sum_sq_ratio / self.modelled as f64).sqrt())
     }
+    #[allow(clippy::type_complexity)]
     fn add_models(&mut self, models: &[([usize; 3], [usize; 3], f32, f32, f32)]) {
         for &(_, _, a, b, c) in models {
             self.c_min = self.c_min.min(c as f64);
