@@ -309,17 +309,21 @@ impl Rng {
 }
 
 /// sigma(x) of every element of one rank-3 chunk stream as the stream itself records it: the
-/// (a, b) stored at the start of each method-7 tile body (FORMAT.md §4.2, §6.2), sigma =
-/// sqrt(max(0, a*x + b)); +inf for the elements coded exactly (fill outside the coded box,
+/// (a, b, c) stored at the start of each method-7 tile body (FORMAT.md §4.2, §6.2, §8: format
+/// version 5), sigma = sqrt(max(c, a*x + b)); +inf for the elements coded exactly (fill outside the coded box,
 /// tiles of methods 0, 1, 5). Written from FORMAT.md, independent of the encoder's code.
-/// Also returns (a, b, elements) of every method-7 tile.
+/// Also returns (a, b, elements, c) of every method-7 tile.
 #[allow(clippy::type_complexity)]
-fn stream_sigma(stream: &[u8], x: &[f64], dims: [usize; 3]) -> (Vec<f64>, Vec<(f64, f64, usize)>) {
+fn stream_sigma(
+    stream: &[u8],
+    x: &[f64],
+    dims: [usize; 3],
+) -> (Vec<f64>, Vec<(f64, f64, usize, f64)>) {
     assert_eq!(&stream[..4], b"APRZ");
     assert_eq!(
         (stream[4], stream[6], stream[7]),
-        (3, 3, 3),
-        "v3, noise, rank 3"
+        (5, 3, 3),
+        "v5, noise, rank 3"
     );
     let mut pos = 16 + 4 * 3;
     let (ez, ex, ey) = (
@@ -351,6 +355,8 @@ fn stream_sigma(stream: &[u8], x: &[f64], dims: [usize; 3]) -> (Vec<f64>, Vec<(f
         }
         let a = f32::from_le_bytes(body[1..5].try_into().unwrap()) as f64;
         let b = f32::from_le_bytes(body[5..9].try_into().unwrap()) as f64;
+        let c = f32::from_le_bytes(body[9..13].try_into().unwrap()) as f64;
+        assert!(c >= 0.0, "floor c {c}");
         let o = [
             i / (g[1] * g[2]) * tz,
             (i / g[2]) % g[1] * tx,
@@ -361,12 +367,13 @@ fn stream_sigma(stream: &[u8], x: &[f64], dims: [usize; 3]) -> (Vec<f64>, Vec<(f
             a,
             b,
             extent(0, tz, ez) * extent(1, tx, ex) * extent(2, ty, ey),
+            c,
         ));
         for z in o[0]..(o[0] + tz).min(ez) {
             for xx in o[1]..(o[1] + tx).min(ex) {
                 for y in o[2]..(o[2] + ty).min(ey) {
                     let e = (z * dims[1] + xx) * dims[2] + y;
-                    sigma[e] = (a * x[e] + b).max(0.0).sqrt();
+                    sigma[e] = (a * x[e] + b).max(c).sqrt();
                 }
             }
         }
@@ -429,7 +436,7 @@ fn noise_rows_on_synthetic_poisson_volume() {
         let mut recon = vec![0f64; n];
         let mut sigma = vec![f64::INFINITY; n];
         let mut stored = 0usize;
-        let mut models: Vec<(f64, f64, usize)> = Vec::new();
+        let mut models: Vec<(f64, f64, usize, f64)> = Vec::new();
         for cz in 0..shape[0].div_ceil(chunks[0]) {
             for cy in 0..shape[1].div_ceil(chunks[1]) {
                 for cx in 0..shape[2].div_ceil(chunks[2]) {
@@ -481,9 +488,23 @@ fn noise_rows_on_synthetic_poisson_volume() {
             num(&row["noise_model"], "a_max"),
             am(f64::max, f64::NEG_INFINITY)
         );
+        let cm = |f: fn(f64, f64) -> f64, init| models.iter().map(|m| m.3).fold(init, f);
+        assert_eq!(
+            num(&row["noise_model"], "c_min"),
+            cm(f64::min, f64::INFINITY)
+        );
+        assert_eq!(
+            num(&row["noise_model"], "c_max"),
+            cm(f64::max, f64::NEG_INFINITY)
+        );
+        // The floor is the darkest bins' variance: here the read noise (9) plus the gain times
+        // the dimmest signal, within the fit's sampling error.
+        for &(_, _, _, c) in models.iter().filter(|m| m.2 == 16 * 32 * 64) {
+            assert!(c > 0.0 && c < 9.0 + gain * 400.0, "floor c {c}: {models:?}");
+        }
         // The model of the full-size tiles is near the generator's: var = gain*I + (read^2 -
         // gain*offset). (Small edge tiles may fit a = 0: too few samples or no spread.)
-        for &(a, _, _) in models.iter().filter(|m| m.2 == 16 * 32 * 64) {
+        for &(a, _, _, _) in models.iter().filter(|m| m.2 == 16 * 32 * 64) {
             assert!(
                 (a - gain).abs() < 0.35 * gain,
                 "a {a} vs gain {gain}: {models:?}"

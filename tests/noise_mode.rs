@@ -66,7 +66,7 @@ fn synthetic(shape: [usize; 3], gain: f64, offset: f64, read: f64, seed: u64) ->
 fn check_bound(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config, what: &str) -> (f64, f64) {
     let s = compress(data, dtype, shape, cfg).unwrap();
     let h = read_header(&s).unwrap();
-    assert_eq!(h.version, 3, "{what}: noise mode writes format version 3");
+    assert_eq!(h.version, 5, "{what}: noise mode writes format version 5");
     assert_eq!(h.mode, cfg.mode);
     let back = decompress(&s).unwrap().1;
     let (bound, _) = noise_bound_for(data, dtype, shape, cfg);
@@ -101,7 +101,8 @@ fn synthetic_poisson_bound_holds_and_fit_recovers_the_model() {
     assert!(!models.is_empty());
     // sigma^2 = gain*(I - offset) + read^2 = gain*I + (read^2 - gain*offset).
     let (wa, wb) = (gain, read * read - gain * offset);
-    for &(o, s, a, b) in &models {
+    for &(o, s, a, b, c) in &models {
+        assert!(c >= 0.0, "tile {o:?}: floor c = {c}");
         assert!(
             (a as f64 - wa).abs() < 0.15 * wa,
             "tile {o:?} {s:?}: a = {a}, want {wa}"
@@ -189,12 +190,18 @@ fn method7_needs_version3_and_noise_mode() {
     abs[6] = 1;
     let e = decompress(&reseal(abs)).unwrap_err();
     assert!(e.message().contains("method 7"), "{e}");
+    // The version-5 stream claiming version 3 or 4 (bodies without c): refused, not garbage.
+    for v in [3u8, 4] {
+        let mut old = s.clone();
+        old[4] = v;
+        assert!(decompress(&reseal(old)).is_err(), "claimed version {v}");
+    }
     // A v2 abs stream whose tile is replaced by a method-7 body is refused too.
     let body = m7::encode(&data, DType::U16, shape, 0.5, 3)
         .unwrap()
         .unwrap();
     let mut out = vec![0u8; data.len()];
-    m7::decode(&body, DType::U16, shape, &mut out).unwrap();
+    m7::decode(&body, 12, DType::U16, shape, &mut out).unwrap();
     assert_eq!(out, decompress(&s).unwrap().1);
 }
 
@@ -206,10 +213,10 @@ fn corrupt_and_truncated_method7_bodies_are_errors() {
         .unwrap()
         .unwrap();
     let mut out = vec![0u8; data.len()];
-    m7::decode(&body, DType::U16, shape, &mut out).unwrap();
+    m7::decode(&body, 12, DType::U16, shape, &mut out).unwrap();
     for cut in (0..body.len()).step_by(7) {
         assert!(
-            m7::decode(&body[..cut], DType::U16, shape, &mut out).is_err(),
+            m7::decode(&body[..cut], 12, DType::U16, shape, &mut out).is_err(),
             "cut at {cut}"
         );
     }
@@ -220,11 +227,30 @@ fn corrupt_and_truncated_method7_bodies_are_errors() {
         let i = (lcg(&mut seed) * b.len() as f64) as usize;
         b[i] ^= 1 << ((lcg(&mut seed) * 8.0) as u32);
         // Must not panic; most flips are detected.
-        errors += m7::decode(&b, DType::U16, shape, &mut out).is_err() as usize;
+        errors += m7::decode(&b, 12, DType::U16, shape, &mut out).is_err() as usize;
     }
     assert!(errors > 100, "{errors} of 400 flips detected");
-    assert!(m7::decode(&body, DType::F32, [8, 40, 24], &mut out).is_err());
-    assert!(m7::decode(&body, DType::U16, [8, 40, 40], &mut out[..8 * 40 * 40 * 2]).is_err());
+    // Format version 5: the floor c (bytes 8..12) must be a finite variance >= 0.
+    for bad in [-1.0f32, f32::NAN, f32::INFINITY, -f32::MIN_POSITIVE] {
+        let mut b = body.clone();
+        b[8..12].copy_from_slice(&bad.to_le_bytes());
+        let e = m7::decode(&b, 12, DType::U16, shape, &mut out).unwrap_err();
+        assert!(e.message().contains("noise floor"), "{bad}: {e}");
+    }
+    // A version-5 body read with the version 3/4 layout (8 model bytes) is an error too.
+    assert!(m7::decode(&body, 8, DType::U16, shape, &mut out).is_err());
+    assert_eq!(m7::model_len(5, true), 12);
+    assert_eq!(m7::model_len(5, false), 8);
+    assert_eq!(m7::model_len(3, true), 8);
+    assert!(m7::decode(&body, 12, DType::F32, [8, 40, 24], &mut out).is_err());
+    assert!(m7::decode(
+        &body,
+        12,
+        DType::U16,
+        [8, 40, 40],
+        &mut out[..8 * 40 * 40 * 2]
+    )
+    .is_err());
 }
 
 #[test]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import math
 import struct
 
 import numpy as np
@@ -1165,14 +1166,19 @@ class _IntDomain7(IntDomain):
         return np.clip(p + q * self.w.ravel(), self.lo, self.hi)  # wrap64, then clamp
 
 
-def decode_method7(body: bytes, dt: int, shape3) -> np.ndarray:
+def decode_method7(body: bytes, dt: int, shape3, model_len=8) -> np.ndarray:
     """Method-7 body (§6.2, without the method byte) of an integer tile of dtype code dt and
-    shape (Z, X, Y) -> flat numpy array of the dtype (C order)."""
+    shape (Z, X, Y) -> flat numpy array of the dtype (C order). `model_len`: 8 (f32 a, b;
+    format versions 3 and 4) or 12 (f32 a, b, c: noise tiles of format version 5, §8)."""
     npdt, is_float, lo, hi = DTYPES[dt]
     if is_float:
         _reject("method 7 is defined for integer dtypes only")
     cur = Cursor(bytes(body))
-    cur.bytes(8)  # a, b: information only
+    model = cur.bytes(model_len)  # a, b (, c): information only
+    if model_len == 12:
+        (c,) = struct.unpack("<f", model[8:12])
+        if not (math.isfinite(c) and c >= 0.0):
+            _reject(f"method 7 noise floor c = {c} (must be finite and >= 0)")
     m = cur.varint()
     if m > len(cur.data) - cur.pos:
         _reject("method 7 step map runs past the body")
@@ -1505,7 +1511,7 @@ def decode_body(mb: bytes, dt, mode, P, bs, nblocks, n, size, v2, version=1):
         arr = decode_method6(mb[1:], dt, bs)
         cur.pos = len(cur.data)
     elif method == 7 and v2 and nblocks == 1 and (mode == 3 or (mode == 2 and version >= 4)) and not is_float:
-        arr = decode_method7(mb[1:], dt, bs)
+        arr = decode_method7(mb[1:], dt, bs, 12 if (mode == 3 and version >= 5) else 8)
         cur.pos = len(cur.data)
     elif method == 8 and v2 and nblocks == 1 and mode == 2 and version >= 4 and is_float:
         # §7.2: a bound b, then method 2 with the float quantiser of bound b.

@@ -334,13 +334,14 @@ pub fn encode(
         crate::codec::probe("tile start");
         encode_tile(&src, dtype, s, cfg)
     })?;
-    // Noise mode is format version 3 (method 7 tiles), apr mode version 4 (FORMAT.md §7),
-    // every other mode version 2; a stream with a method 9 tile (palette-fast) version 5.
+    // Noise mode is format version 5 (method 7 tiles with the floor c, FORMAT.md §8; version
+    // 3 before h5z-apr 0.4), apr mode version 4 (§7), every other mode version 2; a stream
+    // with a method 9 tile (palette-fast, §9) version 5.
     let palette_fast = bodies.iter().any(|b| b[0] == Method::PaletteFast as u8);
     let header = Header {
         version: match cfg.mode {
             _ if palette_fast => 5,
-            super::Mode::Noise(_) => 3,
+            super::Mode::Noise(_) => 5,
             super::Mode::Apr(_) if cfg.apr_coding != super::AprCoding::Particles => 4,
             _ => 2,
         },
@@ -414,6 +415,14 @@ pub fn decode_tile(
         return Err(Error::corrupt(format!(
             "coding method 9 in a format version {version} stream (needs 5)"
         )));
+    }
+    // Noise-mode method 7 bodies of format version 5 carry the floor c (FORMAT.md §8).
+    if matches!(mode, super::Mode::Noise(_))
+        && version >= 5
+        && body[0] == Method::PyramidNoise as u8
+    {
+        let mlen = super::method::pyramid_fast::model_len(version, true);
+        return super::method::pyramid_fast::decode7(&body[1..], mlen, dtype, shape3, out);
     }
     decode_body(body, dtype, mode, shape3, 1, true, out)
 }
@@ -531,18 +540,18 @@ pub fn local_scale_with_tile_target(
     out
 }
 
-/// Noise mode (FORMAT.md §6): the bound `k * sigma(I(x))` of every element of a chunk, with
-/// sigma(I)^2 = a*I + b as the encoder fits it on each tile (the chunk boxed and tiled exactly as
+/// Noise mode (FORMAT.md §6, §8): the bound `k * sigma(I(x))` of every element of a chunk, with
+/// sigma(I)^2 = max(c, a*I + b) as the encoder fits it on each tile (the chunk boxed and tiled exactly as
 /// [`encode`] does; measurements and tests only, no effect on any stream). Elements stored
 /// exactly (outside the coded box, constant tiles) get `+inf`. Also returns each non-constant
-/// tile's (origin, shape, a, b). C order over the chunk. Empty for float dtypes or other modes.
+/// tile's (origin, shape, a, b, c). C order over the chunk. Empty for float dtypes or other modes.
 #[allow(clippy::type_complexity)]
 pub fn noise_bound_for(
     data: &[u8],
     dtype: DType,
     shape: &[usize],
     cfg: &Config,
-) -> (Vec<f64>, Vec<([usize; 3], [usize; 3], f32, f32)>) {
+) -> (Vec<f64>, Vec<([usize; 3], [usize; 3], f32, f32, f32)>) {
     noise_bound_with_tile_target(data, dtype, shape, cfg, None)
 }
 
@@ -555,7 +564,7 @@ pub fn noise_bound_with_tile_target(
     shape: &[usize],
     cfg: &Config,
     target: Option<usize>,
-) -> (Vec<f64>, Vec<([usize; 3], [usize; 3], f32, f32)>) {
+) -> (Vec<f64>, Vec<([usize; 3], [usize; 3], f32, f32, f32)>) {
     let es = dtype.size();
     let super::Mode::Noise(k) = cfg.mode else {
         return (Vec::new(), Vec::new());
@@ -572,15 +581,15 @@ pub fn noise_bound_with_tile_target(
         if is_constant(&g, es) {
             continue;
         }
-        let (a, b, _) = super::method::pyramid_fast::noise_steps(&g, dtype, s, k);
-        models.push((o, s, a, b));
+        let (a, b, c, _) = super::method::pyramid_fast::noise_steps(&g, dtype, s, k);
+        models.push((o, s, a, b, c));
         let vals = super::elements::to_f64s(dtype, &g);
         for z in 0..s[0] {
             for x in 0..s[1] {
                 for y in 0..s[2] {
                     let v = vals[(z * s[1] + x) * s[2] + y];
                     out[((o[0] + z) * view[1] + o[1] + x) * view[2] + o[2] + y] =
-                        super::noise::bound(k, a, b, v);
+                        super::noise::bound(k, a, b, c, v);
                 }
             }
         }

@@ -65,7 +65,7 @@ pub mod m6 {
 #[doc(hidden)]
 pub mod m7 {
     pub use super::method::pyramid_fast::{
-        block_grid, decode7 as decode, encode7 as encode, noise_steps, BLOCK,
+        block_grid, decode7 as decode, encode7 as encode, model_len, noise_steps, BLOCK,
     };
 }
 

@@ -1,6 +1,7 @@
-//! Noise mode (FORMAT.md §6): the Poisson-Gaussian noise model sigma(I)^2 = a*I + b that the
-//! encoder fits per tile, and the per-block half-widths it derives from it. Encoder only: the
-//! decoder of method 7 reads the half-widths and never needs a, b.
+//! Noise mode (FORMAT.md §6): the Poisson-Gaussian noise model sigma(I)^2 = max(c, a*I + b)
+//! that the encoder fits per tile, and the per-block half-widths it derives from it. Encoder
+//! only: the decoder of method 7 reads the half-widths and never needs a, b, c. Format
+//! version 3 streams have no floor (c = 0); version 5 stores c (FORMAT.md §8).
 
 /// Immerkaer's 3x3 high-pass `[1 -2 1; -2 4 -2; 1 -2 1]`: zero on planes and on separable
 /// quadratics, sum of squared taps 36 (so E[r^2] = 36 sigma^2 for white noise).
@@ -15,10 +16,12 @@ const BINS: usize = 16;
 const MAD: f64 = 1.482_602_218_505_602;
 
 /// Least-squares fit of `var = a*I + b` (a >= 0) to robust per-bin variances of a high-pass
-/// residual, binned by local mean. `v` = the tile's values, C order, shape (Z, X, Y). The
-/// result is rounded to f32 (what method 7 stores); every later use reads the f32 values.
-/// Deterministic (no dependence on threads; f64 arithmetic in a fixed order).
-pub fn fit(v: &[f64], shape: [usize; 3]) -> (f32, f32) {
+/// residual, binned by local mean, and the variance floor `c`: the smallest positive per-bin
+/// robust variance (what the tile's darkest noisy samples show; 0 when every bin is flat). `v` = the tile's
+/// values, C order, shape (Z, X, Y). The result is rounded to f32 (what method 7 stores);
+/// every later use reads the f32 values. Deterministic (no dependence on threads; f64
+/// arithmetic in a fixed order). (a, b) are exactly what format version 3 stored.
+pub fn fit(v: &[f64], shape: [usize; 3]) -> (f32, f32, f32) {
     let [nz, nx, ny] = shape;
     // (local mean, residual) samples.
     let mut s: Vec<(f64, f64)> = Vec::new();
@@ -61,7 +64,7 @@ pub fn fit(v: &[f64], shape: [usize; 3]) -> (f32, f32) {
         }
     }
     if s.len() < MIN_PER_BIN {
-        return (0.0, 0.0);
+        return (0.0, 0.0, 0.0);
     }
     sort_samples(&mut s);
     let nb = (s.len() / MIN_PER_BIN).clamp(1, BINS);
@@ -79,7 +82,28 @@ pub fn fit(v: &[f64], shape: [usize; 3]) -> (f32, f32) {
         pts.push((mean, sd * sd / gain));
     }
     let (a, b) = nonneg_slope_line(&pts);
-    (a as f32, b as f32)
+    // The floor: the smallest positive per-bin variance (bins are sorted by intensity, so this
+    // is the darkest bin that shows noise). Bins of variance 0 are flat (a constant background,
+    // padding, saturation: more than half their residuals are 0) and say nothing about the
+    // measurement noise. Rounded down to f32, so the stored floor never exceeds a measured
+    // variance.
+    let c = pts
+        .iter()
+        .map(|p| p.1)
+        .filter(|&v| v > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let c = if c.is_finite() { floor_f32(c) } else { 0.0 };
+    (a as f32, b as f32, c)
+}
+
+/// The largest f32 <= `x` (x finite, >= 0).
+fn floor_f32(x: f64) -> f32 {
+    let f = x as f32;
+    if f as f64 > x {
+        f32::from_bits(f.to_bits() - 1)
+    } else {
+        f
+    }
 }
 
 /// Sorts the (local mean, residual) samples by mean, then residual (`total_cmp`). Samples
@@ -187,16 +211,17 @@ fn nonneg_slope_line(p: &[(f64, f64)]) -> (f64, f64) {
     }
 }
 
-/// k * sigma(I) = k * sqrt(max(0, a*I + b)) in f64 from the stored f32 a, b.
-pub fn bound(k: f64, a: f32, b: f32, i: f64) -> f64 {
-    k * (a as f64 * i + b as f64).max(0.0).sqrt()
+/// k * sigma(I) = k * sqrt(max(c, a*I + b)) in f64 from the stored f32 a, b, c (c = 0 for
+/// format version 3; c >= 0).
+pub fn bound(k: f64, a: f32, b: f32, c: f32, i: f64) -> f64 {
+    k * (a as f64 * i + b as f64).max(c as f64).max(0.0).sqrt()
 }
 
 /// Half-width of a block whose smallest value is `imin`: floor(k * sigma(imin)), at most
 /// `span` (sigma is non-decreasing in I, so |e| <= it bounds every element of the block by
 /// k * sigma(I(x))).
-pub fn half_width(k: f64, a: f32, b: f32, imin: f64, span: i64) -> i64 {
-    let h = bound(k, a, b, imin).floor();
+pub fn half_width(k: f64, a: f32, b: f32, c: f32, imin: f64, span: i64) -> i64 {
+    let h = bound(k, a, b, c, imin).floor();
     if h.is_nan() || h <= 0.0 {
         0
     } else if h >= span as f64 {
@@ -235,10 +260,11 @@ mod tests {
                     (mean + (ga * mean + gb).sqrt() * gauss(&mut seed)).round()
                 })
                 .collect();
-            let (a, b) = fit(&v, shape);
+            let (a, b, c) = fit(&v, shape);
+            assert!(c >= 0.0);
             assert!((a as f64 - ga).abs() < 0.15 * ga, "a {a} vs {ga} (b {b})");
             for i in [200.0, 500.0, 1000.0, 1500.0] {
-                let (f, t) = (bound(1.0, a, b, i), (ga * i + gb).sqrt());
+                let (f, t) = (bound(1.0, a, b, 0.0, i), (ga * i + gb).sqrt());
                 assert!(
                     (f / t - 1.0).abs() < 0.1,
                     "sigma({i}) {f} vs {t} (a {a}, b {b})"
@@ -283,15 +309,20 @@ mod tests {
 
     #[test]
     fn constant_and_tiny_inputs_give_zero() {
-        assert_eq!(fit(&[5.0; 1000], [1, 10, 100]), (0.0, 0.0));
-        assert_eq!(fit(&[1.0, 2.0], [1, 1, 2]), (0.0, 0.0));
+        assert_eq!(fit(&[5.0; 1000], [1, 10, 100]), (0.0, 0.0, 0.0));
+        assert_eq!(fit(&[1.0, 2.0], [1, 1, 2]), (0.0, 0.0, 0.0));
     }
 
     #[test]
     fn half_width_is_floor_and_clamped() {
-        assert_eq!(half_width(0.5, 4.0, 0.0, 100.0, 65535), 10);
-        assert_eq!(half_width(0.5, 0.0, 0.0, 100.0, 65535), 0);
-        assert_eq!(half_width(0.5, 1.0, 0.0, -50.0, 65535), 0);
-        assert_eq!(half_width(1e9, 1.0, 1.0, 1e9, 255), 255);
+        assert_eq!(half_width(0.5, 4.0, 0.0, 0.0, 100.0, 65535), 10);
+        assert_eq!(half_width(0.5, 0.0, 0.0, 0.0, 100.0, 65535), 0);
+        assert_eq!(half_width(0.5, 1.0, 0.0, 0.0, -50.0, 65535), 0);
+        assert_eq!(half_width(1e9, 1.0, 1.0, 0.0, 1e9, 255), 255);
+        // The floor: sigma^2 = max(c, a*I + b).
+        assert_eq!(half_width(0.5, 1.0, -1000.0, 36.0, 100.0, 65535), 3);
+        assert_eq!(half_width(0.5, 1.0, -1000.0, 36.0, 1100.0, 65535), 5);
+        assert!(floor_f32(0.1) as f64 > 0.099_999_99);
+        assert!(floor_f32(0.1) as f64 <= 0.1);
     }
 }

@@ -217,7 +217,7 @@ pub(crate) fn encode_body(
         Mode::Noise(k) => {
             if !v2 || nblocks != 1 {
                 return Err(Error::invalid(
-                    "noise mode exists in format version 3 only (no v1 streams)",
+                    "noise mode exists in format versions 3 and 5 only (no v1 streams)",
                 ));
             }
             if dtype.is_float() {
@@ -376,9 +376,10 @@ pub(crate) fn decode_body(
             pyramid_fast::decode(&mb[1..], dtype, bs, out)?;
             cur.pos = cur.data.len();
         }
-        // Method 7 in apr tiles and method 8: format version 4 only (checked by the container).
+        // Method 7 in apr tiles and method 8: format version 4 only (checked by the container;
+        // it also decodes the version-5 noise bodies, which carry c).
         (Some(Method::PyramidNoise), Mode::Noise(_) | Mode::Apr(_)) if v2 && nblocks == 1 => {
-            pyramid_fast::decode7(&mb[1..], dtype, bs, out)?;
+            pyramid_fast::decode7(&mb[1..], 8, dtype, bs, out)?;
             cur.pos = cur.data.len();
         }
         (Some(Method::PyramidBounded), Mode::Apr(_)) if v2 && nblocks == 1 => {

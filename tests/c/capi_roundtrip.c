@@ -41,8 +41,8 @@ static unsigned char *round_trip(const h5z_apr_params *p, int dt, const size_t *
 
     memset(&info, 0xAB, sizeof info);
     CHECK_ST(h5z_apr_read_header(dst, len, &info), H5Z_APR_OK);
-    /* version 2 for lossless/abs, 3 for noise, 4 (the newest, h5z_apr_format_version()) for apr */
-    CHECK(info.format_version == (p->mode == H5Z_APR_MODE_NOISE ? 3
+    /* version 2 for lossless/abs, 4 for apr, 5 (the newest, h5z_apr_format_version()) for noise */
+    CHECK(info.format_version == (p->mode == H5Z_APR_MODE_NOISE ? 5
                                   : p->mode == H5Z_APR_MODE_APR ? 4
                                                                 : 2) &&
               h5z_apr_format_version() == 5,

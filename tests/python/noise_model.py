@@ -16,13 +16,15 @@ def _varint(b, pos):
 
 
 def stream_sigma(stream: bytes, values: np.ndarray):
-    """sigma(x) = sqrt(max(0, a*x + b)) of every element of a rank-3 noise-mode chunk stream,
-    with the (a, b) stored at the start of each method-7 tile body; +inf where the stream codes
+    """sigma(x) = sqrt(max(c, a*x + b)) of every element of a rank-3 noise-mode chunk stream,
+    with the (a, b, c) stored (format version 5, FORMAT.md §8; version 3 streams: c = 0) at the start of each method-7 tile body; +inf where the stream codes
     elements exactly (outside the coded box, tiles of methods 0, 1, 5). `values` = the chunk's
     original elements, shape = the chunk shape. Returns (sigma, list of (a, b) per method-7 tile).
+    (c is checked >= 0 and used in sigma.)
     """
     b = bytes(stream)
-    assert b[:4] == b"APRZ" and b[4] == 3 and b[6] == 3, "format version 3, mode 3 (noise)"
+    assert b[:4] == b"APRZ" and b[4] in (3, 5) and b[6] == 3, "format version 3 or 5, mode 3 (noise)"
+    mlen = 12 if b[4] >= 5 else 8
     rank = b[7]
     assert rank == 3
     dims = tuple(int(d) for d in np.frombuffer(b[16 : 16 + 4 * rank], "<u4"))
@@ -52,10 +54,12 @@ def stream_sigma(stream: bytes, values: np.ndarray):
             assert body[0] in (0, 1, 5), body[0]
             continue
         a, bb = (float(x) for x in np.frombuffer(body[1:9], "<f4"))
+        c = float(np.frombuffer(body[9:13], "<f4")[0]) if mlen == 12 else 0.0
+        assert c >= 0.0, c
         models.append((a, bb))
         oz, ox, oy = i // (g[1] * g[2]) * tz, (i // g[2]) % g[1] * tx, i % g[2] * ty
         sl = (slice(oz, min(oz + tz, ez)), slice(ox, min(ox + tx, ex)), slice(oy, min(oy + ty, ey)))
-        sigma[sl] = np.sqrt(np.maximum(0.0, a * v[sl] + bb))
+        sigma[sl] = np.sqrt(np.maximum(c, a * v[sl] + bb))
     assert pos + 4 == len(b), "tiles, then the crc32 trailer"
     return sigma, models
 

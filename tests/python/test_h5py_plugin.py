@@ -311,7 +311,7 @@ def test_noise_mode_through_h5py(tmp_path):
         with h5py.File(path, "r") as f:
             d = f["x"]
             head = d.id.read_direct_chunk((0, 0, 0))[1]
-            assert head[:4] == b"APRZ" and head[4] == 3 and head[6] == 3  # version 3, mode noise
+            assert head[:4] == b"APRZ" and head[4] == 5 and head[6] == 3  # version 5, mode noise
             assert np.frombuffer(head[8:16], "<f8")[0] == k
             b = d[...]
             worst, tiles = check_noise_dataset(d, a, k)

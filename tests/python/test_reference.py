@@ -226,7 +226,7 @@ def volume_chunks(a):
 
 def modes_for(a):
     """(name, C-API mode, value): lossless, abs with two bounds, apr E=0.1; integers also
-    noise k=0.5 (format version 3, method 7 tiles)."""
+    noise k=0.5 (format version 5, method 7 tiles)."""
     if a.dtype.kind == "f":
         span = float(a.max() - a.min()) or 1.0
         return [("lossless", 0, 0.0), ("abs_1e-3span", 1, 1e-3 * span), ("abs_2e-2span", 1, 2e-2 * span), ("apr_0.1", 2, 0.1)]
@@ -517,19 +517,22 @@ def forged_streams(lib):
         ),
         "palette size 0": (crc_fix(header(3, 0, 0.0, [64]) + bytes([4]) + varint(0) + body[hl + 1 :]), "palette size"),
     }
-    # format version 3 (§6): a noise stream with one method-7 tile (4, 20, 24)
+    # format version 5 (§6, §8; noise mode wrote version 3 before): a noise stream with one
+    # method-7 tile (4, 20, 24) whose body starts with f32 a, b, c
     n3 = rust_compress(lib, smooth.astype(np.uint16), 3, 0.5)
-    assert n3[4] == 3 and n3[6] == 3 and method_of(n3) == 7
+    assert n3[4] == 5 and n3[6] == 3 and method_of(n3) == 7
     t3 = v2_tiles(n3)[2][0]
     pre3 = n3[: len(n3) - 4 - len(t3)]  # header + container fields, up to the tile body
-    mlen = t3[9]  # the step map's zstd length (one-byte varint for a (4, 20, 24) tile)
+    mlen = t3[13]  # the step map's zstd length (one-byte varint for a (4, 20, 24) tile)
     assert mlen < 0x80
     out.update({
-        "v3 mode 3 in a version 2 stream": (crc_fix(n3[:4] + b"\x02" + n3[5:-4]), "unknown mode"),
-        "v3 method 7 in an abs stream": (crc_fix(n3[:6] + b"\x01" + n3[7:-4]), "not valid for mode"),
-        "v3 method 2 in a noise stream": (crc_fix(pre3 + b"\x02" + t3[1:]), "not valid for mode"),
-        "v3 noise factor NaN": (crc_fix(n3[:8] + struct.pack("<d", float("nan")) + n3[16:-4]), "noise factor"),
-        "v3 step map not zstd": (crc_fix(pre3 + t3[:10] + bytes(mlen) + t3[10 + mlen :]), "zstd"),
+        "v5 mode 3 in a version 2 stream": (crc_fix(n3[:4] + b"\x02" + n3[5:-4]), "unknown mode"),
+        "v5 method 7 in an abs stream": (crc_fix(n3[:6] + b"\x01" + n3[7:-4]), "not valid for mode"),
+        "v5 method 2 in a noise stream": (crc_fix(pre3 + b"\x02" + t3[1:]), "not valid for mode"),
+        "v5 noise factor NaN": (crc_fix(n3[:8] + struct.pack("<d", float("nan")) + n3[16:-4]), "noise factor"),
+        "v5 step map not zstd": (crc_fix(pre3 + t3[:14] + bytes(mlen) + t3[14 + mlen :]), "zstd"),
+        "v5 noise floor c negative": (crc_fix(pre3 + t3[:9] + struct.pack("<f", -1.0) + t3[13:]), "noise floor"),
+        "v5 noise floor c NaN": (crc_fix(pre3 + t3[:9] + struct.pack("<f", float("nan")) + t3[13:]), "noise floor"),
     })
     # format version 4 (§7): apr streams with a method-7 tile (integer) and a method-8 tile (float)
     a4 = rust_compress(lib, smooth.astype(np.uint16), 2, 0.1)

@@ -147,8 +147,8 @@ impl LisStats {
 }
 
 /// Noise mode's promise |I - I'| <= k * sigma(I(x)) over the array's elements, with
-/// sigma(I)^2 = max(0, a*I + b) and (a, b) the model the encoder fits on each tile: eval refits it
-/// with `codec::noise_bound_for` on the same tiles, the deterministic fit whose f32 (a, b) the
+/// sigma(I)^2 = max(c, a*I + b) and (a, b, c) the model the encoder fits on each tile: eval refits it
+/// with `codec::noise_bound_for` on the same tiles, the deterministic fit whose f32 (a, b, c) the
 /// encoder stores in every method-7 tile body (FORMAT.md §6.2, §6.4). Elements the encoder stores
 /// exactly (constant tiles, outside the coded box) have sigma = +inf here (ratio 0).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -173,6 +173,9 @@ pub struct NoiseStats {
     pub a_max: f64,
     pub b_min: f64,
     pub b_max: f64,
+    /// Range of the fitted variance floors c (format version 5; sigma^2 = max(c, a*I + b)).
+    pub c_min: f64,
+    pub c_max: f64,
 }
 
 impl NoiseStats {
@@ -190,6 +193,8 @@ impl NoiseStats {
             a_max: f64::NEG_INFINITY,
             b_min: f64::INFINITY,
             b_max: f64::NEG_INFINITY,
+            c_min: f64::INFINITY,
+            c_max: f64::NEG_INFINITY,
         }
     }
     pub fn violation_fraction(&self) -> f64 {
@@ -200,8 +205,11 @@ impl NoiseStats {
     pub fn rms_err_over_sigma(&self) -> Option<f64> {
         (self.modelled > 0).then(|| (self.sum_sq_ratio / self.modelled as f64).sqrt())
     }
-    fn add_models(&mut self, models: &[([usize; 3], [usize; 3], f32, f32)]) {
-        for &(_, _, a, b) in models {
+    #[allow(clippy::type_complexity)]
+    fn add_models(&mut self, models: &[([usize; 3], [usize; 3], f32, f32, f32)]) {
+        for &(_, _, a, b, c) in models {
+            self.c_min = self.c_min.min(c as f64);
+            self.c_max = self.c_max.max(c as f64);
             self.tiles += 1;
             self.a_min = self.a_min.min(a as f64);
             self.a_max = self.a_max.max(a as f64);

@@ -397,12 +397,14 @@ pub fn json(input: &Input, chunks: &[usize], r: &Reference, rows: &[Row]) -> Str
                     "{\"tiles\":0}".to_string()
                 } else {
                     format!(
-                        "{{\"tiles\":{},\"a_min\":{},\"a_max\":{},\"b_min\":{},\"b_max\":{}}}",
+                        "{{\"tiles\":{},\"a_min\":{},\"a_max\":{},\"b_min\":{},\"b_max\":{},\"c_min\":{},\"c_max\":{}}}",
                         n.tiles,
                         jnum(n.a_min),
                         jnum(n.a_max),
                         jnum(n.b_min),
-                        jnum(n.b_max)
+                        jnum(n.b_max),
+                        jnum(n.c_min),
+                        jnum(n.c_max)
                     )
                 })
                 .unwrap_or_else(|| "null".into()),

@@ -1377,9 +1377,9 @@ fn block_row<W: Work>(
     }
 }
 
-/// Method-7 body (FORMAT.md §6, without the method byte) of an integer tile in noise mode with
-/// factor `k`: the noise model a, b fitted on the tile, the per-block half-widths
-/// floor(k * sqrt(a * min + b)), then the passes of method 6 with each element quantised with
+/// Method-7 body (FORMAT.md §6, §8: format version 5, without the method byte) of an integer
+/// tile in noise mode with factor `k`: the noise model a, b, c fitted on the tile, the
+/// per-block half-widths floor(k * sqrt(max(c, a * min + b))), then the passes of method 6 with each element quantised with
 /// its block's step. `None` for float dtypes (noise mode refuses them earlier) or a body below
 /// the expansion limit.
 pub fn encode7(
@@ -1398,12 +1398,12 @@ pub fn encode7(
     };
     let body = if narrow {
         let mut x: Vec<i32> = to_work(dtype, data);
-        let (a, b, ks) = steps7(&x, lo, hi, shape3, k);
-        encode7_body::<i32>(&mut x, lo, hi, shape3, (a, b), &ks, effort)?
+        let (m, ks) = steps7(&x, lo, hi, shape3, k);
+        encode7_body::<i32>(&mut x, lo, hi, shape3, &m, &ks, effort)?
     } else {
         let mut x: Vec<i64> = to_work(dtype, data);
-        let (a, b, ks) = steps7(&x, lo, hi, shape3, k);
-        encode7_body::<i64>(&mut x, lo, hi, shape3, (a, b), &ks, effort)?
+        let (m, ks) = steps7(&x, lo, hi, shape3, k);
+        encode7_body::<i64>(&mut x, lo, hi, shape3, &m, &ks, effort)?
     };
     if body.len() * MAX_EXPANSION < n {
         return Ok(None);
@@ -1439,9 +1439,25 @@ pub fn encode7_with_steps(
         ));
     }
     let body = if narrow {
-        encode7_body::<i32>(&mut to_work(dtype, data), lo, hi, shape3, ab, ks, effort)?
+        encode7_body::<i32>(
+            &mut to_work(dtype, data),
+            lo,
+            hi,
+            shape3,
+            &[ab.0, ab.1],
+            ks,
+            effort,
+        )?
     } else {
-        encode7_body::<i64>(&mut to_work(dtype, data), lo, hi, shape3, ab, ks, effort)?
+        encode7_body::<i64>(
+            &mut to_work(dtype, data),
+            lo,
+            hi,
+            shape3,
+            &[ab.0, ab.1],
+            ks,
+            effort,
+        )?
     };
     if body.len() * MAX_EXPANSION < n {
         return Ok(None);
@@ -1449,23 +1465,28 @@ pub fn encode7_with_steps(
     Ok(Some(body))
 }
 
-/// The fitted noise model (a, b) and per-block half-widths method 7 uses for this tile
+/// The fitted noise model (a, b, c) and per-block half-widths method 7 uses for this tile
 /// (integer dtypes; measurements and tests).
-pub fn noise_steps(data: &[u8], dtype: DType, shape3: [usize; 3], k: f64) -> (f32, f32, Vec<i64>) {
+pub fn noise_steps(
+    data: &[u8],
+    dtype: DType,
+    shape3: [usize; 3],
+    k: f64,
+) -> (f32, f32, f32, Vec<i64>) {
     let (lo, hi, _) = domain(dtype).expect("integer dtype");
     let x: Vec<i64> = to_work(dtype, data);
-    let (a, b, ks) = steps7(&x, lo, hi, shape3, k);
-    (a, b, ks)
+    let ([a, b, c], ks) = steps7(&x, lo, hi, shape3, k);
+    (a, b, c, ks)
 }
 
-fn steps7<W: Work>(x: &[W], lo: i64, hi: i64, shape: [usize; 3], k: f64) -> (f32, f32, Vec<i64>) {
+fn steps7<W: Work>(x: &[W], lo: i64, hi: i64, shape: [usize; 3], k: f64) -> ([f32; 3], Vec<i64>) {
     let xf: Vec<f64> = x.iter().map(|v| v.to_i64() as f64).collect();
-    let (a, b) = crate::codec::noise::fit(&xf, shape);
+    let (a, b, c) = crate::codec::noise::fit(&xf, shape);
     let ks = block_min(x, shape)
         .into_iter()
-        .map(|m| crate::codec::noise::half_width(k, a, b, m as f64, hi - lo))
+        .map(|m| crate::codec::noise::half_width(k, a, b, c, m as f64, hi - lo))
         .collect();
-    (a, b, ks)
+    ([a, b, c], ks)
 }
 
 fn encode7_body<W: Work>(
@@ -1473,13 +1494,14 @@ fn encode7_body<W: Work>(
     lo: i64,
     hi: i64,
     shape: [usize; 3],
-    (a, b): (f32, f32),
+    model: &[f32],
     ks: &[i64],
     effort: i32,
 ) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(x.len() / 2 + 64);
-    out.extend_from_slice(&a.to_le_bytes());
-    out.extend_from_slice(&b.to_le_bytes());
+    for m in model {
+        out.extend_from_slice(&m.to_le_bytes());
+    }
     let mut map = Vec::with_capacity(ks.len() + 8);
     let mut prev = 0i64;
     for &kb in ks {
@@ -1497,9 +1519,26 @@ fn encode7_body<W: Work>(
     Ok(out)
 }
 
+/// Bytes of the noise model at the start of a method-7 body: f32 a, b (format versions 3 and
+/// 4) or f32 a, b, c (noise mode in format version 5, FORMAT.md §8).
+pub fn model_len(version: u8, noise: bool) -> usize {
+    if version >= 5 && noise {
+        12
+    } else {
+        8
+    }
+}
+
 /// Decodes a method-7 body (without the method byte) of an integer tile of shape `shape3` into
-/// `out` (prod(shape3) * dtype.size() bytes, little-endian). Never panics on corrupt input.
-pub fn decode7(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> Result<()> {
+/// `out` (prod(shape3) * dtype.size() bytes, little-endian); the body starts with `mlen` bytes
+/// of noise model ([`model_len`]). Never panics on corrupt input.
+pub fn decode7(
+    body: &[u8],
+    mlen: usize,
+    dtype: DType,
+    shape3: [usize; 3],
+    out: &mut [u8],
+) -> Result<()> {
     let n = shape3
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
@@ -1516,14 +1555,23 @@ pub fn decode7(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) ->
         ));
     }
     let (lo, hi, narrow) = domain(dtype).expect("integer dtype");
-    if body.len() < 8 {
+    if body.len() < mlen {
         return Err(Error::truncated(
             "method 7 body ends inside the noise model",
         ));
     }
+    if mlen == 12 {
+        // Format version 5: the floor c is a variance (FORMAT.md §8).
+        let c = f32::from_le_bytes(body[8..12].try_into().expect("4 bytes"));
+        if !(c.is_finite() && c >= 0.0) {
+            return Err(Error::corrupt(format!(
+                "method 7 noise floor c = {c} (must be finite and >= 0)"
+            )));
+        }
+    }
     let mut r = Reader {
         buf: body,
-        pos: 8,
+        pos: mlen,
         truncated: "method 7 body ends inside a varint",
     };
     let zl = r.varint()?;
