@@ -69,8 +69,21 @@ impl<'a> BitReader<'a> {
             overrun: false,
         }
     }
+    /// Tops the buffer up to 57..=64 bits (fewer only at the end of the data). With 8 bytes
+    /// left it loads them as one word: the bytes it cannot take yet land above `n` and are the
+    /// very bits the next refill ORs in at the same place, so `get` returns the same values.
     #[inline]
     fn refill(&mut self) {
+        if self.n <= 56 {
+            if let Some(w) = self.data.get(self.pos..self.pos + 8) {
+                let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+                self.acc |= w << self.n;
+                let k = (64 - self.n) / 8;
+                self.pos += k as usize;
+                self.n += 8 * k;
+                return;
+            }
+        }
         while self.n <= 56 {
             match self.data.get(self.pos) {
                 Some(&b) => {
@@ -102,6 +115,7 @@ impl<'a> BitReader<'a> {
         self.n -= nbits;
         v
     }
+    #[inline]
     pub fn get_wide(&mut self, nbits: u32) -> u64 {
         if nbits > 32 {
             let lo = self.get(32);
