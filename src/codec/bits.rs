@@ -227,6 +227,34 @@ mod tests {
         r.get(32);
         assert!(r.finish().is_err());
     }
+    /// Reads of mixed widths against plain bit indexing, for every data length (the word-wise
+    /// refill with 8+ bytes left, the byte loop near the end), up to the first read that does
+    /// not fit; `finish` accepts a fully consumed buffer (under 8 bits left over).
+    #[test]
+    fn reads_match_bit_indexing_at_every_length() {
+        let data: Vec<u8> = (0..40u32).map(|i| (i * 167 + 13) as u8).collect();
+        let bit = |p: usize| (data[p / 8] >> (p % 8)) as u64 & 1;
+        for len in 0..=data.len() {
+            for step in 1..=33u32 {
+                let mut r = BitReader::new(&data[..len]);
+                let mut p = 0usize;
+                for k in 0..200u32 {
+                    let n = (k * step) % 33;
+                    if p + n as usize > 8 * len {
+                        assert_eq!(r.get(n), 0);
+                        assert!(r.finish().is_err());
+                        break;
+                    }
+                    let want = (0..n as usize).fold(0, |a, i| a | bit(p + i) << i);
+                    assert_eq!(r.get(n), want, "len {len} step {step} at bit {p}");
+                    p += n as usize;
+                    if p + 8 > 8 * len {
+                        assert!(r.finish().is_ok(), "len {len} at bit {p}");
+                    }
+                }
+            }
+        }
+    }
     #[test]
     fn varint_roundtrip() {
         let mut out = Vec::new();
