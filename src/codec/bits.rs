@@ -69,8 +69,21 @@ impl<'a> BitReader<'a> {
             overrun: false,
         }
     }
+    /// Tops the buffer up to 57..=64 bits (fewer only at the end of the data). With 8 bytes
+    /// left it loads them as one word: the bytes it cannot take yet land above `n` and are the
+    /// very bits the next refill ORs in at the same place, so `get` returns the same values.
     #[inline]
     fn refill(&mut self) {
+        if self.n <= 56 {
+            if let Some(w) = self.data.get(self.pos..self.pos + 8) {
+                let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+                self.acc |= w << self.n;
+                let k = (64 - self.n) / 8;
+                self.pos += k as usize;
+                self.n += 8 * k;
+                return;
+            }
+        }
         while self.n <= 56 {
             match self.data.get(self.pos) {
                 Some(&b) => {
@@ -102,6 +115,7 @@ impl<'a> BitReader<'a> {
         self.n -= nbits;
         v
     }
+    #[inline]
     pub fn get_wide(&mut self, nbits: u32) -> u64 {
         if nbits > 32 {
             let lo = self.get(32);
@@ -212,6 +226,34 @@ mod tests {
         r.finish().unwrap();
         r.get(32);
         assert!(r.finish().is_err());
+    }
+    /// Reads of mixed widths against plain bit indexing, for every data length (the word-wise
+    /// refill with 8+ bytes left, the byte loop near the end), up to the first read that does
+    /// not fit; `finish` accepts a fully consumed buffer (under 8 bits left over).
+    #[test]
+    fn reads_match_bit_indexing_at_every_length() {
+        let data: Vec<u8> = (0..40u32).map(|i| (i * 167 + 13) as u8).collect();
+        let bit = |p: usize| (data[p / 8] >> (p % 8)) as u64 & 1;
+        for len in 0..=data.len() {
+            for step in 1..=33u32 {
+                let mut r = BitReader::new(&data[..len]);
+                let mut p = 0usize;
+                for k in 0..200u32 {
+                    let n = (k * step) % 33;
+                    if p + n as usize > 8 * len {
+                        assert_eq!(r.get(n), 0);
+                        assert!(r.finish().is_err());
+                        break;
+                    }
+                    let want = (0..n as usize).fold(0, |a, i| a | bit(p + i) << i);
+                    assert_eq!(r.get(n), want, "len {len} step {step} at bit {p}");
+                    p += n as usize;
+                    if p + 8 > 8 * len {
+                        assert!(r.finish().is_ok(), "len {len} at bit {p}");
+                    }
+                }
+            }
+        }
     }
     #[test]
     fn varint_roundtrip() {
