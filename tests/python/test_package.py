@@ -216,7 +216,7 @@ def test_h5py_every_mode(tmp_path, kw):
         from noise_model import check_noise_dataset
 
         h = h5z_apr.header(chunk)
-        assert (h["mode"], h["value"], h["format_version"]) == ("noise", kw["k"], 3)
+        assert (h["mode"], h["value"], h["format_version"]) == ("noise", kw["k"], 5)
         with h5py.File(path, "r") as f:
             worst, tiles = check_noise_dataset(f["d"], a, kw["k"])
         assert tiles > 0 and 0 < worst <= kw["k"], worst
@@ -354,7 +354,7 @@ def test_noise_settings_and_float_refusal():
     blob = h5z_apr.compress(a, mode="noise", k=1)
     assert blob == h5z_apr.compress(a, settings=APR(mode="noise", k=1))
     h = h5z_apr.header(blob)
-    assert (h["mode"], h["value"], h["format_version"]) == ("noise", 1.0, 3)
+    assert (h["mode"], h["value"], h["format_version"]) == ("noise", 1.0, 5)
     b = h5z_apr.decompress(blob)
     from noise_model import stream_sigma
 
