@@ -80,11 +80,7 @@ pub fn encode(
     put_table(pal, out);
     // Indices < 2^16 (the palette of a 1- or 2-byte dtype): u16 values, coded by the same
     // integer quantiser as i64 would be (IndexDomain), 1/4 of the memory.
-    let (lo, _) = dtype.int_range();
-    let mut index = vec![0u16; 1 << 16];
-    for (i, &p) in pal.iter().enumerate() {
-        index[(p - lo) as usize] = i as u16;
-    }
+    let index = index_of(pal, dtype);
     let mut idx: Vec<u16> = Vec::with_capacity(data.len() / dtype.size());
     for_each_offset(dtype, data, |o| idx.push(index[o]));
     drop(index);
@@ -125,6 +121,17 @@ pub fn decode(
     }
     store(&pal, dtype, idx.iter().map(|&i| i as usize), out);
     Ok(())
+}
+
+/// The palette index of every value offset `x - lo` (as `for_each_offset` hands them out),
+/// a table of 2^16 entries (0 where the value is not in `pal`).
+fn index_of(pal: &[i64], dtype: DType) -> Vec<u16> {
+    let (lo, _) = dtype.int_range();
+    let mut index = vec![0u16; 1 << 16];
+    for (i, &p) in pal.iter().enumerate() {
+        index[(p - lo) as usize] = i as u16;
+    }
+    index
 }
 
 /// Writes the palette table of §2.5: K, zigzag(T[0]), then the K - 1 gaps.
@@ -211,11 +218,7 @@ pub fn encode_fast(
 ) -> bool {
     let start = out.len();
     put_table(pal, out);
-    let (lo, _) = dtype.int_range();
-    let mut index = vec![0u16; 1 << 16];
-    for (i, &p) in pal.iter().enumerate() {
-        index[(p - lo) as usize] = i as u16;
-    }
+    let index = index_of(pal, dtype);
     let it = index_dtype(pal.len());
     let mut idx: Vec<u8> = Vec::with_capacity(data.len() / dtype.size() * it.size());
     if it == DType::U8 {

@@ -1438,26 +1438,11 @@ pub fn encode7_with_steps(
             "method 7 step map: wrong block count or half-width outside the dtype's range",
         ));
     }
+    let m = [ab.0, ab.1];
     let body = if narrow {
-        encode7_body::<i32>(
-            &mut to_work(dtype, data),
-            lo,
-            hi,
-            shape3,
-            &[ab.0, ab.1],
-            ks,
-            effort,
-        )?
+        encode7_body::<i32>(&mut to_work(dtype, data), lo, hi, shape3, &m, ks, effort)?
     } else {
-        encode7_body::<i64>(
-            &mut to_work(dtype, data),
-            lo,
-            hi,
-            shape3,
-            &[ab.0, ab.1],
-            ks,
-            effort,
-        )?
+        encode7_body::<i64>(&mut to_work(dtype, data), lo, hi, shape3, &m, ks, effort)?
     };
     if body.len() * MAX_EXPANSION < n {
         return Ok(None);
