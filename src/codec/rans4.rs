@@ -270,37 +270,43 @@ fn normalize(cnt: &[u32], m: u32) -> Vec<u32> {
         }
     }
     let cost = |c: u32, a: u32, b: u32| c as f64 * ((a as f64).ln() - (b as f64).ln());
+    // Every step moves the sum one towards m, so the direction is fixed. Bits lost (up to a
+    // constant factor) by moving f_i one step towards the target, per used symbol, kept up
+    // to date for the one symbol a step changes (the same values the step's scan over all
+    // symbols would compute: the choice, first smallest loss, is the same).
+    let down = sum > m as i64;
+    let loss = |fi: u32, c: u32| {
+        if !down {
+            -cost(c, fi + 1, fi)
+        } else if fi <= 1 {
+            f64::INFINITY // cannot go below 1
+        } else {
+            cost(c, fi, fi - 1)
+        }
+    };
+    let used: Vec<usize> = (0..cnt.len()).filter(|&i| cnt[i] > 0).collect();
+    let mut d: Vec<f64> = used.iter().map(|&i| loss(f[i], cnt[i])).collect();
     while sum != m as i64 {
         let mut best = usize::MAX;
         let mut best_cost = f64::INFINITY;
-        for (i, (&fi, &c)) in f.iter().zip(cnt).enumerate() {
-            if c == 0 {
-                continue;
-            }
-            // Bits lost (up to a constant factor) by moving f_i one step towards the target.
-            let d = if sum > m as i64 {
-                if fi <= 1 {
-                    continue;
-                }
-                cost(c, fi, fi - 1)
-            } else {
-                -cost(c, fi + 1, fi)
-            };
-            if d < best_cost {
-                best_cost = d;
-                best = i;
+        for (k, &dk) in d.iter().enumerate() {
+            if dk < best_cost {
+                best_cost = dk;
+                best = k;
             }
         }
         if best == usize::MAX {
             break; // cannot happen: <= 256 used symbols < m
         }
-        if sum > m as i64 {
-            f[best] -= 1;
+        let i = used[best];
+        if down {
+            f[i] -= 1;
             sum -= 1;
         } else {
-            f[best] += 1;
+            f[i] += 1;
             sum += 1;
         }
+        d[best] = loss(f[i], cnt[i]);
     }
     f
 }
@@ -933,6 +939,84 @@ mod tests {
         }
         let all: Vec<u32> = vec![1; 256];
         assert!(normalize(&all, 256 * 8).iter().all(|&f| f == 8));
+    }
+
+    /// The greedy rounding as first written: every step scans all symbols and recomputes
+    /// their losses. `normalize` keeps the losses up to date instead; same frequencies.
+    fn normalize_scan_all(cnt: &[u32], m: u32) -> Vec<u32> {
+        let total: u64 = cnt.iter().map(|&c| c as u64).sum();
+        let mut f = vec![0u32; cnt.len()];
+        if total == 0 {
+            return f;
+        }
+        let mut sum = 0i64;
+        for (fi, &c) in f.iter_mut().zip(cnt) {
+            if c > 0 {
+                *fi = ((c as u64 * m as u64 + total / 2) / total).max(1) as u32;
+                sum += *fi as i64;
+            }
+        }
+        let cost = |c: u32, a: u32, b: u32| c as f64 * ((a as f64).ln() - (b as f64).ln());
+        while sum != m as i64 {
+            let mut best = usize::MAX;
+            let mut best_cost = f64::INFINITY;
+            for (i, (&fi, &c)) in f.iter().zip(cnt).enumerate() {
+                if c == 0 || (sum > m as i64 && fi <= 1) {
+                    continue;
+                }
+                let d = if sum > m as i64 {
+                    cost(c, fi, fi - 1)
+                } else {
+                    -cost(c, fi + 1, fi)
+                };
+                if d < best_cost {
+                    best_cost = d;
+                    best = i;
+                }
+            }
+            if best == usize::MAX {
+                break;
+            }
+            if sum > m as i64 {
+                f[best] -= 1;
+                sum -= 1;
+            } else {
+                f[best] += 1;
+                sum += 1;
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn normalize_equals_the_full_scan() {
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for case in 0..400 {
+            let used = 1 + (next() % 256) as usize;
+            let mut c = vec![0u32; ALPHABET];
+            for v in c.iter_mut().take(used) {
+                // Skewed counts with zeros and ties, so that both directions and ties occur.
+                *v = match next() % 5 {
+                    0 => 0,
+                    1 => 1,
+                    2 => (next() % 4) as u32 + 1,
+                    _ => (next() % (1 << (next() % 20))) as u32,
+                };
+            }
+            for m in [256, 2048, 4096] {
+                assert_eq!(
+                    normalize(&c, m),
+                    normalize_scan_all(&c, m),
+                    "case {case} m {m}"
+                );
+            }
+        }
     }
 
     #[test]

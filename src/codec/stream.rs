@@ -115,6 +115,16 @@ pub fn compress_v1(data: &[u8], dtype: DType, shape: &[usize], cfg: &Config) -> 
 /// Tiles below this size always try the full zstd candidate (the sample would be tiny).
 const ZSTD_SKIP_MIN_BYTES: usize = 64 << 10;
 
+/// The zstd sample is 1/8 of the tile in 2 to 8 evenly spread pieces of at least this size
+/// where the tile allows (8 pieces from 1 MiB up): each zstd frame has a fixed cost (context
+/// reset, Huffman and FSE tables) that 8 pieces of a small tile's 1/64 would pay 8 times.
+const ZSTD_SAMPLE_PIECE_BYTES: usize = 16 << 10;
+
+/// Number of sample pieces for a tile of `bytes` bytes (see [`ZSTD_SAMPLE_PIECE_BYTES`]).
+fn zstd_sample_parts(bytes: usize) -> usize {
+    (bytes / 8 / ZSTD_SAMPLE_PIECE_BYTES).clamp(2, 8)
+}
+
 /// Appends method byte + body (FORMAT.md §2.3-2.7) of `nblocks` blocks of shape `bs` to `out`.
 /// Used for a whole v1 chunk and for each v2 tile (nblocks = 1).
 /// `v2`: the body is a format-version-2 tile (nblocks = 1), where method 6 replaces method 2
@@ -167,15 +177,16 @@ pub(crate) fn encode_body(
     let lossless_best = |out: &mut Vec<u8>| -> Result<()> {
         lossless_pyramid(out);
         crate::codec::probe("pyramid body done");
-        // The zstd candidate costs about one zstd-3 pass over the tile. A 1/8 sample (8
-        // spread pieces) predicts its size within -13..+18 % on every shared volume
+        // The zstd candidate costs about one zstd-3 pass over the tile. A 1/8 sample (2-8
+        // spread pieces, `zstd_sample_parts`) predicts its size within -13..+18 % on every shared volume
         // (benches/results/encode-zstd-skip-2026-12-03.md); the full candidate is coded
         // only when the prediction is within 25 % of the pyramid body, so it is skipped
         // where it cannot win and the output is what the full trial gives.
         let pyr_len = out.len() - body_start;
-        if data.len() >= ZSTD_SKIP_MIN_BYTES
-            && zstd_shuffle::estimate(data, dtype, cfg.effort, 8, 64)? * 4 > pyr_len * 5
-        {
+        if data.len() >= ZSTD_SKIP_MIN_BYTES && {
+            let parts = zstd_sample_parts(data.len());
+            zstd_shuffle::estimate(data, dtype, cfg.effort, parts, 8 * parts)? * 4 > pyr_len * 5
+        } {
             crate::codec::probe("zstd candidate skipped");
             return Ok(());
         }
@@ -461,6 +472,15 @@ pub fn stats(stream: &[u8]) -> Result<StreamStats> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zstd_sample_parts_by_tile_size() {
+        assert_eq!(zstd_sample_parts(64 << 10), 2);
+        assert_eq!(zstd_sample_parts(256 << 10), 2);
+        assert_eq!(zstd_sample_parts(512 << 10), 4);
+        assert_eq!(zstd_sample_parts(1 << 20), 8);
+        assert_eq!(zstd_sample_parts(16 << 20), 8);
+    }
 
     /// Lossless keeps trying the zstd candidate where it wins (a repeated pseudo-random
     /// pattern, which no predictor sees), even with the sampled skip rule.
