@@ -233,11 +233,24 @@ fn detect_box(data: &[u8], es: usize, view: [usize; 3]) -> [usize; 3] {
     let [z, x, y] = view;
     let last = &data[data.len() - es..];
     let row = y * es;
+    // The element compare at the element size known to the compiler (no memcmp call per
+    // element: long constant runs at the row ends are scanned element by element).
+    fn rpos<const N: usize>(r: &[u8], last: &[u8]) -> Option<usize> {
+        let last: [u8; N] = last.try_into().expect("element size");
+        r.chunks_exact(N).rposition(|e| e != last)
+    }
+    let rpos: fn(&[u8], &[u8]) -> Option<usize> = match es {
+        1 => rpos::<1>,
+        2 => rpos::<2>,
+        4 => rpos::<4>,
+        8 => rpos::<8>,
+        _ => |r: &[u8], last: &[u8]| r.chunks_exact(last.len()).rposition(|e| e != last),
+    };
     let mut b = [0usize; 3];
     for zi in 0..z {
         for xi in 0..x {
             let r = &data[(zi * x + xi) * row..][..row];
-            if let Some(k) = r.chunks_exact(es).rposition(|e| e != last) {
+            if let Some(k) = rpos(r, last) {
                 b[0] = zi + 1;
                 b[1] = b[1].max(xi + 1);
                 b[2] = b[2].max(k + 1);
@@ -432,9 +445,7 @@ pub(crate) fn decode(h: &Header, body: &[u8], out: &mut [u8], nthreads: usize) -
     let l = Layout::parse(h, body)?;
     let es = h.dtype.size();
     if l.ebox != l.view {
-        for e in out.chunks_exact_mut(es) {
-            e.copy_from_slice(l.fill);
-        }
+        super::elements::fill_elements(out, l.fill);
     }
     let contiguous = contiguous(l.view, l.ebox, l.tile);
     // Each tile's envelope, split off in increasing order (disjoint by construction).

@@ -5,6 +5,30 @@
 
 use super::DType;
 
+/// Sets every element of `out` (elements of `value.len()` bytes) to `value`: a byte fill
+/// when all of `value`'s bytes are equal (zero, the common case), else stores of the element
+/// size known to the compiler (no copy call per element).
+pub(crate) fn fill_elements(out: &mut [u8], value: &[u8]) {
+    fn fill<const N: usize>(out: &mut [u8], value: &[u8]) {
+        let v: [u8; N] = value.try_into().expect("element size");
+        for e in out.chunks_exact_mut(N) {
+            e.copy_from_slice(&v);
+        }
+    }
+    match value.len() {
+        0 => {}
+        _ if value.iter().all(|&b| b == value[0]) => out.fill(value[0]),
+        2 => fill::<2>(out, value),
+        4 => fill::<4>(out, value),
+        8 => fill::<8>(out, value),
+        _ => {
+            for e in out.chunks_exact_mut(value.len()) {
+                e.copy_from_slice(value);
+            }
+        }
+    }
+}
+
 /// Maps float bits to integers whose order matches the float order (bijective).
 #[inline]
 pub(crate) fn f32_to_ordered(bits: u32) -> i64 {
@@ -360,6 +384,31 @@ mod f32_tests {
             from_f64s(dt, &wide, &mut o1);
             from_f32s(dt, &f, &mut o2);
             assert_eq!(o1, o2, "{dt:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod fill_tests {
+    use super::fill_elements;
+
+    #[test]
+    fn fill_elements_sets_every_element() {
+        for value in [
+            &[7u8][..],
+            &[0, 0],
+            &[1, 2],
+            &[9, 9, 9, 9],
+            &[1, 0, 0, 0],
+            &[0, 0, 0, 0, 0, 0, 0, 0],
+            &[1, 2, 3, 4, 5, 6, 7, 8],
+        ] {
+            let mut out = vec![0xa5u8; value.len() * 37];
+            fill_elements(&mut out, value);
+            assert!(
+                out.chunks_exact(value.len()).all(|e| e == value),
+                "{value:?}"
+            );
         }
     }
 }
