@@ -34,11 +34,33 @@ pub fn sparse_palette(dtype: DType, data: &[u8]) -> Option<Vec<i64>> {
         return None;
     }
     let (lo, _) = dtype.int_range();
+    // Kept iff (distinct values) * 2 <= span of the values, so a prefix with more than half
+    // the span's distinct values decides "no" (most tiles: a CT or fluorescence tile has
+    // that within its first few % of elements). The distinct values are counted over the
+    // first quarter, checked every `STEP` elements; the rest is only marked.
+    const STEP: usize = 4096;
+    let span = {
+        let (mn, mx) = offset_range(dtype, data);
+        mx - mn + 1
+    };
     let mut seen = vec![0u8; 1 << 16];
     {
         // Fixed size: the u16 offsets index it without bounds checks.
         let marks: &mut [u8; 1 << 16] = (&mut seen[..]).try_into().expect("2^16");
-        for_each_offset(dtype, data, |o| marks[o & 0xffff] = 1);
+        let step = STEP * dtype.size();
+        let head = (data.len() / 4).next_multiple_of(step).min(data.len());
+        let mut distinct = 0usize;
+        for piece in data[..head].chunks(step) {
+            for_each_offset(dtype, piece, |o| {
+                let m = &mut marks[o & 0xffff];
+                distinct += (*m == 0) as usize;
+                *m = 1;
+            });
+            if distinct * 2 > span {
+                return None;
+            }
+        }
+        for_each_offset(dtype, &data[head..], |o| marks[o & 0xffff] = 1);
     }
     // The offsets of the dtype's range only (256 for 1-byte dtypes), 8 at a time: empty
     // stretches of the range cost one test per 8 offsets.
@@ -54,6 +76,27 @@ pub fn sparse_palette(dtype: DType, data: &[u8]) -> Option<Vec<i64>> {
     }
     let span = pal[pal.len() - 1] - pal[0] + 1;
     (pal.len() as i64 * 2 <= span).then_some(pal)
+}
+
+/// (smallest, largest) offset `x - lo` of a 1- or 2-byte integer chunk (see
+/// [`for_each_offset`]), folded in the element width.
+fn offset_range(dtype: DType, data: &[u8]) -> (usize, usize) {
+    fn fold<T: Copy + Ord + Into<usize>>(it: impl Iterator<Item = T>, first: T) -> (usize, usize) {
+        let (mn, mx) = it.fold((first, first), |(a, b), x| (a.min(x), b.max(x)));
+        (mn.into(), mx.into())
+    }
+    match dtype {
+        DType::U8 => fold(data.iter().copied(), data[0]),
+        DType::I8 => fold(data.iter().map(|&b| b ^ 0x80), data[0] ^ 0x80),
+        DType::U16 | DType::I16 => {
+            let flip = if dtype == DType::I16 { 0x8000 } else { 0 };
+            let it = data
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]) ^ flip);
+            fold(it, u16::from_le_bytes([data[0], data[1]]) ^ flip)
+        }
+        _ => unreachable!("palette needs a 1- or 2-byte integer dtype"),
+    }
 }
 
 /// Largest index half-width k such that indices within k of each other map to values within
@@ -294,15 +337,21 @@ mod tests {
         };
         for dtype in [DType::U8, DType::I8, DType::U16, DType::I16] {
             let (lo, hi) = dtype.int_range();
-            for case in 0..6 {
-                let vals: Vec<i64> = (0..3000)
-                    .map(|_| match case {
-                        0 => lo + (next() % (hi - lo + 1)),         // dense
+            for (case, n) in (0..8).flat_map(|c| [(c, 3000), (c, 40_000)]) {
+                let vals: Vec<i64> = (0..n)
+                    .map(|i| match case {
+                        // Sparse for the first third (the counted prefix), dense after.
+                        6 if i < n / 3 => lo + 16 * (next() % ((hi - lo) / 16)),
+                        6 => lo + (next() % (hi - lo + 1)),
+                        // Dense for the first third, then a sparse stretch.
+                        7 if i < n / 3 => lo + (next() % (hi - lo + 1)),
+                        7 => hi - 3 * (next() % 5),
+                        0 => lo + (next() % (hi - lo + 1)), // dense
                         1 => lo + 16 * (next() % ((hi - lo) / 16)), // sparse, stride 16
-                        2 => [lo, hi][(next() & 1) as usize],       // the two extremes
-                        3 => 7,                                     // one value
-                        4 => hi - 3 * (next() % 5),                 // sparse near the top
-                        _ => lo + (next() % 3),                     // dense, tiny range
+                        2 => [lo, hi][(next() & 1) as usize], // the two extremes
+                        3 => 7,                             // one value
+                        4 => hi - 3 * (next() % 5),         // sparse near the top
+                        _ => lo + (next() % 3),             // dense, tiny range
                     })
                     .collect();
                 let data: Vec<u8> = vals
