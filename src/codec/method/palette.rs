@@ -79,21 +79,30 @@ pub fn sparse_palette(dtype: DType, data: &[u8]) -> Option<Vec<i64>> {
 }
 
 /// (smallest, largest) offset `x - lo` of a 1- or 2-byte integer chunk (see
-/// [`for_each_offset`]), folded in the element width.
+/// [`for_each_offset`]), folded in the element width; 2-byte elements as i16 (`u ^ 0x8000`
+/// for u16: order-preserving; measured: fewer instructions than a u16 or usize fold).
 fn offset_range(dtype: DType, data: &[u8]) -> (usize, usize) {
-    fn fold<T: Copy + Ord + Into<usize>>(it: impl Iterator<Item = T>, first: T) -> (usize, usize) {
-        let (mn, mx) = it.fold((first, first), |(a, b), x| (a.min(x), b.max(x)));
-        (mn.into(), mx.into())
-    }
     match dtype {
-        DType::U8 => fold(data.iter().copied(), data[0]),
-        DType::I8 => fold(data.iter().map(|&b| b ^ 0x80), data[0] ^ 0x80),
+        DType::U8 | DType::I8 => {
+            let flip = if dtype == DType::I8 { 0x80 } else { 0 };
+            let (mut mn, mut mx) = (u8::MAX, 0u8);
+            for &b in data {
+                mn = mn.min(b ^ flip);
+                mx = mx.max(b ^ flip);
+            }
+            (mn as usize, mx as usize)
+        }
         DType::U16 | DType::I16 => {
-            let flip = if dtype == DType::I16 { 0x8000 } else { 0 };
-            let it = data
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]) ^ flip);
-            fold(it, u16::from_le_bytes([data[0], data[1]]) ^ flip)
+            // v: the element as an order-preserving i16; its offset is (v as u16) ^ 0x8000.
+            let flip = if dtype == DType::U16 { 0x8000 } else { 0 };
+            let (mut mn, mut mx) = (i16::MAX, i16::MIN);
+            for c in data.chunks_exact(2) {
+                let v = (u16::from_le_bytes([c[0], c[1]]) ^ flip) as i16;
+                mn = mn.min(v);
+                mx = mx.max(v);
+            }
+            let off = |v: i16| ((v as u16) ^ 0x8000) as usize;
+            (off(mn), off(mx))
         }
         _ => unreachable!("palette needs a 1- or 2-byte integer dtype"),
     }
