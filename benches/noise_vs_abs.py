@@ -135,10 +135,11 @@ def main():
     if not vols:
         sys.exit(f"noise_vs_abs.py: no integer .npy volumes under {DATA} (set H5Z_APR_TEST_DATA)")
     lines = ["| volume | dtype, shape | noise σ (eval) | k | noise ratio | RMSE | RMSE/σ | "
-             "max err/σ(I) | > k·σ(I) | h5py ratio | abs bound (b..b+1) | abs ratio at same RMSE "
+             "max err/σ(I) | > k·σ(I) (fraction) | h5py ratio, RMSE | abs bound (b..b+1) | abs ratio at same RMSE "
              "| noise/abs | abs b ratio (RMSE <= noise's) | abs with the same promise: bound, ratio |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     summary = []
+    checks = []
     for p in vols:
         shape = np.load(p, mmap_mode="r").shape
         dtype = np.load(p, mmap_mode="r").dtype
@@ -149,10 +150,12 @@ def main():
         for k, r in zip(KS, rows):
             lo, hi, beq, aratio, lo_ratio = abs_at_rmse(ev, r["rmse"])
             h = None if a.no_h5py else h5py_noise(p, k)
-            if h is not None and abs(h["ratio"] - r["ratio"]) > 1e-9 * r["ratio"]:
-                raise RuntimeError(f"{name} k {k}: h5py ratio {h['ratio']} != eval {r['ratio']}")
-            if h is not None and abs(h["rmse"] - r["rmse"]) > 1e-6 * max(r["rmse"], 1e-9):
-                raise RuntimeError(f"{name} k {k}: h5py RMSE {h['rmse']} != eval {r['rmse']}")
+            if h is not None:
+                # Recorded, not raised: a mismatch is a finding to report, the other rows still count.
+                dr = abs(h["ratio"] - r["ratio"]) / r["ratio"]
+                de = abs(h["rmse"] - r["rmse"]) / max(r["rmse"], 1e-9)
+                checks.append((str(name), k, h["ratio"], r["ratio"], h["rmse"], r["rmse"],
+                               dr <= 1e-9 and de <= 1e-6))
             mos = r["max_abs_error_over_sigma_model"]
             smin = r["sigma_model_min"]
             bg = 0 if smin is None else int(math.floor(k * smin))
@@ -161,8 +164,9 @@ def main():
                 f"| {name} | {dtype}, {tuple(shape)} | {sigma:.4g} | {k} | {r['ratio']:.3f} | "
                 f"{r['rmse']:.4g} | {r['rmse_over_noise']:.3f} | "
                 f"{mos if isinstance(mos, str) else format(mos, '.3f')} | "
-                f"{r['noise_bound_violation_fraction']:.0f} | "
-                f"{'-' if h is None else format(h['ratio'], '.3f')} | {beq:.2f} ({lo}..{hi}) | "
+                f"{r['noise_bound_violation_fraction']:.3g} | "
+                f"{'-' if h is None else format(h['ratio'], '.3f') + ', ' + format(h['rmse'], '.4g')}"
+                f"{'' if h is None or checks[-1][-1] else ' MISMATCH'} | {beq:.2f} ({lo}..{hi}) | "
                 f"{aratio:.3f} | {r['ratio'] / aratio:.3f} | "
                 f"{'lossless' if lo == 0 else 'abs ' + str(lo)} {lo_ratio:.3f} | "
                 f"{'lossless' if bg == 0 else 'abs ' + str(bg)}, {gratio:.3f} |")
@@ -173,6 +177,14 @@ def main():
     for name, k, nr, ar, ro, gr in summary:
         text += (f"- {name} k={k}: {'yes' if nr > ar else 'no'} ({nr:.3f} vs {ar:.3f}); RMSE/σ {ro:.3f}; "
                  f"vs abs with the same pointwise promise {nr / gr:.2f}x\n")
+    if checks:
+        bad = [c for c in checks if not c[-1]]
+        text += (f"\nh5py cross-check (HDF5 storage ratio and numpy RMSE of what HDF5 decodes, against "
+                 f"eval; ratio to 1e-9, RMSE to 1e-6 relative): {len(checks) - len(bad)}/{len(checks)} "
+                 f"rows agree.\n")
+        for name, k, hr, er, he, ee, _ in bad:
+            text += (f"- MISMATCH {name} k={k}: h5py ratio {hr:.6f} vs eval {er:.6f}, "
+                     f"h5py RMSE {he:.6g} vs eval {ee:.6g}\n")
     if a.out:
         Path(a.out).write_text(text)
     print(text)
