@@ -20,6 +20,7 @@ otherwise python/h5z_apr of this repo is used with target/release/libh5z_apr.so 
 the package into a temporary directory, nothing is written into the repo).
 """
 import argparse
+import atexit
 import os
 import shutil
 import sys
@@ -47,6 +48,7 @@ def import_h5z_apr():
         sys.exit("noise_blocks.py: no h5z_apr package and no target/release/libh5z_apr.so "
                  "(cargo build --release)")
     tmp = Path(tempfile.mkdtemp(prefix="h5z-apr-pkg-"))
+    atexit.register(shutil.rmtree, tmp, True)
     shutil.copytree(REPO / "python" / "h5z_apr", tmp / "h5z_apr",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(so, tmp / "h5z_apr" / so.name)
