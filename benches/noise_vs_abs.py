@@ -11,8 +11,10 @@ For every integer .npy volume in ../shared/data (or the paths given):
 - abs mode at the same RMSE: abs bounds 1, 2, 4, 8, ... until the RMSE passes the noise row's
   RMSE, then bisection over the integer bounds to the two adjacent bounds b, b+1 whose RMSEs
   bracket the noise row's RMSE; the abs ratio there is log(ratio) interpolated linearly in RMSE
-  between b and b+1 (bound 0 = lossless when the noise RMSE is below abs 1's). Also the ratio
-  of abs b itself, a real setting with RMSE <= the noise row's;
+  between b and b+1 (bound 0 = lossless when the noise RMSE is below abs 1's). Also the
+  time-sharing point (a fraction of the data at b+1, the rest at b, bytes and MSE linear in the
+  fraction, at the noise row's MSE: reachable by abs mode chunk by chunk, and never above the
+  log-linear number), and the ratio of abs b itself, a real setting with RMSE <= the noise row's;
 - abs mode with noise mode's pointwise promise: the bound floor(k * min sigma(I)) (min over the
   volume of the per-tile model, eval's `sigma_model_min`) is the largest abs bound that keeps
   |err| <= k * sigma(I) at every element; its ratio (lossless when the bound is 0).
@@ -108,7 +110,13 @@ def abs_at_rmse(ev, target):
         raise RuntimeError(f"abs RMSE not monotone around {target}: {lo}:{e0} {hi}:{e1}")
     t = 0.0 if e1 == e0 else (target - e0) / (e1 - e0)
     ratio = math.exp(math.log(r0["ratio"]) + t * (math.log(r1["ratio"]) - math.log(r0["ratio"])))
-    return lo, hi, lo + t, ratio, r0["ratio"]
+    # Time-sharing: a fraction u of the data at bound hi, the rest at lo, has MSE and bytes
+    # linear in u, so it is a point abs mode can really reach (by chunks); log-linear in RMSE
+    # lies above it (geometric >= harmonic mean of the ratios).
+    m0, m1 = e0 * e0, e1 * e1
+    u = 0.0 if m1 == m0 else (target * target - m0) / (m1 - m0)
+    shared = 1.0 / ((1.0 - u) / r0["ratio"] + u / r1["ratio"])
+    return lo, hi, lo + t, ratio, r0["ratio"], shared
 
 
 def h5py_noise(path, k):
@@ -135,10 +143,11 @@ def main():
     if not vols:
         sys.exit(f"noise_vs_abs.py: no integer .npy volumes under {DATA} (set H5Z_APR_TEST_DATA)")
     lines = ["| volume | dtype, shape | noise σ (eval) | k | noise ratio | RMSE | RMSE/σ | "
-             "max err/σ(I) | > k·σ(I) | h5py ratio | abs bound (b..b+1) | abs ratio at same RMSE "
-             "| noise/abs | abs b ratio (RMSE <= noise's) | abs with the same promise: bound, ratio |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "max err/σ(I) | > k·σ(I) (fraction) | h5py ratio, RMSE | abs bound (b..b+1) | abs ratio at same RMSE "
+             "| noise/abs | abs time-sharing b, b+1 at same MSE | noise/that | abs b ratio (RMSE <= noise's) | abs with the same promise: bound, ratio |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     summary = []
+    checks = []
     for p in vols:
         shape = np.load(p, mmap_mode="r").shape
         dtype = np.load(p, mmap_mode="r").dtype
@@ -147,12 +156,14 @@ def main():
         sigma = ev.input["noise_sigma"]
         name = p.relative_to(DATA) if p.is_relative_to(DATA) else p
         for k, r in zip(KS, rows):
-            lo, hi, beq, aratio, lo_ratio = abs_at_rmse(ev, r["rmse"])
+            lo, hi, beq, aratio, lo_ratio, shared = abs_at_rmse(ev, r["rmse"])
             h = None if a.no_h5py else h5py_noise(p, k)
-            if h is not None and abs(h["ratio"] - r["ratio"]) > 1e-9 * r["ratio"]:
-                raise RuntimeError(f"{name} k {k}: h5py ratio {h['ratio']} != eval {r['ratio']}")
-            if h is not None and abs(h["rmse"] - r["rmse"]) > 1e-6 * max(r["rmse"], 1e-9):
-                raise RuntimeError(f"{name} k {k}: h5py RMSE {h['rmse']} != eval {r['rmse']}")
+            if h is not None:
+                # Recorded, not raised: a mismatch is a finding to report, the other rows still count.
+                dr = abs(h["ratio"] - r["ratio"]) / r["ratio"]
+                de = abs(h["rmse"] - r["rmse"]) / max(r["rmse"], 1e-9)
+                checks.append((str(name), k, h["ratio"], r["ratio"], h["rmse"], r["rmse"],
+                               dr <= 1e-9 and de <= 1e-6))
             mos = r["max_abs_error_over_sigma_model"]
             smin = r["sigma_model_min"]
             bg = 0 if smin is None else int(math.floor(k * smin))
@@ -161,18 +172,28 @@ def main():
                 f"| {name} | {dtype}, {tuple(shape)} | {sigma:.4g} | {k} | {r['ratio']:.3f} | "
                 f"{r['rmse']:.4g} | {r['rmse_over_noise']:.3f} | "
                 f"{mos if isinstance(mos, str) else format(mos, '.3f')} | "
-                f"{r['noise_bound_violation_fraction']:.0f} | "
-                f"{'-' if h is None else format(h['ratio'], '.3f')} | {beq:.2f} ({lo}..{hi}) | "
-                f"{aratio:.3f} | {r['ratio'] / aratio:.3f} | "
+                f"{r['noise_bound_violation_fraction']:.3g} | "
+                f"{'-' if h is None else format(h['ratio'], '.3f') + ', ' + format(h['rmse'], '.4g')}"
+                f"{'' if h is None or checks[-1][-1] else ' MISMATCH'} | {beq:.2f} ({lo}..{hi}) | "
+                f"{aratio:.3f} | {r['ratio'] / aratio:.3f} | {shared:.3f} | {r['ratio'] / shared:.3f} | "
                 f"{'lossless' if lo == 0 else 'abs ' + str(lo)} {lo_ratio:.3f} | "
                 f"{'lossless' if bg == 0 else 'abs ' + str(bg)}, {gratio:.3f} |")
-            summary.append((str(name), k, r["ratio"], aratio, r["rmse_over_noise"], gratio))
+            summary.append((str(name), k, r["ratio"], aratio, r["rmse_over_noise"], gratio, shared))
             print(lines[-1], file=sys.stderr, flush=True)
     text = "\n".join(lines) + "\n"
     text += "\nnoise ratio > abs ratio at the same RMSE:\n\n"
-    for name, k, nr, ar, ro, gr in summary:
-        text += (f"- {name} k={k}: {'yes' if nr > ar else 'no'} ({nr:.3f} vs {ar:.3f}); RMSE/σ {ro:.3f}; "
+    for name, k, nr, ar, ro, gr, sr in summary:
+        text += (f"- {name} k={k}: {'yes' if nr > ar else 'no'} ({nr:.3f} vs {ar:.3f}; time-sharing "
+                 f"{sr:.3f}: {'yes' if nr > sr else 'no'}); RMSE/σ {ro:.3f}; "
                  f"vs abs with the same pointwise promise {nr / gr:.2f}x\n")
+    if checks:
+        bad = [c for c in checks if not c[-1]]
+        text += (f"\nh5py cross-check (HDF5 storage ratio and numpy RMSE of what HDF5 decodes, against "
+                 f"eval; ratio to 1e-9, RMSE to 1e-6 relative): {len(checks) - len(bad)}/{len(checks)} "
+                 f"rows agree.\n")
+        for name, k, hr, er, he, ee, _ in bad:
+            text += (f"- MISMATCH {name} k={k}: h5py ratio {hr:.6f} vs eval {er:.6f}, "
+                     f"h5py RMSE {he:.6g} vs eval {ee:.6g}\n")
     if a.out:
         Path(a.out).write_text(text)
     print(text)
