@@ -8,9 +8,9 @@
 //! `cargo test --release --test noise_fuzz_seeds -- --ignored` rewrites them.
 
 mod stream_support;
-use h5z_apr::codec::{self, crc32, Config, DType, Mode};
+use h5z_apr::codec::{self, Config, DType, Mode};
 use std::path::PathBuf;
-use stream_support::varint;
+use stream_support::{varint, with_crc};
 
 fn corpus() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_corpus")
@@ -68,12 +68,6 @@ fn first_tile(s: &[u8], elem: usize) -> (usize, usize) {
         varint(s, &mut p);
     }
     (p, n)
-}
-
-fn with_crc(mut body: Vec<u8>) -> Vec<u8> {
-    let c = crc32(&body);
-    body.extend_from_slice(&c.to_le_bytes());
-    body
 }
 
 /// (file name, stream, refusal message for the damaged ones).

@@ -6,9 +6,9 @@
 mod stream_support;
 
 use h5z_apr::codec::{
-    compress, compress_with_tile_target, crc32, decompress, read_header, stats, Config, DType,
+    compress, compress_with_tile_target, decompress, read_header, stats, Config, DType,
 };
-use stream_support::varint;
+use stream_support::{reseal, varint};
 
 /// Values on a sparse grid (`step` apart, `levels` of them): a smooth blob pattern over the
 /// (Z, 40, 48) view plus noise of a few levels (so the pyramid, not zstd, is the best coder).
@@ -46,13 +46,6 @@ fn first_tile(s: &[u8], es: usize) -> usize {
         varint(s, &mut p);
     }
     p
-}
-
-fn reseal(mut s: Vec<u8>) -> Vec<u8> {
-    let n = s.len() - 4;
-    let c = crc32(&s[..n]);
-    s[n..].copy_from_slice(&c.to_le_bytes());
-    s
 }
 
 #[test]

@@ -1,4 +1,9 @@
-//! Reading stream bytes in tests, written from FORMAT.md (independent of the codec's code).
+//! Reading and resealing stream bytes in tests. The varint reader is written from FORMAT.md
+//! (independent of the codec's code); the trailer is the codec's `crc32` (checked against the
+//! standard check value in its unit test). Test crates use part of this module: hence the allow.
+#![allow(dead_code)]
+
+use h5z_apr::codec::crc32;
 
 /// The LEB128 varint at `*pos` (FORMAT.md §2.3), advancing `pos`; panics past the end.
 pub fn varint(b: &[u8], pos: &mut usize) -> usize {
@@ -12,4 +17,24 @@ pub fn varint(b: &[u8], pos: &mut usize) -> usize {
         }
         shift += 7;
     }
+}
+
+/// Re-seals an edited stream in place: its last 4 bytes become the CRC-32 trailer (FORMAT.md
+/// §2.2) of everything before them, so the edit reaches the parsers behind the checksum.
+pub fn fix_crc(s: &mut [u8]) {
+    let n = s.len() - 4;
+    let c = crc32(&s[..n]);
+    s[n..].copy_from_slice(&c.to_le_bytes());
+}
+
+/// [`fix_crc`] on an owned stream, returned (`decompress(&reseal(edited))`).
+pub fn reseal(mut s: Vec<u8>) -> Vec<u8> {
+    fix_crc(&mut s);
+    s
+}
+
+/// `body` (a stream without its trailer) with its CRC-32 trailer appended.
+pub fn with_crc(mut body: Vec<u8>) -> Vec<u8> {
+    body.extend_from_slice(&[0; 4]);
+    reseal(body)
 }
