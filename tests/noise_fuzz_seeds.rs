@@ -18,7 +18,7 @@
 mod stream_support;
 use h5z_apr::codec::{self, Config, DType, Mode};
 use std::path::PathBuf;
-use stream_support::{fix_crc, varint, with_crc};
+use stream_support::{first_tile, fix_crc, with_crc};
 
 fn corpus() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_corpus")
@@ -62,20 +62,6 @@ fn volume(dtype: DType, shape: &[usize], offset: f64, gain: f64, seed: u64) -> V
         }
     }
     out
-}
-
-/// Offset of the first tile's method byte and the tile count of a v2/v3 stream (FORMAT.md §4.2).
-fn first_tile(s: &[u8], elem: usize) -> (usize, usize) {
-    let rank = s[7] as usize;
-    let mut p = 16 + 4 * rank;
-    let e: Vec<usize> = (0..3).map(|_| varint(s, &mut p)).collect();
-    p += elem;
-    let t: Vec<usize> = (0..3).map(|_| varint(s, &mut p)).collect();
-    let n: usize = (0..3).map(|d| e[d].div_ceil(t[d])).product();
-    for _ in 0..n {
-        varint(s, &mut p);
-    }
-    (p, n)
 }
 
 /// One fuzz seed: today's encoder's stream (damaged where `refused` says why it must be refused).
@@ -148,7 +134,7 @@ fn seeds() -> Vec<Seed> {
     .unwrap();
 
     let body = |s: &[u8]| s[..s.len() - 4].to_vec();
-    let (m, _) = first_tile(&tiles, 2);
+    let m = first_tile(&tiles, 2);
     let mut m6 = body(&tiles);
     assert_eq!(m6[m], 7);
     m6[m] = 6;
@@ -162,7 +148,7 @@ fn seeds() -> Vec<Seed> {
     let mut as_v4 = body(&tiles);
     assert_eq!(as_v4[4], 5);
     as_v4[4] = 4;
-    let (p, _) = first_tile(&palette, 2);
+    let p = first_tile(&palette, 2);
     let mut m9_v4 = body(&palette);
     assert_eq!((m9_v4[4], m9_v4[p]), (5, 9));
     m9_v4[4] = 4;

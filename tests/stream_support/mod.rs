@@ -19,6 +19,21 @@ pub fn varint(b: &[u8], pos: &mut usize) -> usize {
     }
 }
 
+/// Offset of the first tile's method byte in a stream of format version >= 2 with `es`-byte
+/// elements (FORMAT.md §4.2: header, box, fill, tile shape, tile table).
+pub fn first_tile(s: &[u8], es: usize) -> usize {
+    let rank = s[7] as usize;
+    let mut p = 16 + 4 * rank;
+    let ebox = [varint(s, &mut p), varint(s, &mut p), varint(s, &mut p)];
+    p += es;
+    let t = [varint(s, &mut p), varint(s, &mut p), varint(s, &mut p)];
+    let ntiles: usize = (0..3).map(|i| ebox[i].div_ceil(t[i])).product();
+    for _ in 0..ntiles {
+        varint(s, &mut p);
+    }
+    p
+}
+
 /// Re-seals an edited stream in place: its last 4 bytes become the CRC-32 trailer (FORMAT.md
 /// §2.2) of everything before them, so the edit reaches the parsers behind the checksum.
 pub fn fix_crc(s: &mut [u8]) {
