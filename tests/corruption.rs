@@ -1,6 +1,9 @@
 //! Hostile input: truncated, bit-flipped and forged streams give errors, never panics.
 
-use h5z_apr::codec::{compress, crc32, decompress, decompress_into, read_header, Config, DType};
+mod stream_support;
+use stream_support::fix_crc;
+
+use h5z_apr::codec::{compress, decompress, decompress_into, read_header, Config, DType};
 use h5z_apr::ErrorKind;
 
 fn sample_streams() -> Vec<(String, Vec<u8>)> {
@@ -41,13 +44,6 @@ fn sample_streams() -> Vec<(String, Vec<u8>)> {
         }
     }
     out
-}
-
-fn fix_crc(s: &mut [u8]) {
-    // Recompute the trailer so the damage reaches the body parsers (forged stream).
-    let n = s.len() - 4;
-    let c = crc32(&s[..n]);
-    s[n..].copy_from_slice(&c.to_le_bytes());
 }
 
 #[test]

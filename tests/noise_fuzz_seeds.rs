@@ -1,16 +1,24 @@
-//! Fuzz seeds for noise mode (format version 3, method 7) in tests/fuzz_corpus/ (scripts/fuzz.sh
-//! feeds every file there to every decode target): small valid streams covering what the v3
-//! goldens do not (several method-7 tiles in one chunk, i8, a 2-D u8 chunk with k = 1, k = 4 near
-//! the dtype's range), and damaged ones that must be refused: a truncated stream, a truncated
-//! body with a valid CRC, method 6 in a noise stream and method 7 in an abs stream (valid CRCs,
-//! so the decoder reaches the tiles). `noise_seeds_behave` checks the committed files (and that
-//! regenerating them gives seeds of the same kind);
-//! `cargo test --release --test noise_fuzz_seeds -- --ignored` rewrites them.
+//! Fuzz seeds for noise mode (method 7) and palette-fast (method 9) in tests/fuzz_corpus/
+//! (scripts/fuzz.sh feeds every file there to every decode target): small valid streams (several
+//! method-7 or method-9 tiles in one chunk; i8 with k = 4, near the dtype's range, and a 2-D u8
+//! chunk with k = 1, which no golden has), and damaged ones that must be refused: a truncated
+//! stream, a truncated body with a valid CRC, method 6 in a noise stream and method 7 in an abs
+//! stream (valid CRCs, so the decoder reaches the tiles); in format version 5 also a negative
+//! noise floor c, a version 5 noise stream claiming version 4 (bodies without c), and method 9
+//! in a version 4 stream and in a noise stream.
+//!
+//! Noise mode wrote format version 3 before h5z-apr 0.4 and writes version 5 now (FORMAT.md §8):
+//! the `noise_m*` files are the version 3 seeds, kept as they are (this encoder cannot write
+//! them again), the `noise_v5_*` and `palette_v5_*` files are what this encoder writes.
+//! `noise_seeds_behave` checks the committed files (and that regenerating them gives seeds of
+//! the same kind), `damaged_v5_seeds_are_errors_or_the_right_length` sweeps byte edits over the
+//! valid version 5 ones; `cargo test --release --test noise_fuzz_seeds -- --ignored` rewrites
+//! the version 5 files and the roundtrip seed.
 
 mod stream_support;
-use h5z_apr::codec::{self, crc32, Config, DType, Mode};
+use h5z_apr::codec::{self, Config, DType, Mode};
 use std::path::PathBuf;
-use stream_support::varint;
+use stream_support::{first_tile, fix_crc, with_crc};
 
 fn corpus() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_corpus")
@@ -56,31 +64,36 @@ fn volume(dtype: DType, shape: &[usize], offset: f64, gain: f64, seed: u64) -> V
     out
 }
 
-/// Offset of the first tile's method byte and the tile count of a v2/v3 stream (FORMAT.md §4.2).
-fn first_tile(s: &[u8], elem: usize) -> (usize, usize) {
-    let rank = s[7] as usize;
-    let mut p = 16 + 4 * rank;
-    let e: Vec<usize> = (0..3).map(|_| varint(s, &mut p)).collect();
-    p += elem;
-    let t: Vec<usize> = (0..3).map(|_| varint(s, &mut p)).collect();
-    let n: usize = (0..3).map(|d| e[d].div_ceil(t[d])).product();
-    for _ in 0..n {
-        varint(s, &mut p);
+/// One fuzz seed: today's encoder's stream (damaged where `refused` says why it must be refused).
+struct Seed {
+    /// The file `write_noise_seeds` writes.
+    name: &'static str,
+    /// The version 3 file of the same kind, committed before noise mode wrote version 5
+    /// (checked, never rewritten).
+    v3: Option<&'static str>,
+    stream: Vec<u8>,
+    /// The refusal message of a damaged seed.
+    refused: Option<&'static str>,
+}
+
+fn seed(
+    name: &'static str,
+    v3: Option<&'static str>,
+    stream: Vec<u8>,
+    refused: Option<&'static str>,
+) -> Seed {
+    Seed {
+        name,
+        v3,
+        stream,
+        refused,
     }
-    (p, n)
 }
 
-fn with_crc(mut body: Vec<u8>) -> Vec<u8> {
-    let c = crc32(&body);
-    body.extend_from_slice(&c.to_le_bytes());
-    body
-}
-
-/// (file name, stream, refusal message for the damaged ones).
-fn seeds() -> Vec<(&'static str, Vec<u8>, Option<&'static str>)> {
+fn seeds() -> Vec<Seed> {
     let shape = [8usize, 24, 40];
     let d = volume(DType::U16, &shape, 100.0, 2.0, 1);
-    // A small tile target: 5 tiles of (8, 24, 8) -> several method-7 tiles in one chunk.
+    // A small tile target: 4 tiles of (2, 24, 40) -> several method-7 tiles in one chunk.
     let tiles =
         codec::compress_with_tile_target(&d, DType::U16, &shape, &Config::noise(0.5), d.len() / 5)
             .unwrap();
@@ -98,9 +111,30 @@ fn seeds() -> Vec<(&'static str, Vec<u8>, Option<&'static str>)> {
         &Config::noise(1.0),
     )
     .unwrap();
+    // Palette-fast: a ramp of ~470 levels plus 0..3 levels of noise, the values 5 apart (a
+    // sparse palette of > 256 values per tile, so u16 indices); the same 4 tiles, method 9.
+    let mut r = 7u64;
+    let pal_data: Vec<u8> = (0..d.len() / 2)
+        .flat_map(|i| {
+            r = r
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let (z, x, y) = (i / (24 * 40), (i / 40) % 24, i % 40);
+            let level = 10 * y + 3 * x + 2 * z + (r >> 62) as usize;
+            (300 + 5 * level as u16).to_le_bytes()
+        })
+        .collect();
+    let palette = codec::compress_with_tile_target(
+        &pal_data,
+        DType::U16,
+        &shape,
+        &Config::lossless(),
+        d.len() / 5,
+    )
+    .unwrap();
 
     let body = |s: &[u8]| s[..s.len() - 4].to_vec();
-    let (m, _) = first_tile(&tiles, 2);
+    let m = first_tile(&tiles, 2);
     let mut m6 = body(&tiles);
     assert_eq!(m6[m], 7);
     m6[m] = 6;
@@ -108,29 +142,86 @@ fn seeds() -> Vec<(&'static str, Vec<u8>, Option<&'static str>)> {
     assert_eq!(abs_mode[6], 3);
     abs_mode[6] = 1; // P = 0.5 is a valid abs bound: the tile is what is wrong
     let short_body = body(&u8s)[..u8s.len() - 4 - 5].to_vec();
+    // Version 5 method-7 bodies: f32 a, b, c (FORMAT.md §8); c < 0 is refused.
+    let mut floor = body(&tiles);
+    floor[m + 9..m + 13].copy_from_slice(&(-1.0f32).to_le_bytes());
+    let mut as_v4 = body(&tiles);
+    assert_eq!(as_v4[4], 5);
+    as_v4[4] = 4;
+    let p = first_tile(&palette, 2);
+    let mut m9_v4 = body(&palette);
+    assert_eq!((m9_v4[4], m9_v4[p]), (5, 9));
+    m9_v4[4] = 4;
+    let mut m9_noise = body(&palette);
+    m9_noise[6] = 3; // P = 0 is a valid noise factor: the tile is what is wrong
     vec![
-        ("noise_m7_tiles_u16_3d.apr", tiles.clone(), None),
-        ("noise_m7_k4_i8_3d.apr", i8s, None),
-        ("noise_m7_k1_u8_2d.apr", u8s, None),
-        (
-            "noise_m7_truncated_u16_3d.apr",
+        seed(
+            "noise_v5_m7_tiles_u16_3d.apr",
+            Some("noise_m7_tiles_u16_3d.apr"),
+            tiles.clone(),
+            None,
+        ),
+        seed(
+            "noise_v5_m7_k4_i8_3d.apr",
+            Some("noise_m7_k4_i8_3d.apr"),
+            i8s,
+            None,
+        ),
+        seed(
+            "noise_v5_m7_k1_u8_2d.apr",
+            Some("noise_m7_k1_u8_2d.apr"),
+            u8s,
+            None,
+        ),
+        seed(
+            "noise_v5_m7_truncated_u16_3d.apr",
+            Some("noise_m7_truncated_u16_3d.apr"),
             tiles[..tiles.len() * 3 / 5].to_vec(),
             Some("checksum mismatch"),
         ),
-        (
-            "noise_m7_short_body_crc_u8_2d.apr",
+        seed(
+            "noise_v5_m7_short_body_crc_u8_2d.apr",
+            Some("noise_m7_short_body_crc_u8_2d.apr"),
             with_crc(short_body),
             Some("runs past the stream"),
         ),
-        (
-            "noise_m6_tile_in_noise_u16_3d.apr",
+        seed(
+            "noise_v5_m6_tile_in_noise_u16_3d.apr",
+            Some("noise_m6_tile_in_noise_u16_3d.apr"),
             with_crc(m6),
             Some("coding method 6 is not valid for mode 3"),
         ),
-        (
-            "noise_m7_tile_in_abs_u16_3d.apr",
+        seed(
+            "noise_v5_m7_tile_in_abs_u16_3d.apr",
+            Some("noise_m7_tile_in_abs_u16_3d.apr"),
             with_crc(abs_mode),
             Some("coding method 7 is not valid for mode 1"),
+        ),
+        seed(
+            "noise_v5_m7_floor_negative_crc_u16_3d.apr",
+            None,
+            with_crc(floor),
+            Some("tile 0: method 7 noise floor c = -1"),
+        ),
+        seed(
+            "noise_v5_m7_as_v4_u16_3d.apr",
+            None,
+            with_crc(as_v4),
+            // The bytes of c are read as the step map's length.
+            Some("tile 0: method 7 step map"),
+        ),
+        seed("palette_v5_m9_tiles_u16_3d.apr", None, palette, None),
+        seed(
+            "palette_v5_m9_in_v4_u16_3d.apr",
+            None,
+            with_crc(m9_v4),
+            Some("coding method 9 in a format version 4 stream (needs 5)"),
+        ),
+        seed(
+            "palette_v5_m9_in_noise_u16_3d.apr",
+            None,
+            with_crc(m9_noise),
+            Some("coding method 9 is not valid for mode 3"),
         ),
     ]
 }
@@ -147,10 +238,10 @@ fn roundtrip_seed() -> Vec<u8> {
 }
 
 #[test]
-#[ignore = "rewrites tests/fuzz_corpus/noise_*.apr and the roundtrip noise seed"]
+#[ignore = "rewrites tests/fuzz_corpus/{noise,palette}_v5_*.apr and the roundtrip noise seed"]
 fn write_noise_seeds() {
-    for (name, s, _) in seeds() {
-        std::fs::write(corpus().join(name), s).unwrap();
+    for sd in seeds() {
+        std::fs::write(corpus().join(sd.name), &sd.stream).unwrap();
     }
     std::fs::write(corpus().join(ROUNDTRIP_SEED), roundtrip_seed()).unwrap();
 }
@@ -186,43 +277,87 @@ fn roundtrip_noise_seed() {
 
 #[test]
 fn noise_seeds_behave() {
-    let seeds = seeds();
-    for (name, fresh, refused) in &seeds {
-        let path = corpus().join(name);
-        let s = std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (run with --ignored to write it)", path.display()));
-        assert!(
-            s.len() <= 16384,
-            "{name}: scripts/fuzz.sh runs -max_len=16384"
-        );
-        match refused {
-            None => {
-                let (h, out) = codec::decompress(&s).unwrap_or_else(|e| panic!("{name}: {e}"));
-                assert_eq!(h.version, 3, "{name}");
-                assert!(matches!(h.mode, Mode::Noise(_)), "{name}");
-                assert_eq!(out.len(), h.nbytes());
-                let st = codec::stats(&s).unwrap();
-                // Every tile is method 7 (255 = mixed methods would also hide a fallback).
-                assert_eq!(st.method, 7, "{name}");
-                if name.contains("tiles") {
-                    assert!(st.tiles >= 3, "{name}: {} tiles", st.tiles);
-                }
-                // Today's encoder writes the same structure (not necessarily the same bytes:
-                // the seeds are inputs, an encoder change does not make them wrong).
-                let f = codec::stats(fresh).unwrap();
-                assert_eq!((f.method, f.tiles), (st.method, st.tiles), "{name}");
+    for sd in seeds() {
+        let files = [(sd.name, 5u8)].into_iter().chain(sd.v3.map(|n| (n, 3)));
+        for (name, version) in files {
+            let path = corpus().join(name);
+            let s = std::fs::read(&path).unwrap_or_else(|e| {
+                panic!("{}: {e} (run with --ignored to write it)", path.display())
+            });
+            check_seed(name, version, &s, &sd);
+        }
+    }
+}
+
+/// A committed seed file `s` of format `version` is what `sd` says: decoded with every tile of
+/// the seed's method, or refused with its message.
+fn check_seed(name: &str, version: u8, s: &[u8], sd: &Seed) {
+    assert!(
+        s.len() <= 16384,
+        "{name}: scripts/fuzz.sh runs -max_len=16384"
+    );
+    let fresh = &sd.stream;
+    let method = if name.starts_with("palette") { 9 } else { 7 };
+    match sd.refused {
+        None => {
+            let (h, out) = codec::decompress(s).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(h.version, version, "{name}");
+            assert_eq!(matches!(h.mode, Mode::Noise(_)), method == 7, "{name}");
+            assert_eq!(out.len(), h.nbytes());
+            let st = codec::stats(s).unwrap();
+            // Every tile has the seed's method (255 = mixed methods would also hide a fallback).
+            assert_eq!(st.method, method, "{name}");
+            if name.contains("tiles") {
+                assert!(st.tiles >= 3, "{name}: {} tiles", st.tiles);
             }
-            Some(msg) => {
-                // Refused with the expected reason: the ones with a valid CRC get past the
-                // checksum and fail in the tiles.
-                let e = codec::decompress(&s)
-                    .err()
-                    .unwrap_or_else(|| panic!("{name} must be refused"));
-                assert!(e.to_string().contains(msg), "{name}: {e}");
-                let e = codec::decompress(fresh).unwrap_err();
-                assert!(e.to_string().contains(msg), "{name} (regenerated): {e}");
+            // Today's encoder writes the same structure (not necessarily the same bytes:
+            // the seeds are inputs, an encoder change does not make them wrong).
+            let f = codec::stats(fresh).unwrap();
+            assert_eq!((f.method, f.tiles), (st.method, st.tiles), "{name}");
+        }
+        Some(msg) => {
+            // Refused with the expected reason: the ones with a valid CRC get past the
+            // checksum and fail in the tiles.
+            let e = codec::decompress(s)
+                .err()
+                .unwrap_or_else(|| panic!("{name} must be refused"));
+            assert!(e.to_string().contains(msg), "{name}: {e}");
+            let e = codec::decompress(fresh).unwrap_err();
+            assert!(e.to_string().contains(msg), "{name} (regenerated): {e}");
+        }
+    }
+}
+
+/// What the fuzz targets do first to the valid version 5 seeds: every byte after the header
+/// set to 0xff and flipped in bit 4, the CRC fixed up. Every decode is an error or the
+/// chunk's length (never a panic); most are errors.
+#[test]
+fn damaged_v5_seeds_are_errors_or_the_right_length() {
+    for sd in seeds().iter().filter(|sd| sd.refused.is_none()) {
+        let s = &sd.stream;
+        let hlen = 16 + 4 * s[7] as usize;
+        let (mut tries, mut errors) = (0, 0);
+        for i in hlen..s.len() - 4 {
+            for v in [0xff, s[i] ^ 0x10] {
+                if v == s[i] {
+                    continue;
+                }
+                let mut t = s.clone();
+                t[i] = v;
+                fix_crc(&mut t);
+                tries += 1;
+                match codec::decompress(&t) {
+                    Ok((h, out)) => assert_eq!(out.len(), h.nbytes(), "{}: byte {i}", sd.name),
+                    Err(_) => errors += 1,
+                }
             }
         }
+        eprintln!("{}: {errors} of {tries} refused", sd.name);
+        assert!(
+            errors * 2 > tries,
+            "{}: {errors} of {tries} refused",
+            sd.name
+        );
     }
 }
 

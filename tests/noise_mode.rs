@@ -4,13 +4,15 @@
 //! corrupt or truncated method-7 bodies are errors, float data is refused with a message.
 
 mod data_support;
+mod stream_support;
 use data_support::{chunks, data_dir, npy_files};
+use stream_support::reseal;
 
 #[path = "../src/bin/h5z-apr/npy.rs"]
 #[allow(dead_code, unused_imports)]
 mod npy;
 use h5z_apr::codec::{
-    compress, crc32, decompress, m7, noise_bound_for, read_header, values_f64, Config, DType, Mode,
+    compress, decompress, m7, noise_bound_for, read_header, values_f64, Config, DType, Mode,
 };
 
 fn lcg(s: &mut u64) -> f64 {
@@ -165,14 +167,6 @@ fn other_modes_still_write_v2_and_floats_are_refused() {
     assert!(e.message().contains("integer dtype"), "{e}");
     let e = compress(&data, DType::U16, &shape, &Config::noise(-1.0)).unwrap_err();
     assert!(e.message().contains("k >= 0"), "{e}");
-}
-
-/// Re-seals a stream after editing (CRC-32 over everything before it).
-fn reseal(mut s: Vec<u8>) -> Vec<u8> {
-    let n = s.len() - 4;
-    let c = crc32(&s[..n]);
-    s[n..].copy_from_slice(&c.to_le_bytes());
-    s
 }
 
 #[test]

@@ -6,9 +6,9 @@
 mod stream_support;
 
 use h5z_apr::codec::{
-    compress, compress_with_tile_target, crc32, decompress, read_header, stats, Config, DType,
+    compress, compress_with_tile_target, decompress, read_header, stats, Config, DType,
 };
-use stream_support::varint;
+use stream_support::{first_tile, reseal};
 
 /// Values on a sparse grid (`step` apart, `levels` of them): a smooth blob pattern over the
 /// (Z, 40, 48) view plus noise of a few levels (so the pyramid, not zstd, is the best coder).
@@ -32,27 +32,6 @@ fn bytes(dtype: DType, v: &[i64]) -> Vec<u8> {
     v.iter()
         .flat_map(|&x| x.to_le_bytes()[..dtype.size()].to_vec())
         .collect()
-}
-
-/// Offset of the first tile's method byte in a version >= 2 stream (FORMAT.md §4.2).
-fn first_tile(s: &[u8], es: usize) -> usize {
-    let rank = s[7] as usize;
-    let mut p = 16 + 4 * rank;
-    let ebox = [varint(s, &mut p), varint(s, &mut p), varint(s, &mut p)];
-    p += es;
-    let t = [varint(s, &mut p), varint(s, &mut p), varint(s, &mut p)];
-    let ntiles: usize = (0..3).map(|i| ebox[i].div_ceil(t[i])).product();
-    for _ in 0..ntiles {
-        varint(s, &mut p);
-    }
-    p
-}
-
-fn reseal(mut s: Vec<u8>) -> Vec<u8> {
-    let n = s.len() - 4;
-    let c = crc32(&s[..n]);
-    s[n..].copy_from_slice(&c.to_le_bytes());
-    s
 }
 
 #[test]

@@ -4,8 +4,11 @@
 //! the header claims. Allocation is measured with a counting global allocator and work with
 //! the decoder's own counter (`codec::apr_work_units`), never with a clock.
 
+mod stream_support;
+use stream_support::with_crc;
+
 use h5z_apr::codec::{
-    self, apr_work_units, compress, crc32, decompress, decompress_with_limit, read_header,
+    self, apr_work_units, compress, decompress, decompress_with_limit, read_header,
     validate_stream, Config, DType, DecodeLimits,
 };
 use h5z_apr::h5::cd_values::{CdValues, Layout};
@@ -75,12 +78,6 @@ fn dtype_code(d: DType) -> u8 {
             read_header(&s).map(|h| h.dtype == d).unwrap_or(false)
         })
         .expect("dtype code")
-}
-
-fn with_crc(mut s: Vec<u8>) -> Vec<u8> {
-    let c = crc32(&s);
-    s.extend_from_slice(&c.to_le_bytes());
-    s
 }
 
 /// The stream of the issue: 5,466 bytes, valid CRC, header claiming an i32 apr chunk of shape

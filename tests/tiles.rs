@@ -2,9 +2,11 @@
 //! independent, padded edge chunks cost only their data, and the thread setting is read from
 //! `codec::set_threads` / `H5Z_APR_NTHREADS`.
 
+mod stream_support;
+use stream_support::fix_crc;
+
 use h5z_apr::codec::{
-    compress, compress_v1, crc32, decompress, decompress_into_threads, set_threads, threads,
-    Config, DType,
+    compress, compress_v1, decompress, decompress_into_threads, set_threads, threads, Config, DType,
 };
 
 /// A (z, x, y) u16 volume: smooth blobs plus LCG noise.
@@ -64,12 +66,6 @@ fn tiles(s: &[u8]) -> Vec<(usize, usize)> {
             (o, l)
         })
         .collect()
-}
-
-fn fix_crc(s: &mut [u8]) {
-    let n = s.len() - 4;
-    let c = crc32(&s[..n]);
-    s[n..].copy_from_slice(&c.to_le_bytes());
 }
 
 #[test]

@@ -403,43 +403,6 @@ pub fn encode_tile(tile: &[u8], dtype: DType, shape3: [usize; 3], cfg: &Config) 
     Ok(v)
 }
 
-/// Decodes one tile body (method byte included) of shape `shape3` of a stream of format
-/// `version` (2..) into `out`.
-pub fn decode_tile(
-    body: &[u8],
-    version: u8,
-    dtype: DType,
-    mode: super::Mode,
-    shape3: [usize; 3],
-    out: &mut [u8],
-) -> Result<()> {
-    // Methods 7 and 8 in apr tiles exist from format version 4 on (FORMAT.md §7).
-    if matches!(mode, super::Mode::Apr(_))
-        && version < 4
-        && (body[0] == Method::PyramidNoise as u8 || body[0] == Method::PyramidBounded as u8)
-    {
-        return Err(Error::corrupt(format!(
-            "coding method {} in an apr tile of a format version {version} stream (needs 4)",
-            body[0]
-        )));
-    }
-    // Method 9 exists from format version 5 on (FORMAT.md §9).
-    if version < 5 && body[0] == Method::PaletteFast as u8 {
-        return Err(Error::corrupt(format!(
-            "coding method 9 in a format version {version} stream (needs 5)"
-        )));
-    }
-    // Noise-mode method 7 bodies of format version 5 carry the floor c (FORMAT.md §8).
-    if matches!(mode, super::Mode::Noise(_))
-        && version >= 5
-        && body[0] == Method::PyramidNoise as u8
-    {
-        let mlen = super::method::pyramid_fast::model_len(version, true);
-        return super::method::pyramid_fast::decode7(&body[1..], mlen, dtype, shape3, out);
-    }
-    decode_body(body, dtype, mode, shape3, 1, true, out)
-}
-
 /// Decodes the container after the header (`body` excludes the CRC) into `out`.
 pub(crate) fn decode(h: &Header, body: &[u8], out: &mut [u8], nthreads: usize) -> Result<()> {
     let l = Layout::parse(h, body)?;
@@ -464,13 +427,17 @@ pub(crate) fn decode(h: &Header, body: &[u8], out: &mut [u8], nthreads: usize) -
     threads::run(l.bodies.len(), nthreads, |i| {
         let mut g = slots[i].lock().unwrap_or_else(|e| e.into_inner());
         let (s, env) = &mut *g;
+        // One tile (method byte + body); the method's rules, version gates included, are in
+        // `decode_body`.
+        let tile = |dst: &mut [u8]| {
+            decode_body(l.bodies[i], h.version, h.dtype, h.mode, *s, 1, dst)
+                .map_err(|e| tile_error(i, e))
+        };
         if contiguous {
-            return decode_tile(l.bodies[i], h.version, h.dtype, h.mode, *s, env)
-                .map_err(|e| tile_error(i, e));
+            return tile(env);
         }
         let mut scratch = vec![0u8; s.iter().product::<usize>() * es];
-        decode_tile(l.bodies[i], h.version, h.dtype, h.mode, *s, &mut scratch)
-            .map_err(|e| tile_error(i, e))?;
+        tile(&mut scratch)?;
         let row = s[2] * es;
         for (k, r) in scratch.chunks_exact(row).enumerate() {
             let (dz, dx) = (k / s[1], k % s[1]);

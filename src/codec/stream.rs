@@ -33,8 +33,9 @@ pub enum Method {
     /// Format version 2 tiles only: the pyramid of method 2 with the interleaved rANS coder
     /// (FORMAT.md §5), lossless and abs, integer quantiser.
     PyramidFast = 6,
-    /// Format version 3 noise-mode tiles only: method 6 with a half-width per 4x16x16 block
-    /// (FORMAT.md §6).
+    /// Tiles only: method 6 with a half-width per 4x16x16 block, in noise mode (format
+    /// version 3 on, FORMAT.md §6; the floor c from version 5, §8) and apr mode (version 4 on,
+    /// §7).
     PyramidNoise = 7,
     /// Format version 4 apr-mode tiles of float dtypes only: a bound b, then method 2 with the
     /// float quantiser of bound b (FORMAT.md §7).
@@ -338,21 +339,25 @@ pub fn decompress_into(stream: &[u8], out: &mut [u8], threads: usize) -> Result<
         return Ok(h);
     }
     let (bs, nblocks) = block_shape(&h.shape);
-    decode_body(body, h.dtype, h.mode, bs, nblocks, false, out)?;
+    decode_body(body, 1, h.dtype, h.mode, bs, nblocks, out)?;
     Ok(h)
 }
 
 /// Decodes method byte + body (`mb`, consumed exactly) of `nblocks` blocks of shape `bs`
-/// into `out`. Method 5 is valid only in version 2 tiles (`v2`).
+/// into `out`: a whole format version 1 chunk, or one tile (nblocks = 1) of a stream of format
+/// `version` 2.. (FORMAT.md §4.3). Each method's arm holds every rule for it: the modes and
+/// format versions it is valid in and the layout that depends on the version.
 pub(crate) fn decode_body(
     mb: &[u8],
+    version: u8,
     dtype: DType,
     mode: Mode,
     bs: [usize; 3],
     nblocks: usize,
-    v2: bool,
     out: &mut [u8],
 ) -> Result<()> {
+    // Version 2 on: tiles, where methods 5.. exist (FORMAT.md §4.3).
+    let v2 = version >= 2;
     let method = mb[0];
     let mut cur = Cursor::new(&mb[1..]);
     match (Method::from_byte(method), mode) {
@@ -387,16 +392,30 @@ pub(crate) fn decode_body(
             pyramid_fast::decode(&mb[1..], dtype, bs, out)?;
             cur.pos = cur.data.len();
         }
-        // Method 7 in apr tiles and method 8: format version 4 only (checked by the container;
-        // it also decodes the version-5 noise bodies, which carry c).
+        // Methods 7 and 8 in apr tiles: format version 4 on (FORMAT.md §7).
+        (Some(Method::PyramidNoise | Method::PyramidBounded), Mode::Apr(_)) if v2 && version < 4 => {
+            return Err(Error::corrupt(format!(
+                "coding method {method} in an apr tile of a format version {version} stream (needs 4)"
+            )))
+        }
+        // Method 7: noise tiles (noise mode exists from version 3 on, FORMAT.md §6) and apr
+        // tiles (version 4 on, above). Noise bodies of version 5 on carry the floor c after
+        // a, b (§8): `model_len`.
         (Some(Method::PyramidNoise), Mode::Noise(_) | Mode::Apr(_)) if v2 && nblocks == 1 => {
-            pyramid_fast::decode7(&mb[1..], 8, dtype, bs, out)?;
+            let mlen = pyramid_fast::model_len(version, matches!(mode, Mode::Noise(_)));
+            pyramid_fast::decode7(&mb[1..], mlen, dtype, bs, out)?;
             cur.pos = cur.data.len();
         }
         (Some(Method::PyramidBounded), Mode::Apr(_)) if v2 && nblocks == 1 => {
             apr_pointwise::decode8(&mut cur, dtype, bs, out)?
         }
-        // Method 9: format version 5 only (checked by the container).
+        // Method 9: format version 5 on (FORMAT.md §9), in any mode's tiles; then lossless and
+        // abs tiles only.
+        (Some(Method::PaletteFast), _) if v2 && version < 5 => {
+            return Err(Error::corrupt(format!(
+                "coding method 9 in a format version {version} stream (needs 5)"
+            )))
+        }
         (Some(Method::PaletteFast), Mode::Lossless | Mode::Abs(_)) if v2 && nblocks == 1 => {
             palette::decode_fast(&mb[1..], dtype, bs, out)?;
             cur.pos = cur.data.len();
@@ -525,7 +544,7 @@ mod tests {
         let mut mb = vec![Method::PyramidFast as u8];
         mb.extend_from_slice(&body);
         let mut out = vec![0u8; data.len()];
-        decode_body(&mb, DType::I16, Mode::Abs(4.0), shape, 1, true, &mut out).unwrap();
+        decode_body(&mb, 2, DType::I16, Mode::Abs(4.0), shape, 1, &mut out).unwrap();
         for (a, b) in data.chunks_exact(2).zip(out.chunks_exact(2)) {
             let (a, b) = (
                 i16::from_le_bytes([a[0], a[1]]),
@@ -534,25 +553,17 @@ mod tests {
             assert!((a - b).abs() <= 4);
         }
         // Bound 4.9 floors to the same half-width 4: valid.
-        decode_body(&mb, DType::I16, Mode::Abs(4.9), shape, 1, true, &mut out).unwrap();
-        for (mode, v2, why) in [
-            (Mode::Abs(2.0), true, "half-width"),
-            (Mode::Lossless, true, "half-width"),
-            (Mode::Apr(0.1), true, "not valid"),
-            (Mode::Abs(4.0), false, "not valid"),
+        decode_body(&mb, 2, DType::I16, Mode::Abs(4.9), shape, 1, &mut out).unwrap();
+        for (mode, version, why) in [
+            (Mode::Abs(2.0), 2, "half-width"),
+            (Mode::Lossless, 2, "half-width"),
+            (Mode::Apr(0.1), 2, "not valid"),
+            (Mode::Abs(4.0), 1, "not valid"),
         ] {
-            let e = decode_body(&mb, DType::I16, mode, shape, 1, v2, &mut out).unwrap_err();
-            assert!(e.message().contains(why), "{mode:?} v2={v2}: {e}");
+            let e = decode_body(&mb, version, DType::I16, mode, shape, 1, &mut out).unwrap_err();
+            assert!(e.message().contains(why), "{mode:?} version {version}: {e}");
         }
-        let e = decode_body(
-            &mb,
-            DType::F32,
-            Mode::Abs(0.5),
-            [3, 20, 15],
-            1,
-            true,
-            &mut out,
-        );
+        let e = decode_body(&mb, 2, DType::F32, Mode::Abs(0.5), [3, 20, 15], 1, &mut out);
         assert!(e.unwrap_err().message().contains("float quantiser"));
     }
 }
