@@ -60,6 +60,14 @@ pub mod m6 {
     pub use super::method::pyramid_fast::{decode, decode_m2, encode, encode_m2, NCTX};
 }
 
+/// Method 1 (zstd-shuffle) bodies and the encoder's sample estimate of their size, for the
+/// probe that checks the estimate (`examples/zstd_sample_probe.rs`).
+#[doc(hidden)]
+pub mod m1 {
+    pub use super::method::zstd_shuffle::{encode, estimate};
+    pub use super::stream::zstd_sample_parts;
+}
+
 /// Method 7 (noise mode, FORMAT.md §6) bodies directly, without the method byte, for goldens
 /// and the reference-decoder tests.
 #[doc(hidden)]

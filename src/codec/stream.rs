@@ -122,7 +122,7 @@ const ZSTD_SKIP_MIN_BYTES: usize = 64 << 10;
 const ZSTD_SAMPLE_PIECE_BYTES: usize = 16 << 10;
 
 /// Number of sample pieces for a tile of `bytes` bytes (see [`ZSTD_SAMPLE_PIECE_BYTES`]).
-fn zstd_sample_parts(bytes: usize) -> usize {
+pub fn zstd_sample_parts(bytes: usize) -> usize {
     (bytes / 8 / ZSTD_SAMPLE_PIECE_BYTES).clamp(2, 8)
 }
 
