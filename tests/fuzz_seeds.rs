@@ -12,7 +12,7 @@
 //! them again), the `noise_v5_*` and `palette_v5_*` files are what this encoder writes.
 //! `noise_seeds_behave` checks the committed files (and that regenerating them gives seeds of
 //! the same kind), `damaged_v5_seeds_are_errors_or_the_right_length` sweeps byte edits over the
-//! valid version 5 ones; `cargo test --release --test noise_fuzz_seeds -- --ignored` rewrites
+//! valid version 5 ones; `cargo test --release --test fuzz_seeds -- --ignored` rewrites
 //! the version 5 files and the roundtrip seed.
 
 mod stream_support;
