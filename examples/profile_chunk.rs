@@ -1,6 +1,7 @@
 //! Profiling aid: compresses and decompresses one (16,256,256) chunk of a shared-data volume,
 //! for `valgrind --tool=callgrind` instruction counts (repeatable on a shared machine).
-//! Usage: profile_chunk <npy> <lossless|absB|apr|apr_v2|apr_map|noise|noiseK> [enc|dec] [m2|m6]
+//! Usage: profile_chunk <npy> <lossless|absB|apr|apr_v2|apr_map|noise|noiseK|zstd3> [enc|dec] [m2|m6]
+//! (zstd3: the zstd level 3 baseline on the same bytes, toggle `profile_chunk::zstd_enc` / `zstd_dec`)
 //! (absB: abs bound B, e.g. abs4; noiseK: noise mode k = K, e.g. noise0.5; `noise` = k 0.5;
 //! apr = E 0.1 as the encoder writes it, format version 4; apr_v2 = particle bodies only, the
 //! encoder before version 4; apr_map = bound map only)
@@ -29,6 +30,16 @@ fn main() {
     }
     // absB = abs bound B (abs4 as before), noiseK = noise mode k = K (noise alone: k 0.5).
     let m = a[2].as_str();
+    if m == "zstd3" {
+        // The baseline: zstd level 3 on the same chunk bytes (as `benches/codec.rs`' zstd-3
+        // row); toggle `profile_chunk::zstd_enc` / `profile_chunk::zstd_dec`.
+        let z = zstd_enc(&chunk);
+        if a.get(3).map(String::as_str) == Some("dec") {
+            assert_eq!(zstd_dec(&z, chunk.len()), chunk);
+        }
+        println!("zstd-3: {} -> {} bytes", chunk.len(), z.len());
+        return;
+    }
     let num = |p: &str| m.strip_prefix(p).map(|v| v.parse::<f64>().expect("number"));
     let cfg = match m {
         "lossless" => Config::lossless(),
@@ -68,4 +79,14 @@ fn main() {
         assert_eq!(back.len(), chunk.len());
     }
     println!("{} -> {} bytes", chunk.len(), st.len());
+}
+
+#[inline(never)]
+fn zstd_enc(chunk: &[u8]) -> Vec<u8> {
+    zstd::bulk::compress(chunk, 3).expect("zstd")
+}
+
+#[inline(never)]
+fn zstd_dec(z: &[u8], n: usize) -> Vec<u8> {
+    zstd::bulk::decompress(z, n).expect("zstd")
 }
