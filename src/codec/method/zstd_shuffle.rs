@@ -11,12 +11,29 @@ fn shuffle(data: &[u8], size: usize) -> Vec<u8> {
     out
 }
 
-/// Byte planes of `data` into `out` (same length).
+/// Byte planes of `data` into `out` (same length): plane k = byte k of every element.
 fn shuffle_into(data: &[u8], size: usize, out: &mut [u8]) {
-    let n = data.len() / size;
-    for (i, e) in data.chunks_exact(size).enumerate() {
-        for (k, &b) in e.iter().enumerate() {
-            out[k * n + i] = b;
+    // One plane at a time, written in order; the element size known to the compiler.
+    fn planes<const N: usize>(data: &[u8], out: &mut [u8]) {
+        let n = data.len() / N;
+        for (k, plane) in out.chunks_exact_mut(n.max(1)).take(N).enumerate() {
+            for (o, e) in plane.iter_mut().zip(data.chunks_exact(N)) {
+                *o = e[k];
+            }
+        }
+    }
+    match size {
+        1 => out.copy_from_slice(data),
+        2 => planes::<2>(data, out),
+        4 => planes::<4>(data, out),
+        8 => planes::<8>(data, out),
+        _ => {
+            let n = data.len() / size;
+            for (i, e) in data.chunks_exact(size).enumerate() {
+                for (k, &b) in e.iter().enumerate() {
+                    out[k * n + i] = b;
+                }
+            }
         }
     }
 }
@@ -27,11 +44,29 @@ pub fn encode(data: &[u8], dtype: DType, effort: i32) -> Result<Vec<u8>> {
         .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("zstd: {e}")))
 }
 
+/// Elements of `out` from the byte planes in `data` (same length): the inverse of
+/// [`shuffle_into`].
 fn unshuffle(data: &[u8], size: usize, out: &mut [u8]) {
-    let n = out.len() / size;
-    for (i, e) in out.chunks_exact_mut(size).enumerate() {
-        for (k, b) in e.iter_mut().enumerate() {
-            *b = data[k * n + i];
+    fn planes<const N: usize>(data: &[u8], out: &mut [u8]) {
+        let n = out.len() / N;
+        for (k, plane) in data.chunks_exact(n.max(1)).take(N).enumerate() {
+            for (e, &b) in out.chunks_exact_mut(N).zip(plane) {
+                e[k] = b;
+            }
+        }
+    }
+    match size {
+        1 => out.copy_from_slice(data),
+        2 => planes::<2>(data, out),
+        4 => planes::<4>(data, out),
+        8 => planes::<8>(data, out),
+        _ => {
+            let n = out.len() / size;
+            for (i, e) in out.chunks_exact_mut(size).enumerate() {
+                for (k, b) in e.iter_mut().enumerate() {
+                    *b = data[k * n + i];
+                }
+            }
         }
     }
 }
@@ -113,6 +148,25 @@ mod tests {
             (0.8..1.25).contains(&(est / full)),
             "est {est}, full {full}"
         );
+    }
+
+    /// The planes as FORMAT.md §2.3 defines them, and back, for every element size.
+    #[test]
+    fn shuffle_is_byte_planes_and_unshuffle_inverts_it() {
+        for size in [1usize, 2, 3, 4, 8] {
+            for n in [0usize, 1, 7, 64, 1001] {
+                let data: Vec<u8> = (0..n * size).map(|i| (i * 37 % 251) as u8).collect();
+                let s = shuffle(&data, size);
+                for i in 0..n {
+                    for k in 0..size {
+                        assert_eq!(s[k * n + i], data[i * size + k], "size {size} n {n}");
+                    }
+                }
+                let mut back = vec![0u8; data.len()];
+                unshuffle(&s, size, &mut back);
+                assert_eq!(back, data, "size {size} n {n}");
+            }
+        }
     }
 
     /// The context-reusing estimate compresses each piece to the frame `encode` writes.
