@@ -179,8 +179,9 @@ pub(crate) fn encode_body(
         lossless_pyramid(out);
         crate::codec::probe("pyramid body done");
         // The zstd candidate costs about one zstd-3 pass over the tile. A 1/8 sample (2-8
-        // spread pieces, `zstd_sample_parts`) predicts its size within -13..+18 % on every shared volume
-        // (benches/results/encode-zstd-skip-2026-12-03.md); the full candidate is coded
+        // spread pieces, `zstd_sample_parts`) predicts its size within -8..+18 % on every
+        // bench tile (`examples/zstd_sample_probe`, benches/results/fixed-costs-2026-12-04.md;
+        // 8 pieces of 1/64 were -25..+28 %); the full candidate is coded
         // only when the prediction is within 25 % of the pyramid body, so it is skipped
         // where it cannot win and the output is what the full trial gives.
         let pyr_len = out.len() - body_start;

@@ -74,8 +74,7 @@ pub fn sparse_palette(dtype: DType, data: &[u8]) -> Option<Vec<i64>> {
             }
         }
     }
-    let span = pal[pal.len() - 1] - pal[0] + 1;
-    (pal.len() as i64 * 2 <= span).then_some(pal)
+    (pal.len() * 2 <= span).then_some(pal)
 }
 
 /// (smallest, largest) offset `x - lo` of a 1- or 2-byte integer chunk (see

@@ -1596,17 +1596,17 @@ pub fn decode7(
     }
     macro_rules! run {
         ($w:ty) => {{
-            let qs: Vec<Q<$w>> = ks.iter().map(|&kb| Q::new(kb, lo, hi)).collect();
             let q = Q::<$w>::new(0, lo, hi);
-            let v = if qs.iter().all(|b| b.k == qs[0].k) {
+            let v = if ks.iter().all(|&kb| kb == ks[0]) {
                 // One half-width in every block (e.g. where the noise floor decides them all):
                 // method 6's kernels with that quantiser, the same values without per-point
                 // widths.
-                let q1 = qs[0];
+                let q1 = Q::<$w>::new(ks[0], lo, hi);
                 decode_impl::<$w, _, false>(rest, q, shape3, |_: usize, _: usize, _: usize| {
                     One(q1)
                 })?
             } else {
+                let qs: Vec<Q<$w>> = ks.iter().map(|&kb| Q::new(kb, lo, hi)).collect();
                 let rw = RowWidths::new(&qs, shape3, g);
                 let steps = |base: usize, y0: usize, ys: usize| rw.row(base, y0, ys);
                 decode_impl::<$w, _, false>(rest, q, shape3, steps)?

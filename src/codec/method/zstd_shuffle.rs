@@ -13,61 +13,55 @@ fn shuffle(data: &[u8], size: usize) -> Vec<u8> {
 
 /// Byte planes of `data` into `out` (same length): plane k = byte k of every element.
 fn shuffle_into(data: &[u8], size: usize, out: &mut [u8]) {
-    // One plane at a time, written in order; the element size known to the compiler.
-    fn planes<const N: usize>(data: &[u8], out: &mut [u8]) {
-        let n = data.len() / N;
-        for (k, plane) in out.chunks_exact_mut(n.max(1)).take(N).enumerate() {
-            for (o, e) in plane.iter_mut().zip(data.chunks_exact(N)) {
+    // One plane at a time, written in order.
+    #[inline(always)]
+    fn planes(data: &[u8], size: usize, out: &mut [u8]) {
+        let n = data.len() / size;
+        for (k, plane) in out.chunks_exact_mut(n.max(1)).take(size).enumerate() {
+            for (o, e) in plane.iter_mut().zip(data.chunks_exact(size)) {
                 *o = e[k];
             }
         }
     }
+    // The dtypes' element sizes as constants, so each arm's loops index a fixed-size element.
     match size {
         1 => out.copy_from_slice(data),
-        2 => planes::<2>(data, out),
-        4 => planes::<4>(data, out),
-        8 => planes::<8>(data, out),
-        _ => {
-            let n = data.len() / size;
-            for (i, e) in data.chunks_exact(size).enumerate() {
-                for (k, &b) in e.iter().enumerate() {
-                    out[k * n + i] = b;
-                }
-            }
-        }
+        2 => planes(data, 2, out),
+        4 => planes(data, 4, out),
+        8 => planes(data, 8, out),
+        _ => planes(data, size, out),
     }
+}
+
+/// The error of a failed zstd compression (an argument the library refused).
+fn zstd_error(e: std::io::Error) -> Error {
+    Error::new(ErrorKind::InvalidArgument, format!("zstd: {e}"))
 }
 
 /// Method 1 body: one zstd frame of the byte-shuffled elements.
 pub fn encode(data: &[u8], dtype: DType, effort: i32) -> Result<Vec<u8>> {
-    zstd::bulk::compress(&shuffle(data, dtype.size()), effort)
-        .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("zstd: {e}")))
+    zstd::bulk::compress(&shuffle(data, dtype.size()), effort).map_err(zstd_error)
 }
 
 /// Elements of `out` from the byte planes in `data` (same length): the inverse of
 /// [`shuffle_into`].
 fn unshuffle(data: &[u8], size: usize, out: &mut [u8]) {
-    fn planes<const N: usize>(data: &[u8], out: &mut [u8]) {
-        let n = out.len() / N;
-        for (k, plane) in data.chunks_exact(n.max(1)).take(N).enumerate() {
-            for (e, &b) in out.chunks_exact_mut(N).zip(plane) {
+    // One plane at a time, read in order.
+    #[inline(always)]
+    fn planes(data: &[u8], size: usize, out: &mut [u8]) {
+        let n = out.len() / size;
+        for (k, plane) in data.chunks_exact(n.max(1)).take(size).enumerate() {
+            for (e, &b) in out.chunks_exact_mut(size).zip(plane) {
                 e[k] = b;
             }
         }
     }
     match size {
         1 => out.copy_from_slice(data),
-        2 => planes::<2>(data, out),
-        4 => planes::<4>(data, out),
-        8 => planes::<8>(data, out),
-        _ => {
-            let n = out.len() / size;
-            for (i, e) in out.chunks_exact_mut(size).enumerate() {
-                for (k, b) in e.iter_mut().enumerate() {
-                    *b = data[k * n + i];
-                }
-            }
-        }
+        2 => planes(data, 2, out),
+        4 => planes(data, 4, out),
+        8 => planes(data, 8, out),
+        _ => planes(data, size, out),
     }
 }
 
@@ -100,8 +94,7 @@ pub fn estimate(
     let size = dtype.size();
     let n = data.len() / size;
     let piece = (n / denom).max(1);
-    let zerr = |e: std::io::Error| Error::new(ErrorKind::InvalidArgument, format!("zstd: {e}"));
-    let mut z = zstd::bulk::Compressor::new(effort).map_err(zerr)?;
+    let mut z = zstd::bulk::Compressor::new(effort).map_err(zstd_error)?;
     let mut shuffled = vec![0u8; piece * size];
     let mut frame = Vec::with_capacity(zstd::zstd_safe::compress_bound(piece * size));
     let mut total = 0usize;
@@ -110,7 +103,9 @@ pub fn estimate(
         let s = &data[start * size..(start + piece) * size];
         shuffle_into(s, size, &mut shuffled);
         frame.clear();
-        total += z.compress_to_buffer(&shuffled, &mut frame).map_err(zerr)?;
+        total += z
+            .compress_to_buffer(&shuffled, &mut frame)
+            .map_err(zstd_error)?;
     }
     Ok(total * n / (piece * parts))
 }
