@@ -48,7 +48,7 @@ except ImportError:  # a Python without zlib
 
 __all__ = ["decode", "read_hdf5", "FORMAT_VERSION", "set_zstd_backend", "zstd_decompress_py"]
 
-FORMAT_VERSION = 5  # newest stream format version this decoder knows (§2.10)
+FORMAT_VERSION = 6  # newest stream format version this decoder knows (§2.10)
 
 MAGIC = b"APRZ"
 MAX_RANK = 32
@@ -1301,6 +1301,37 @@ def decode_palette_fast(body: bytes, dt: int, shape3) -> np.ndarray:
     return store_ints(T[idx], npdt)
 
 
+def decode_float_grid(body: bytes, dt: int, shape3) -> np.ndarray:
+    """Method-10 body (§10, without the method byte) of a float tile: the grid step s (f64),
+    the origin q0 (i64), the grid dtype code g (u8, u16 or u32), then the method-6 body (§5) of
+    the exact indices u as a tile of dtype g; element = dtype(f64(q0 + u) * s)."""
+    npdt, is_float, lo, hi = DTYPES[dt]
+    if not is_float:
+        _reject("method 10 is defined for float dtypes only")
+    cur = Cursor(bytes(body))
+    if len(cur.data) < 17:
+        _reject("method 10 body ends inside its grid header")
+    s = cur.f64()
+    if not (np.isfinite(s) and s > 0.0):
+        _reject(f"method 10 grid step {s} is not finite and > 0")
+    q0 = struct.unpack("<q", cur.bytes(8))[0]
+    if abs(q0) > (1 << 52):
+        _reject(f"method 10 grid origin {q0} is outside +-2^52")
+    g = cur.bytes(1)[0]
+    if g not in (1, 3, 5):
+        _reject(f"method 10 grid dtype code {g} is not u8, u16 or u32")
+    rest = cur.data[cur.pos :]
+    if Cursor(rest).varint() != 0:
+        _reject("method 10 grid tile has a non-zero half-width")
+    u = decode_method6(rest, g, shape3).astype(np.int64)
+    with np.errstate(all="ignore"):
+        v = (u + np.int64(q0)).astype(np.float64) * s
+        arr = v.astype(npdt)
+    if not np.all(np.isfinite(arr)):
+        _reject("method 10 tile decodes to a value that is not finite")
+    return arr
+
+
 # ---- apr (§2.6) ---------------------------------------------------------------------------
 
 
@@ -1474,7 +1505,7 @@ def decode(stream: bytes) -> np.ndarray:
 def decode_body(mb: bytes, dt, mode, P, bs, nblocks, n, size, v2, version=1):
     """Method byte + body (§2.3; in v2 tiles also method 5, §4.3; methods 6-9 §5-8) -> flat
     array of n elements. `version`: the stream's format version (methods 7 and 8 in apr tiles
-    need 4, §7; method 9 needs 5, §9)."""
+    need 4, §7; method 9 needs 5, §9; method 10 needs 6, §10)."""
     npdt, is_float, lo, hi = DTYPES[dt]
     method = mb[0]
     cur = Cursor(mb[1:])
@@ -1522,6 +1553,16 @@ def decode_body(mb: bytes, dt, mode, P, bs, nblocks, n, size, v2, version=1):
         arr = narrow_f32_bits(v).view(npdt) if dt == 7 else v.astype(npdt)
     elif method == 9 and v2 and nblocks == 1 and mode in (0, 1) and version >= 5:
         arr = decode_palette_fast(mb[1:], dt, bs)
+        cur.pos = len(cur.data)
+    elif method == 10 and v2 and nblocks == 1 and is_float and (mode == 2 or (mode == 1 and P > 0.0)):
+        # §10: format version 6 on; in abs tiles the grid step is at most twice the bound.
+        if version < 6:
+            _reject(f"coding method 10 in a format version {version} stream (needs 6)")
+        if mode == 1:
+            s = Cursor(mb[1:]).f64()
+            if not (s <= 2.0 * P):
+                _reject(f"method 10 grid step {s} exceeds twice the stream's bound {P}")
+        arr = decode_float_grid(mb[1:], dt, bs)
         cur.pos = len(cur.data)
     elif method == 5 and v2:
         arr = np.full(n, np.frombuffer(cur.bytes(size), dtype=npdt)[0], dtype=npdt)

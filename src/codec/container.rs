@@ -350,10 +350,12 @@ pub fn encode(
     // Noise mode is format version 5 (method 7 tiles with the floor c, FORMAT.md §8; version
     // 3 before h5z-apr 0.4), apr mode version 4 (§7), every other mode version 2; a stream
     // with a method 9 tile (palette-fast, §9) version 5.
-    let palette_fast = bodies.iter().any(|b| b[0] == Method::PaletteFast as u8);
+    // A stream with a method 10 tile (float-grid, §10) is version 6.
+    let has = |m: Method| bodies.iter().any(|b| b[0] == m as u8);
     let header = Header {
         version: match cfg.mode {
-            _ if palette_fast => 5,
+            _ if has(Method::FloatGrid) => 6,
+            _ if has(Method::PaletteFast) => 5,
             super::Mode::Noise(_) => 5,
             super::Mode::Apr(_) if cfg.apr_coding != super::AprCoding::Particles => 4,
             _ => 2,

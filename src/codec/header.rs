@@ -7,10 +7,11 @@ use crate::codec::error::{Error, ErrorKind, Result};
 /// First four bytes of every stream.
 pub const MAGIC: [u8; 4] = *b"APRZ";
 /// Newest stream format version of this build; decoders accept 1..=FORMAT_VERSION. The
-/// encoder writes version 5 for noise mode (FORMAT.md §8; version 3 before h5z-apr 0.4) and
-/// for lossless and abs streams with a palette-fast tile (method 9, §9), version 4 for apr
-/// mode (§7) and version 2 otherwise.
-pub const FORMAT_VERSION: u8 = 5;
+/// encoder writes version 6 for a stream with a float-grid tile (method 10, §10: float abs and
+/// apr tiles), version 5 for noise mode (FORMAT.md §8; version 3 before h5z-apr 0.4) and for
+/// lossless and abs streams with a palette-fast tile (method 9, §9), version 4 for apr mode
+/// (§7) and version 2 otherwise.
+pub const FORMAT_VERSION: u8 = 6;
 
 /// Fixed part of the header before the dims: magic 4, version 1, dtype 1, mode 1, rank 1, param 8.
 const FIXED_LEN: usize = 16;

@@ -7,7 +7,9 @@ use super::crc32::crc32;
 use super::dtype::{checked_len, DType};
 use super::elements::to_ints;
 use super::header::Header;
-use super::method::{apr, apr_pointwise, palette, pyramid, pyramid_fast, raw, zstd_shuffle};
+use super::method::{
+    apr, apr_pointwise, float_grid, palette, pyramid, pyramid_fast, raw, zstd_shuffle,
+};
 use super::{Config, Mode};
 use crate::codec::error::{Error, ErrorKind, Result};
 
@@ -43,6 +45,9 @@ pub enum Method {
     /// Format version 5 tiles only: the palette table of method 4, then the exact indices
     /// coded by method 6 as a u8 or u16 tile (FORMAT.md §9).
     PaletteFast = 9,
+    /// Format version 6 tiles only: a float tile with a bound b as indices on a grid of step
+    /// <= 2b, coded exactly by method 6 (FORMAT.md §10), in abs and apr tiles.
+    FloatGrid = 10,
 }
 
 impl Method {
@@ -59,6 +64,7 @@ impl Method {
             Method::PyramidNoise,
             Method::PyramidBounded,
             Method::PaletteFast,
+            Method::FloatGrid,
         ]
         .into_iter()
         .find(|m| *m as u8 == b)
@@ -76,7 +82,8 @@ impl Method {
             | Method::PyramidFast
             | Method::PyramidNoise
             | Method::PyramidBounded
-            | Method::PaletteFast => (nbytes / dtype.size()) as u64,
+            | Method::PaletteFast
+            | Method::FloatGrid => (nbytes / dtype.size()) as u64,
         }
     }
 }
@@ -211,8 +218,18 @@ pub(crate) fn encode_body(
         Mode::Lossless => lossless_best(out)?,
         Mode::Abs(bound) => {
             if dtype.is_float() {
-                out.push(Method::Pyramid as u8);
-                pyramid::encode_floats(data, dtype, bound, bs, nblocks, out);
+                // Tiles (format version 6): the grid of method 10 where it holds the bound.
+                let grid = v2 && nblocks == 1 && {
+                    out.push(Method::FloatGrid as u8);
+                    float_grid::encode_into(data, dtype, bs, bound, out) || {
+                        out.pop();
+                        false
+                    }
+                };
+                if !grid {
+                    out.push(Method::Pyramid as u8);
+                    pyramid::encode_floats(data, dtype, bound, bs, nblocks, out);
+                }
             } else {
                 int_pyramid(out, pyramid::int_bound(dtype, bound));
             }
@@ -419,6 +436,27 @@ pub(crate) fn decode_body(
         }
         (Some(Method::PaletteFast), Mode::Lossless | Mode::Abs(_)) if v2 && nblocks == 1 => {
             palette::decode_fast(&mb[1..], dtype, bs, out)?;
+            cur.pos = cur.data.len();
+        }
+        // Method 10: format version 6 on (FORMAT.md §10), float abs tiles with a bound > 0
+        // (a grid step of at most twice the bound) and float apr tiles.
+        (Some(Method::FloatGrid), _) if v2 && version < 6 => {
+            return Err(Error::corrupt(format!(
+                "coding method 10 in a format version {version} stream (needs 6)"
+            )))
+        }
+        (Some(Method::FloatGrid), Mode::Abs(_) | Mode::Apr(_))
+            if nblocks == 1 && dtype.is_float() && (matches!(mode, Mode::Apr(_)) || mode.param() > 0.0) =>
+        {
+            if let Mode::Abs(p) = mode {
+                let s = float_grid::step(&mb[1..])?;
+                if s.is_nan() || s > 2.0 * p {
+                    return Err(Error::corrupt(format!(
+                        "method 10 grid step {s} exceeds twice the stream's bound {p}"
+                    )));
+                }
+            }
+            float_grid::decode(&mb[1..], dtype, bs, out)?;
             cur.pos = cur.data.len();
         }
         (Some(Method::Constant), _) if v2 => {

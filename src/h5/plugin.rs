@@ -8,7 +8,7 @@ use std::os::raw::{c_char, c_void};
 
 /// Filter name stored in every file (shown by `h5dump -p` as the COMMENT).
 /// `tests::name_matches_format_version` keeps the format number in sync with the codec.
-pub const FILTER_NAME: &str = concat!("apr (h5z-apr ", env!("CARGO_PKG_VERSION"), ", format 5)\0");
+pub const FILTER_NAME: &str = concat!("apr (h5z-apr ", env!("CARGO_PKG_VERSION"), ", format 6)\0");
 
 /// `H5Z_class2_t` holds a raw name pointer; this wrapper lets it live in a `static`.
 #[repr(transparent)]

@@ -41,11 +41,16 @@ static unsigned char *round_trip(const h5z_apr_params *p, int dt, const size_t *
 
     memset(&info, 0xAB, sizeof info);
     CHECK_ST(h5z_apr_read_header(dst, len, &info), H5Z_APR_OK);
-    /* version 2 for lossless/abs, 4 for apr, 5 (the newest, h5z_apr_format_version()) for noise */
-    CHECK(info.format_version == (p->mode == H5Z_APR_MODE_NOISE ? 5
-                                  : p->mode == H5Z_APR_MODE_APR ? 4
-                                                                : 2) &&
-              h5z_apr_format_version() == 5,
+    /* version 6 (the newest, h5z_apr_format_version()) for floats in abs (bound > 0) and apr
+       mode (float-grid tiles), else 2 for lossless/abs, 4 for apr, 5 for noise */
+    CHECK(info.format_version == ((dt == H5Z_APR_DTYPE_F32 || dt == H5Z_APR_DTYPE_F64) &&
+                                          (p->mode == H5Z_APR_MODE_APR ||
+                                           (p->mode == H5Z_APR_MODE_ABS && p->value > 0))
+                                      ? 6
+                                  : p->mode == H5Z_APR_MODE_NOISE ? 5
+                                  : p->mode == H5Z_APR_MODE_APR   ? 4
+                                                                  : 2) &&
+              h5z_apr_format_version() == 6,
           "%s: format version %d", label, info.format_version);
     CHECK(info.dtype == dt, "%s: header dtype %d, expected %d", label, info.dtype, dt);
     CHECK(info.mode == p->mode, "%s: header mode %d, expected %d", label, info.mode, p->mode);

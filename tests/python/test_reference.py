@@ -254,7 +254,10 @@ def test_shared_volume_streams_decode_like_rust(lib, label, path):
             assert_same(lib, s, f"{label} chunk {where} {c.shape} {name}")
     # the crops exercise the entropy-coded methods, not only the raw/zstd fallbacks (apr is
     # method 7 or 8 since format version 4 wherever the particles miss the condition, §7)
-    assert seen & ({2, 3, 4, 8} if a.dtype.kind == "f" else {2, 3, 4, 6, 9}), (label, seen)
+    # (float abs and apr tiles are method 10 since format version 6, §10)
+    assert seen & ({2, 3, 4, 8, 10} if a.dtype.kind == "f" else {2, 3, 4, 6, 9}), (label, seen)
+    if a.dtype.kind == "f":
+        assert 10 in seen, (label, seen)
     if a.dtype.kind != "f":
         assert 7 in seen, (label, seen)
 
@@ -449,7 +452,7 @@ def forged_streams(lib):
         "crc mismatch": (base[:-4] + bytes([base[-4] ^ 1]) + base[-3:], "CRC-32 mismatch"),
         "bad magic": (crc_fix(b"APRX" + body[4:]), "bad magic"),
         "version 0": (crc_fix(body[:4] + b"\x00" + body[5:]), "unsupported"),
-        "version 6 (unsupported)": (crc_fix(body[:4] + b"\x06" + body[5:]), "unsupported"),
+        "version 7 (unsupported)": (crc_fix(body[:4] + b"\x07" + body[5:]), "unsupported"),
         "v2 box larger than the chunk": (v2(box=(7, 33, 40)), "coded box exceeds"),
         "v2 box partly empty": (v2(box=(6, 0, 40)), "neither empty nor non-zero"),
         "v2 tile shape not allowed": (v2(tile=(2, 10, 40)), "not allowed"),
@@ -537,7 +540,9 @@ def forged_streams(lib):
     # format version 4 (§7): apr streams with a method-7 tile (integer) and a method-8 tile (float)
     a4 = rust_compress(lib, smooth.astype(np.uint16), 2, 0.1)
     assert a4[4] == 4 and a4[6] == 2 and method_of(a4) == 7
-    f4 = rust_compress(lib, (smooth / 7.0).astype(np.float32), 2, 0.1)
+    # (the encoder writes float apr tiles as method 10 since version 6: the method-8 tile is
+    # a version 4 golden's)
+    f4 = (GOLDEN / "v4_apr_f32_2d.apr").read_bytes()
     assert f4[4] == 4 and method_of(f4) == 8
     t8 = v2_tiles(f4)[2][0]
     pre8 = f4[: len(f4) - 4 - len(t8)]
@@ -550,6 +555,35 @@ def forged_streams(lib):
         "v4 method 8 bound 0": (crc_fix(pre8 + t8[:1] + struct.pack("<d", 0.0) + t8[9:]), "method 8 bound"),
         "v4 method 8 for an integer dtype": (crc_fix(f4[:5] + b"\x05" + f4[6:-4]), "not valid for mode"),
     })
+    # format version 6 (§10): float abs and apr streams with one method-10 tile
+    fa = rust_compress(lib, (smooth / 7.0).astype(np.float32), 1, 0.05)
+    fr = rust_compress(lib, (smooth / 7.0).astype(np.float32), 2, 0.1)
+    for g in (fa, fr):
+        assert g[4] == 6 and method_of(g) == 10 and len(v2_tiles(g)[2]) == 1
+    t10 = v2_tiles(fa)[2][0]
+    pre10 = fa[: len(fa) - 4 - len(t10)]
+
+    def m10(head, at=1):
+        return crc_fix(pre10 + t10[:at] + head + t10[at + len(head) :])
+
+    out.update({
+        "v6 method 10 in a version 5 stream": (crc_fix(fa[:4] + b"\x05" + fa[5:-4]), "needs 6"),
+        "v6 method 10 in an apr tile of a version 4 stream": (crc_fix(fr[:4] + b"\x04" + fr[5:-4]), "needs 6"),
+        "v6 method 10 in a lossless stream": (crc_fix(fa[:6] + b"\x00" + fa[7:8] + struct.pack("<d", 0.0) + fa[16:-4]), "not valid for mode"),
+        "v6 method 10 for an integer dtype": (crc_fix(fa[:5] + b"\x05" + fa[6:-4]), "not valid for mode"),
+        "v6 method 10 step over twice the bound": (m10(struct.pack("<d", 0.1000001)), "exceeds twice"),
+        "v6 method 10 step NaN": (m10(struct.pack("<d", float("nan"))), "exceeds twice"),
+        "v6 method 10 step 0": (m10(struct.pack("<d", 0.0)), "grid step"),
+        "v6 method 10 step negative": (m10(struct.pack("<d", -0.05)), "grid step"),
+        "v6 method 10 origin past 2^52": (m10(struct.pack("<q", (1 << 52) + 1), at=9), "grid origin"),
+        "v6 method 10 grid dtype i16": (m10(b"\x04", at=17), "grid dtype"),
+        "v6 method 10 grid dtype f32": (m10(b"\x07", at=17), "grid dtype"),
+        "v6 method 10 non-zero half-width": (m10(b"\x01", at=18), "half-width"),
+    })
+    # a step that overflows the values: an apr tile (its step is not bounded by the parameter)
+    tr = v2_tiles(fr)[2][0]
+    out["v6 method 10 value overflows"] = (
+        crc_fix(fr[: len(fr) - 4 - len(tr)] + tr[:1] + struct.pack("<d", 1e300) + tr[9:]), "not finite")
     return out
 
 
@@ -614,7 +648,14 @@ def mutation_sources(lib):
     for name in ("palette_u8_2d", "palettewide_u16_3d", "palette_u16_3d"):
         out.append((GOLDEN / f"v5_{name}.apr").read_bytes())
     out.append((GOLDEN / "v2_palette_u16_3d.apr").read_bytes())  # method 4 tiles (v2)
-    assert {method_of(s) for s in out} >= {1, 2, 3, 4, 7, 8, 9}
+    # format version 6 (§10): method 10 tiles of finite floats in abs and apr mode (u8, u16
+    # and u32 grids), several tiles, an edge box
+    ff = (smooth / 7.0).astype(np.float32)
+    out += [rust_compress(lib, ff, 1, 0.5), rust_compress(lib, ff, 1, 0.02), rust_compress(lib, smooth / 13.0, 1, 1e-4),
+            rust_compress(lib, ff, 2, 0.1)]
+    for name in ("abs_f32_3d", "edgez_abs_f32_3d", "smooth_apr_f32_3d"):
+        out.append((GOLDEN / f"v6_{name}.apr").read_bytes())
+    assert {method_of(s) for s in out} >= {1, 2, 3, 4, 7, 8, 9, 10}
     return out
 
 

@@ -5,7 +5,7 @@
 //! `floor(E * min sigma_local)` per 4x16x16 block (integer dtypes) or method 8, the float
 //! quantiser of method 2 with one bound `E * min sigma_local` over the tile (float dtypes).
 
-use super::{apr, pyramid, pyramid_fast};
+use super::{apr, float_grid, pyramid, pyramid_fast};
 use crate::codec::apr as pipeline;
 use crate::codec::bits::Cursor;
 use crate::codec::config::AprCoding;
@@ -89,6 +89,12 @@ fn bound_map(
     if dtype.is_float() {
         let m = sig.iter().copied().fold(f32::INFINITY, f32::min) as f64;
         let b = e * m * (1.0 - 1e-12);
+        // Format version 6: the grid of method 10 where it holds b (FORMAT.md §10).
+        out.push(Method::FloatGrid as u8);
+        if b.is_finite() && b > 0.0 && float_grid::encode_into(data, dtype, bs, b, &mut out) {
+            return Ok(out);
+        }
+        out.clear();
         if b.is_finite() && b > 0.0 {
             out.push(Method::PyramidBounded as u8);
             out.extend_from_slice(&b.to_le_bytes());
@@ -188,7 +194,8 @@ mod tests {
         ] {
             let mut out = Vec::new();
             encode(&data, dtype, shape, 0.2, &cfg, &mut out).unwrap();
-            let want = if dtype.is_float() { 8 } else { 7 };
+            // Floats: method 10 (the grid, format version 6) where it holds the bound.
+            let want = if dtype.is_float() { 10 } else { 7 };
             assert!(
                 out[0] == want || out[0] == 3,
                 "{dtype:?}: method {}",
@@ -226,14 +233,25 @@ mod tests {
             .iter()
             .flat_map(|&v| (v as f32).to_le_bytes())
             .collect();
-        let f = compress(&f, DType::F32, &shape, &Config::apr(0.1)).unwrap();
+        let g = compress(&f, DType::F32, &shape, &Config::apr(0.1)).unwrap();
+        // Without method 10 (the test switch), method 8 codes the float tile, version 4.
+        float_grid::DISABLED.with(|d| d.set(true));
+        let f = compress(&f, DType::F32, &shape, &Config::apr(0.1).with_threads(1)).unwrap();
+        float_grid::DISABLED.with(|d| d.set(false));
+        assert_eq!(g[4], 6);
+        decompress(&g).unwrap();
         for s in [&u, &f] {
             assert_eq!(s[4], 4);
             decompress(s).unwrap();
             for v in [2, 3] {
-                let e = decompress(&with_version(s, v)).unwrap_err();
+                let e = decompress(&with_version(s, v)).map(|_| ()).unwrap_err();
                 assert!(e.message().contains("needs 4"), "{e}");
             }
+        }
+        // Method 10 exists from version 6 on.
+        for v in [2, 3, 4, 5] {
+            let e = decompress(&with_version(&g, v)).map(|_| ()).unwrap_err();
+            assert!(e.message().contains("needs 6"), "{e}");
         }
         // the method-8 bound: the f64 after the tile's method byte (one tile, last bytes)
         let hl = 16 + 12;

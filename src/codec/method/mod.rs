@@ -3,6 +3,7 @@
 
 pub mod apr;
 pub mod apr_pointwise;
+pub mod float_grid;
 pub mod palette;
 pub mod pyramid;
 pub mod pyramid_fast;
