@@ -1,7 +1,10 @@
 //! Scaling probe: compresses / decompresses every (16,256,256) chunk of one shared-data volume
-//! with 1 and 2 threads, and prints wall time, user / system CPU and minor page faults
-//! (getrusage) per pass, to see where a 2-thread run loses its speed-up.
+//! (edge chunks clipped, as `data_support::chunks` cuts them) with 1 and 2 threads, and prints
+//! wall time, user / system CPU and minor page faults (getrusage) per pass, to see where a
+//! 2-thread run loses its speed-up.
 //! Usage: thread_probe <npy> <lossless|absB|noise|apr> [reps]
+#[path = "../tests/data_support/mod.rs"]
+mod data_support;
 #[path = "../src/bin/h5z-apr/npy.rs"]
 #[allow(dead_code, unused_imports)]
 mod npy;
@@ -27,65 +30,46 @@ fn main() {
         "apr" => Config::apr(0.1),
         _ => Config::abs(m.strip_prefix("abs").unwrap().parse().unwrap()),
     };
-    let (z, y, x) = (arr.shape[0], arr.shape[1], arr.shape[2]);
-    let (cz, cy, cx) = (16.min(z), 256.min(y), 256.min(x));
-    let s = arr.dtype.size();
-    let mut chunks = Vec::new();
-    for z0 in (0..z - z % cz).step_by(cz) {
-        for y0 in (0..y - y % cy).step_by(cy) {
-            for x0 in (0..x - x % cx).step_by(cx) {
-                let mut b = Vec::new();
-                for k in z0..z0 + cz {
-                    for j in y0..y0 + cy {
-                        let off = ((k * y + j) * x + x0) * s;
-                        b.extend_from_slice(&arr.data[off..off + cx * s]);
-                    }
-                }
-                chunks.push(b);
-            }
-        }
-    }
-    let shape = [cz, cy, cx];
-    let mb = chunks.iter().map(Vec::len).sum::<usize>() as f64 / 1e6;
-    println!("{} full chunks, {mb:.1} MB", chunks.len());
+    let chunks = data_support::chunks(&arr.shape, &arr.data, arr.dtype.size());
+    let mb = chunks.iter().map(|(_, b)| b.len()).sum::<usize>() as f64 / 1e6;
+    println!("{} chunks, {mb:.1} MB", chunks.len());
     let mut streams = Vec::new();
     for th in [1usize, 2, 1, 2] {
         let c = cfg.clone().with_threads(th);
-        let (u0, s0, f0) = usage();
-        let t = Instant::now();
-        for _ in 0..reps {
-            streams = chunks
-                .iter()
-                .map(|b| compress(b, arr.dtype, &shape, &c).unwrap())
-                .collect();
-        }
-        let w = t.elapsed().as_secs_f64();
-        let (u1, s1, f1) = usage();
-        println!(
-            "compress   {th} thr: wall {w:.3} s ({:.0} MB/s) user {:.3} sys {:.3} minflt {}",
-            mb * reps as f64 / w,
-            u1 - u0,
-            s1 - s0,
-            f1 - f0
-        );
-    }
-    let mut out = vec![0u8; chunks[0].len()];
-    for th in [1usize, 2, 1, 2] {
-        let (u0, s0, f0) = usage();
-        let t = Instant::now();
-        for _ in 0..reps {
-            for st in &streams {
-                decompress_into_threads(st, &mut out, th).unwrap();
+        pass("compress  ", th, mb * reps as f64, || {
+            for _ in 0..reps {
+                streams = chunks
+                    .iter()
+                    .map(|(shape, b)| compress(b, arr.dtype, shape, &c).unwrap())
+                    .collect();
             }
-        }
-        let w = t.elapsed().as_secs_f64();
-        let (u1, s1, f1) = usage();
-        println!(
-            "decompress {th} thr: wall {w:.3} s ({:.0} MB/s) user {:.3} sys {:.3} minflt {}",
-            mb * reps as f64 / w,
-            u1 - u0,
-            s1 - s0,
-            f1 - f0
-        );
+        });
     }
+    let mut outs: Vec<Vec<u8>> = chunks.iter().map(|(_, b)| vec![0u8; b.len()]).collect();
+    for th in [1usize, 2, 1, 2] {
+        pass("decompress", th, mb * reps as f64, || {
+            for _ in 0..reps {
+                for (st, out) in streams.iter().zip(&mut outs) {
+                    decompress_into_threads(st, out, th).unwrap();
+                }
+            }
+        });
+    }
+}
+
+/// Runs `f` once and prints its wall time, MB/s of `mb`, and the process's user / system CPU
+/// and minor page faults over the run.
+fn pass(label: &str, th: usize, mb: f64, f: impl FnOnce()) {
+    let (u0, s0, f0) = usage();
+    let t = Instant::now();
+    f();
+    let w = t.elapsed().as_secs_f64();
+    let (u1, s1, f1) = usage();
+    println!(
+        "{label} {th} thr: wall {w:.3} s ({:.0} MB/s) user {:.3} sys {:.3} minflt {}",
+        mb / w,
+        u1 - u0,
+        s1 - s0,
+        f1 - f0
+    );
 }

@@ -89,13 +89,13 @@ fn bound_map(
     if dtype.is_float() {
         let m = sig.iter().copied().fold(f32::INFINITY, f32::min) as f64;
         let b = e * m * (1.0 - 1e-12);
-        // Format version 6: the grid of method 10 where it holds b (FORMAT.md §10).
-        out.push(Method::FloatGrid as u8);
-        if b.is_finite() && b > 0.0 && float_grid::encode_into(data, dtype, bs, b, &mut out) {
-            return Ok(out);
-        }
-        out.clear();
         if b.is_finite() && b > 0.0 {
+            // Format version 6: the grid of method 10 where it holds b (FORMAT.md §10).
+            out.push(Method::FloatGrid as u8);
+            if float_grid::encode_into(data, dtype, bs, b, &mut out) {
+                return Ok(out);
+            }
+            out.clear();
             out.push(Method::PyramidBounded as u8);
             out.extend_from_slice(&b.to_le_bytes());
             pyramid::encode_floats(data, dtype, b, bs, 1, &mut out);

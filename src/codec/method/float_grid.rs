@@ -253,36 +253,12 @@ pub fn decode(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> 
     let mut u = scratch::zeroed::<u8>(n.saturating_mul(g.size()))?;
     pyramid_fast::decode(rest, g, shape3, &mut u)?;
     let finite = match (dtype, g) {
-        (DType::F32, DType::U8) => store_f32(u.iter().map(|&v| v as i64), q0, s, out),
-        (DType::F32, DType::U16) => store_f32(
-            u.chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]) as i64),
-            q0,
-            s,
-            out,
-        ),
-        (DType::F32, _) => store_f32(
-            u.chunks_exact(4)
-                .map(|c| u32::from_le_bytes(c.try_into().expect("4")) as i64),
-            q0,
-            s,
-            out,
-        ),
-        (_, DType::U8) => store_f64(u.iter().map(|&v| v as i64), q0, s, out),
-        (_, DType::U16) => store_f64(
-            u.chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]) as i64),
-            q0,
-            s,
-            out,
-        ),
-        _ => store_f64(
-            u.chunks_exact(4)
-                .map(|c| u32::from_le_bytes(c.try_into().expect("4")) as i64),
-            q0,
-            s,
-            out,
-        ),
+        (DType::F32, DType::U8) => store::<4, 1>(&u, q0, s, out),
+        (DType::F32, DType::U16) => store::<4, 2>(&u, q0, s, out),
+        (DType::F32, _) => store::<4, 4>(&u, q0, s, out),
+        (_, DType::U8) => store::<8, 1>(&u, q0, s, out),
+        (_, DType::U16) => store::<8, 2>(&u, q0, s, out),
+        _ => store::<8, 4>(&u, q0, s, out),
     };
     if !finite {
         return Err(Error::corrupt(
@@ -292,26 +268,24 @@ pub fn decode(body: &[u8], dtype: DType, shape3: [usize; 3], out: &mut [u8]) -> 
     Ok(())
 }
 
-/// Writes `f32(f64(q0 + u) * s)` per element; true iff every value is finite.
+/// Writes `dtype(f64(q0 + u) * s)` per element of `W`-byte floats (4: f32, rounded from the
+/// f64 product; 8: f64) from the `G`-byte indices `u`; true iff every value is finite.
 #[inline(always)]
-fn store_f32(u: impl Iterator<Item = i64>, q0: i64, s: f64, out: &mut [u8]) -> bool {
+fn store<const W: usize, const G: usize>(u: &[u8], q0: i64, s: f64, out: &mut [u8]) -> bool {
     let mut ok = true;
-    for (o, v) in out.chunks_exact_mut(4).zip(u) {
-        let y = value_f32(q0 + v, s);
-        ok &= y.is_finite();
-        o.copy_from_slice(&y.to_le_bytes());
-    }
-    ok
-}
-
-/// Writes `f64(q0 + u) * s` per element; true iff every value is finite.
-#[inline(always)]
-fn store_f64(u: impl Iterator<Item = i64>, q0: i64, s: f64, out: &mut [u8]) -> bool {
-    let mut ok = true;
-    for (o, v) in out.chunks_exact_mut(8).zip(u) {
-        let y = (q0 + v) as f64 * s;
-        ok &= y.is_finite();
-        o.copy_from_slice(&y.to_le_bytes());
+    for (o, c) in out.chunks_exact_mut(W).zip(u.chunks_exact(G)) {
+        let mut v = [0u8; 4];
+        v[..G].copy_from_slice(c);
+        let q = q0 + u32::from_le_bytes(v) as i64;
+        if W == 4 {
+            let y = value_f32(q, s);
+            ok &= y.is_finite();
+            o.copy_from_slice(&y.to_le_bytes());
+        } else {
+            let y = q as f64 * s;
+            ok &= y.is_finite();
+            o.copy_from_slice(&y.to_le_bytes());
+        }
     }
     ok
 }
