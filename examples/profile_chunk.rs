@@ -74,11 +74,63 @@ fn main() {
         return;
     }
     let st = compress(&chunk, arr.dtype, &shape, &cfg).expect("compress");
+    if let Some(reps) = std::env::var("PROFILE_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        wall(&chunk, &st, cfg, arr.dtype, shape, reps);
+        return;
+    }
     if a.get(3).map(String::as_str) == Some("dec") {
         let (_, back) = decompress(&st).expect("decompress");
         assert_eq!(back.len(), chunk.len());
     }
     println!("{} -> {} bytes", chunk.len(), st.len());
+}
+
+/// PROFILE_REPS=N: best-of-N wall times of compress and decompress of this chunk next to
+/// zstd-3 on the same bytes, as ratios (for `perf record` or a quick wall-clock check; the
+/// benches remain the measurement of record).
+fn wall(
+    chunk: &[u8],
+    st: &[u8],
+    cfg: Config,
+    dtype: h5z_apr::codec::DType,
+    shape: [usize; 3],
+    reps: usize,
+) {
+    let best = |f: &mut dyn FnMut()| {
+        let mut b = f64::INFINITY;
+        for _ in 0..reps {
+            let t = std::time::Instant::now();
+            f();
+            b = b.min(t.elapsed().as_secs_f64());
+        }
+        b
+    };
+    let z = zstd_enc(chunk);
+    let ce = best(&mut || {
+        std::hint::black_box(compress(chunk, dtype, &shape, &cfg).expect("compress"));
+    });
+    let cd = best(&mut || {
+        std::hint::black_box(decompress(st).expect("decompress"));
+    });
+    let ze = best(&mut || {
+        std::hint::black_box(zstd_enc(chunk));
+    });
+    let zd = best(&mut || {
+        std::hint::black_box(zstd_dec(&z, chunk.len()));
+    });
+    let mb = |t: f64| chunk.len() as f64 / t / 1e6;
+    println!(
+        "compress {:.0} MB/s ({:.2}x zstd-3 {:.0}), decompress {:.0} MB/s ({:.2}x zstd-3 {:.0})",
+        mb(ce),
+        ze / ce,
+        mb(ze),
+        mb(cd),
+        zd / cd,
+        mb(zd)
+    );
 }
 
 #[inline(never)]
